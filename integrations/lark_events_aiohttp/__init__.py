@@ -1,0 +1,1 @@
+"""lark-events adapter for aiohttp (see issue: adapters)."""

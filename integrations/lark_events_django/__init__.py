@@ -1,0 +1,1 @@
+"""lark-events adapter for django (see issue: adapters)."""

@@ -1,0 +1,1 @@
+"""lark-events adapter for flask (see issue: adapters)."""

@@ -1,0 +1,77 @@
+"""lark-events core: receive Lark (Feishu) events and callbacks in any Python web framework.
+
+Framework-neutral and sans-I/O: a raw request (method, headers, body bytes) goes in, a response
+(status, headers, JSON bytes) comes out. Adapters for Flask, Django and aiohttp live in their own
+packages. Importing this package never imports a web framework, Redis, Celery or protobuf.
+"""
+
+from __future__ import annotations
+
+from ._secrets import Secret
+from .crypto import AESCipher, decrypt, encrypt
+from .dedup import AsyncDedupStore, DedupStore, MemoryDedupStore
+from .dispatcher import Dispatcher, Handler, HandlerCall
+from .envelope import CALLBACK_TYPES, Envelope, classify
+from .errors import (
+    AuthenticationError,
+    BadRequest,
+    ConfigurationError,
+    DecryptionError,
+    LarkEventsError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestError,
+)
+from .events import LEGACY_CARD_TYPE, MODELS, Event, EventHeader, Kind
+from .http import JSON_CONTENT_TYPE, Headers, Request, Response
+from .pipeline import ParsedRequest, decrypt_event, parse_req, parse_request
+from .results import CallbackResponse, Card, Toast, UrlPreview
+from .settings import Settings
+from .signature import card_signature, event_signature
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CALLBACK_TYPES",
+    "JSON_CONTENT_TYPE",
+    "LEGACY_CARD_TYPE",
+    "MODELS",
+    "AESCipher",
+    "AsyncDedupStore",
+    "AuthenticationError",
+    "BadRequest",
+    "CallbackResponse",
+    "Card",
+    "ConfigurationError",
+    "DecryptionError",
+    "DedupStore",
+    "Dispatcher",
+    "Envelope",
+    "Event",
+    "EventHeader",
+    "Handler",
+    "HandlerCall",
+    "Headers",
+    "Kind",
+    "LarkEventsError",
+    "MemoryDedupStore",
+    "MethodNotAllowed",
+    "ParsedRequest",
+    "PayloadTooLarge",
+    "Request",
+    "RequestError",
+    "Response",
+    "Secret",
+    "Settings",
+    "Toast",
+    "UrlPreview",
+    "__version__",
+    "card_signature",
+    "classify",
+    "decrypt",
+    "decrypt_event",
+    "encrypt",
+    "event_signature",
+    "parse_req",
+    "parse_request",
+]

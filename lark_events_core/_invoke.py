@@ -1,0 +1,88 @@
+"""One code path for sync and async handlers, under sync and async callers.
+
+- async caller, async handler: awaited.
+- async caller, sync handler: run in a worker thread, so the event loop never blocks.
+- sync caller, sync handler: called.
+- sync caller, async handler: run on one long-lived background event loop (so handlers may keep
+  loop-bound clients between events), the caller's thread waits for the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+__all__ = ["call_async", "call_sync", "is_async_callable", "run_coroutine_sync"]
+
+T = TypeVar("T")
+
+
+def is_async_callable(obj: object) -> bool:
+    """Whether calling ``obj`` returns an awaitable (functions, partials, callable objects)."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(obj, "__call__", None)  # noqa: B004 - we want the bound __call__ itself
+    return call is not None and not inspect.isfunction(obj) and inspect.iscoroutinefunction(call)
+
+
+class _LoopThread:
+    """A daemon thread running an event loop, started on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                threading.Thread(target=run, name="lark-events-loop", daemon=True).start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop())
+
+
+_LOOP_THREAD = _LoopThread()
+
+
+def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the shared background loop and wait for its result."""
+    return _LOOP_THREAD.submit(coro).result()
+
+
+def call_sync(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
+    """Call a handler from a thread that is not running an event loop."""
+    if is_async:
+        return run_coroutine_sync(_await(fn(arg)))
+    return fn(arg)
+
+
+async def call_async(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
+    """Call a handler from a coroutine without blocking the running loop."""
+    if is_async:
+        return await fn(arg)
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    return await loop.run_in_executor(None, functools.partial(ctx.run, fn, arg))
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable

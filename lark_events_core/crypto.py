@@ -1,0 +1,76 @@
+"""AES-256-CBC as the Lark platform uses it (PROTOCOL.md §3).
+
+key = SHA-256 of the UTF-8 Encrypt Key; the first 16 bytes of the base64-decoded value are the IV;
+PKCS#7 padding, checked strictly: a wrong key looks exactly like bad padding, and both are
+:class:`~lark_events_core.errors.DecryptionError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ._secrets import Secret
+from .errors import DecryptionError
+
+__all__ = ["AESCipher", "decrypt", "encrypt"]
+
+_BLOCK = 16
+
+
+class AESCipher:
+    """Encrypts and decrypts with one Encrypt Key; build once, reuse for every request."""
+
+    __slots__ = ("_algorithm",)
+
+    def __init__(self, encrypt_key: str | Secret) -> None:
+        raw = encrypt_key.reveal() if isinstance(encrypt_key, Secret) else encrypt_key
+        self._algorithm = algorithms.AES(hashlib.sha256(raw.encode("utf-8")).digest())
+
+    def __repr__(self) -> str:
+        return "AESCipher(<key hidden>)"
+
+    def decrypt(self, encrypted: str | bytes) -> bytes:
+        """Decrypt a base64 ``encrypt`` value to the plaintext bytes."""
+        try:
+            raw = base64.b64decode(encrypted, validate=True)
+        except (binascii.Error, ValueError):
+            raise DecryptionError("encrypt is not valid base64") from None
+        if len(raw) < 2 * _BLOCK or len(raw) % _BLOCK:
+            raise DecryptionError("encrypt has an invalid length")
+        decryptor = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
+        padded = decryptor.update(raw[_BLOCK:]) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        try:
+            return unpadder.update(padded) + unpadder.finalize()
+        except ValueError:
+            raise DecryptionError() from None
+
+    def encrypt(self, plaintext: bytes | str, iv: bytes | None = None) -> str:
+        """Encrypt ``plaintext`` as the platform does; a fresh random IV unless one is given."""
+        data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
+        if iv is None:
+            iv = os.urandom(_BLOCK)
+        elif len(iv) != _BLOCK:
+            raise ValueError("the IV must be 16 bytes")
+        padder = padding.PKCS7(128).padder()
+        padded = padder.update(data) + padder.finalize()
+        encryptor = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
+        return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode(
+            "ascii"
+        )
+
+
+def decrypt(encrypted: str | bytes, encrypt_key: str | Secret) -> bytes:
+    """Decrypt one ``encrypt`` value with ``encrypt_key`` (Go SDK: ``EventDecrypt``)."""
+    return AESCipher(encrypt_key).decrypt(encrypted)
+
+
+def encrypt(plaintext: bytes | str, encrypt_key: str | Secret, iv: bytes | None = None) -> str:
+    """Encrypt ``plaintext`` to a base64 ``encrypt`` value, as the platform does."""
+    return AESCipher(encrypt_key).encrypt(plaintext, iv)

@@ -1,0 +1,142 @@
+"""The envelope every handler receives: :class:`Event`, typed or not."""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ._model import from_dict
+
+__all__ = ["Event", "EventHeader", "Kind"]
+
+T = TypeVar("T")
+
+
+class Kind(enum.Enum):
+    """What a request turned out to be after classification (PROTOCOL.md §2)."""
+
+    URL_VERIFICATION = "url_verification"
+    EVENT_V2 = "event_v2"
+    EVENT_V1 = "event_v1"
+    CALLBACK = "callback"
+    LEGACY_CARD = "legacy_card"
+
+    @property
+    def is_callback(self) -> bool:
+        """Callbacks answer with a body and are not deduplicated by default."""
+        return self in (Kind.CALLBACK, Kind.LEGACY_CARD)
+
+
+@dataclass(frozen=True, slots=True)
+class EventHeader:
+    """The v2 ``header`` object; for v1 events it is filled from ``uuid``, ``ts`` and ``event``."""
+
+    event_id: str | None = None
+    event_type: str | None = None
+    create_time: str | None = None
+    token: str | None = field(default=None, repr=False)
+    app_id: str | None = None
+    tenant_key: str | None = None
+
+
+class Event(Generic[T]):
+    """One delivered event or callback.
+
+    Every event exposes the same header fields whatever its type; :attr:`event` is the typed body
+    (a frozen dataclass for the types lark-events knows, the raw ``dict`` otherwise), built on first
+    access. :attr:`raw` is the plaintext JSON exactly as received, for other libraries' models.
+    """
+
+    __slots__ = ("_body", "_model", "header", "kind", "payload", "raw", "request_id", "type")
+
+    kind: Kind
+    type: str
+    header: EventHeader
+    payload: Mapping[str, Any]
+    raw: bytes
+    request_id: str | None
+    _model: builtins.type[T] | None
+    _body: Any
+
+    def __init__(
+        self,
+        *,
+        kind: Kind,
+        type: str,
+        header: EventHeader,
+        payload: Mapping[str, Any],
+        raw: bytes,
+        request_id: str | None = None,
+        model: builtins.type[T] | None = None,
+    ) -> None:
+        s = object.__setattr__
+        s(self, "kind", kind)
+        s(self, "type", type)
+        s(self, "header", header)
+        s(self, "payload", payload)
+        s(self, "raw", raw)
+        s(self, "request_id", request_id)
+        s(self, "_model", model)
+        s(self, "_body", _UNSET)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Event is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Event is immutable")
+
+    @property
+    def event_id(self) -> str | None:
+        """``header.event_id`` (v2) or ``uuid`` (v1); ``None`` for legacy card callbacks."""
+        return self.header.event_id
+
+    @property
+    def event_type(self) -> str:
+        """The plain event type, the dispatch key (same as :attr:`type`)."""
+        return self.type
+
+    @property
+    def tenant_key(self) -> str | None:
+        """The tenant the event belongs to."""
+        return self.header.tenant_key
+
+    @property
+    def app_id(self) -> str | None:
+        """The app the event was sent to."""
+        return self.header.app_id
+
+    @property
+    def create_time(self) -> str | None:
+        """``header.create_time`` (epoch ms, v2) or ``ts`` (epoch seconds, v1), as sent."""
+        return self.header.create_time
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """The raw ``event`` object (the whole body for legacy card callbacks)."""
+        if self.kind is Kind.LEGACY_CARD:
+            return self.payload
+        inner = self.payload.get("event")
+        return inner if isinstance(inner, Mapping) else {}
+
+    @property
+    def event(self) -> T:
+        """The typed body, built once on first access."""
+        body = self._body
+        if body is _UNSET:
+            model = self._model
+            body = self.data if model is None else from_dict(model, self.data)
+            object.__setattr__(self, "_body", body)
+        result: T = body
+        return result
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(type={self.type!r}, event_id={self.event_id!r}, "
+            f"tenant_key={self.tenant_key!r}, app_id={self.app_id!r})"
+        )
+
+
+_UNSET: Any = object()

@@ -1,0 +1,16 @@
+"""Models shared by several events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["UserId"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserId:
+    """The three ids of one user: ``open_id`` (per app), ``user_id`` (per tenant), ``union_id``."""
+
+    open_id: str | None = None
+    user_id: str | None = None
+    union_id: str | None = None

@@ -1,0 +1,106 @@
+"""Framework-neutral request and response types that adapters translate to and from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _json
+
+__all__ = ["JSON_CONTENT_TYPE", "Headers", "Request", "Response"]
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", JSON_CONTENT_TYPE),)
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive header mapping.
+
+    Frameworks hand header names over in different cases (WSGI upper-cases them, HTTP/2 lower-cases
+    them); a lookup here never depends on the case and a missing header is ``None``, never a crash.
+    When a name repeats, the first value wins.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, raw: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
+        items: dict[str, str] = {}
+        if raw is not None:
+            pairs = raw.items() if isinstance(raw, Mapping) else raw
+            for name, value in pairs:
+                items.setdefault(name.lower(), value)
+        self._items = items
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        # Header values can hold signatures; names are enough to debug with.
+        return f"Headers({sorted(self._items)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A raw HTTP request as the core sees it: no framework objects, body as received."""
+
+    method: str
+    headers: Headers
+    body: bytes
+    path: str = "/"
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | Headers | None,
+        body: bytes,
+        path: str = "/",
+    ) -> Request:
+        """Build a request from any header mapping or sequence of pairs."""
+        hdrs = headers if isinstance(headers, Headers) else Headers(headers)
+        return cls(method=method.upper(), headers=hdrs, body=body, path=path)
+
+    @property
+    def request_id(self) -> str | None:
+        """The platform's request id: ``X-Tt-Logid``, then ``X-Request-Id``."""
+        value: str | None = self.headers.get("x-tt-logid") or self.headers.get("x-request-id")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Request(method={self.method!r}, path={self.path!r}, body=<{len(self.body)} bytes>)"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What an adapter writes back: a status, JSON body bytes and headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = field(default=_JSON_HEADERS)
+
+    @classmethod
+    def json(cls, status: int, payload: Mapping[str, Any]) -> Response:
+        """A JSON response with ``Content-Type: application/json; charset=utf-8``."""
+        return cls(status=status, body=_json.dumps(payload))
+
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` header's value."""
+        return JSON_CONTENT_TYPE
+
+    def json_body(self) -> Any:
+        """The body, parsed."""
+        return _json.loads(self.body)

@@ -1,0 +1,230 @@
+"""The request pipeline as plain functions: raw request in, authenticated plaintext out.
+
+``bytes + headers → method/size → signature over the raw bytes → decrypt → classify → token``.
+Each step raises the :mod:`~lark_events_core.errors` exception for its failure; nothing here does
+I/O or calls a handler, so every step can be tested alone and reused (long connection, CLI).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _json
+from ._secrets import Secret
+from .crypto import AESCipher
+from .envelope import CALLBACK_TYPES, Envelope, classify, parse_object
+from .errors import (
+    AuthenticationError,
+    BadRequest,
+    ConfigurationError,
+    DecryptionError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+)
+from .events.base import Kind
+from .http import Request
+from .settings import SecretInput, Settings
+from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, matching_secret
+
+__all__ = [
+    "EncryptKeyMissing",
+    "ParsedRequest",
+    "Signed",
+    "challenge_body",
+    "check_size_and_method",
+    "check_token",
+    "decrypt_body",
+    "decrypt_event",
+    "parse_req",
+    "parse_request",
+    "verify_signature",
+]
+
+
+class EncryptKeyMissing(ConfigurationError):
+    """An encrypted body arrived but no Encrypt Key is configured (500: fix the configuration)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """Which scheme and secret a request's signature matched; ``None`` fields: unsigned."""
+
+    scheme: str | None = None  # "event" (SHA-256, Encrypt Key) or "card" (SHA-1, token)
+    secret: Secret | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    """An authenticated, decrypted, classified request: what Go's ``ParseReq`` returns and more."""
+
+    envelope: Envelope
+    plaintext: bytes
+    request_id: str | None
+
+
+def check_size_and_method(request: Request, settings: Settings) -> None:
+    """405 for anything but POST, 413 over the size limit."""
+    if request.method != "POST":
+        raise MethodNotAllowed()
+    if len(request.body) > settings.max_body_bytes:
+        raise PayloadTooLarge()
+
+
+def verify_signature(request: Request, settings: Settings, *, card_endpoint: bool) -> Signed:
+    """Check ``X-Lark-Signature`` over the raw body when the request carries one.
+
+    Returns which secret matched. A request without signature headers is returned as unsigned;
+    whether it may be unsigned is decided after classification (URL verification is unsigned).
+    """
+    headers = request.headers
+    signature = headers.get(HEADER_SIGNATURE)
+    timestamp = headers.get(HEADER_TIMESTAMP)
+    nonce = headers.get(HEADER_NONCE)
+    if signature is None or timestamp is None or nonce is None:
+        return Signed()
+    wanted = settings.encrypt_keys or (card_endpoint and settings.verification_tokens)
+    if not wanted:
+        return Signed()  # nothing to check against (PROTOCOL.md §4: no key, no signature)
+    secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
+    if secret is not None:
+        _check_timestamp(timestamp, settings)
+        return Signed("event", secret)
+    if card_endpoint:
+        secret = matching_secret(
+            signature,
+            timestamp,
+            nonce,
+            request.body,
+            settings.verification_tokens,
+            legacy_card=True,
+        )
+        if secret is not None:
+            _check_timestamp(timestamp, settings)
+            return Signed("card", secret)
+    raise AuthenticationError("signature mismatch")
+
+
+def _check_timestamp(timestamp: str, settings: Settings) -> None:
+    tolerance = settings.timestamp_tolerance
+    if tolerance is None:
+        return
+    try:
+        sent = float(timestamp)
+    except ValueError:
+        raise AuthenticationError("timestamp is not a number") from None
+    if not abs(time.time() - sent) <= tolerance:
+        raise AuthenticationError("timestamp outside the allowed window")
+
+
+def decrypt_body(
+    outer: Mapping[str, Any], settings: Settings, signed: Signed
+) -> tuple[bytes, dict[str, Any]] | None:
+    """Decrypt ``{"encrypt": ...}`` to its bytes and object; ``None`` when it is not encrypted.
+
+    With several keys (rotation), the key that signed the request is used; for an unsigned request
+    (URL verification) each key is tried and the first that yields a JSON object wins.
+    """
+    if "encrypt" not in outer:
+        return None
+    encrypted = outer["encrypt"]
+    if not isinstance(encrypted, str):
+        raise BadRequest("encrypt is not a string")
+    if not settings.ciphers:
+        raise EncryptKeyMissing("an encrypted request arrived but no encrypt_key is configured")
+    ciphers: list[AESCipher] = [c for k, c in settings.ciphers if k is signed.secret]
+    if not ciphers:
+        ciphers = [c for _, c in settings.ciphers]
+    error: BadRequest = DecryptionError()
+    for cipher in ciphers:
+        try:
+            plaintext = cipher.decrypt(encrypted)
+            return plaintext, parse_object(plaintext)
+        except BadRequest as exc:
+            error = exc
+    raise error
+
+
+def check_token(envelope: Envelope, settings: Settings) -> None:
+    """Compare the verification token in constant time whenever one is configured (§6)."""
+    tokens = settings.verification_tokens
+    if not tokens or envelope.kind is Kind.LEGACY_CARD:
+        return
+    token = envelope.token
+    if token is None:
+        raise AuthenticationError("verification token missing")
+    matched = False
+    for secret in tokens:  # no early exit: the time taken does not depend on which one matched
+        matched |= secret.matches(token)
+    if not matched:
+        raise AuthenticationError("verification token mismatch")
+
+
+def _require_signature(envelope: Envelope, settings: Settings, signed: Signed) -> None:
+    kind = envelope.kind
+    if kind is Kind.URL_VERIFICATION:
+        return  # the platform sends URL verification unsigned
+    if kind is Kind.LEGACY_CARD:
+        if signed.scheme == "event":
+            raise AuthenticationError("legacy card callback signed with the wrong scheme")
+        if settings.verification_tokens and signed.scheme != "card":
+            raise AuthenticationError("signature headers missing")
+        return
+    if signed.scheme == "card":
+        raise AuthenticationError("event signed with the wrong scheme")
+    if settings.encrypt_keys and signed.scheme != "event":
+        raise AuthenticationError("signature headers missing")
+
+
+def parse_request(
+    request: Request,
+    settings: Settings,
+    *,
+    card_endpoint: bool = False,
+    callback_types: frozenset[str] = CALLBACK_TYPES,
+) -> ParsedRequest:
+    """Run the whole pipeline up to (not including) dispatch. Raises on any failure."""
+    check_size_and_method(request, settings)
+    signed = verify_signature(request, settings, card_endpoint=card_endpoint)
+    outer = parse_object(request.body)
+    decrypted = decrypt_body(outer, settings, signed)
+    plaintext, payload = (request.body, outer) if decrypted is None else decrypted
+    envelope = classify(payload, card_endpoint=card_endpoint, callback_types=callback_types)
+    _require_signature(envelope, settings, signed)
+    check_token(envelope, settings)
+    return ParsedRequest(
+        envelope=envelope,
+        plaintext=plaintext,
+        request_id=request.request_id,
+    )
+
+
+def challenge_body(envelope: Envelope) -> bytes:
+    """``{"challenge": ...}``, JSON-escaped whatever the challenge holds."""
+    return _json.dumps({"challenge": envelope.challenge})
+
+
+def decrypt_event(
+    body: bytes | str | Mapping[str, Any], encrypt_key: SecretInput
+) -> dict[str, Any]:
+    """The plaintext event object of a body, decrypting ``{"encrypt": ...}`` (Go: ``DecryptEvent``).
+
+    No signature or token is checked: use :func:`parse_req` for that.
+    """
+    outer = body if isinstance(body, Mapping) else parse_object(body)
+    decrypted = decrypt_body(outer, Settings.build(encrypt_key), Signed())
+    return dict(outer) if decrypted is None else decrypted[1]
+
+
+def parse_req(
+    request: Request,
+    *,
+    encrypt_key: SecretInput = None,
+    verification_token: SecretInput = None,
+    card_endpoint: bool = False,
+) -> ParsedRequest:
+    """Authenticate, decrypt and classify a request without dispatching it (Go: ``ParseReq``)."""
+    settings = Settings.build(encrypt_key, verification_token)
+    return parse_request(request, settings, card_endpoint=card_endpoint)

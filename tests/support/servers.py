@@ -1,0 +1,102 @@
+"""Run real server processes (gunicorn, uvicorn, aiohttp's runner) for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until something accepts connections on ``port``; fail if ``proc`` dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout}s")
+
+
+@dataclass
+class Server:
+    """A running server process and where its output goes."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def run_server(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    port: int | None = None,
+    timeout: float = 30.0,
+) -> Iterator[Server]:
+    """Start ``argv`` (``{port}`` in it is replaced), wait for its port, stop it afterwards.
+
+    ``PORT`` is set in the environment too. The process is stopped with SIGTERM (then SIGKILL);
+    its output is kept in a temporary file that :meth:`Server.log` reads.
+    """
+    port = port or free_port()
+    full_env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env["PATH"] = f"{VENV_BIN}{os.pathsep}{full_env.get('PATH', '')}"
+    log_file = tempfile.NamedTemporaryFile(prefix="lark-e2e-", suffix=".log", delete=False)  # noqa: SIM115
+    args = [a.replace("{port}", str(port)) for a in argv]
+    proc = subprocess.Popen(
+        args,
+        env=full_env,
+        cwd=str(cwd or ROOT),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = Server(proc, port, Path(log_file.name))
+    try:
+        try:
+            wait_for_port(port, proc, timeout)
+        except Exception as exc:
+            raise RuntimeError(f"{exc}\n--- server output ---\n{server.log()}") from exc
+        yield server
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        log_file.close()
