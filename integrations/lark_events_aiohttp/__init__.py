@@ -1,1 +1,121 @@
-"""lark-events adapter for aiohttp (see issue: adapters)."""
+"""lark-events for aiohttp: a request-handler factory and ``setup(app, dispatcher)``.
+
+::
+
+    from aiohttp import web
+    from lark_events_aiohttp import setup
+
+    app = web.Application()
+    setup(app, dispatcher)   # POST /webhook/event and /webhook/card; drains on cleanup
+
+Async handlers run on the loop; sync handlers run in a worker thread, so the loop never blocks.
+The body is read from the stream with the dispatcher's size limit, so an oversized request is
+answered 413 (JSON) without being read into memory, whatever ``client_max_size`` says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from lark_events_core import Dispatcher, Request, Response
+from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
+
+__all__ = ["DISPATCHER_KEY", "AiohttpHandler", "make_handler", "setup"]
+
+logger = logging.getLogger("lark_events.aiohttp")
+
+#: Where :func:`setup` keeps the dispatcher: ``request.config_dict[DISPATCHER_KEY]``.
+DISPATCHER_KEY: web.AppKey[Dispatcher] = web.AppKey("lark_events_dispatcher", Dispatcher)
+
+AiohttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
+
+
+def _web_response(response: Response, *extra: tuple[str, str]) -> web.Response:
+    return web.Response(
+        status=response.status, body=response.body, headers=response.headers + extra
+    )
+
+
+def _error(exc: RequestError) -> Response:
+    return Response.json(exc.status, {"msg": exc.public_message})
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of the body, or ``None`` once it proves longer (chunked bodies)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandler:
+    """An aiohttp handler for the event endpoint (or, with ``card=True``, the legacy card one).
+
+    Register it for every method (``router.add_route("*", path, handler)``) so that a wrong method
+    gets the JSON 405 too instead of aiohttp's plain-text one.
+    """
+    limit = dispatcher.settings.max_body_bytes
+
+    async def lark_events_handler(request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return _web_response(_error(MethodNotAllowed()), ("Allow", "POST"))
+        try:
+            length = request.content_length
+            body = (
+                None if length is not None and length > limit else await _read_body(request, limit)
+            )
+            if body is None:
+                reply = _web_response(_error(PayloadTooLarge()))
+                reply.force_close()  # the rest of the body is never read
+                return reply
+            core_request = Request.build("POST", request.headers.items(), body, request.path)
+            return _web_response(await dispatcher.handle_async(core_request, card=card))
+        except (ClientPayloadError, HttpProcessingError, ConnectionError):
+            logger.info("request body ended early or was malformed")
+            return _web_response(_error(BadRequest("incomplete body")))
+        except Exception:
+            logger.exception("unexpected error while handling a Lark request")
+            return _web_response(_INTERNAL_ERROR)
+
+    return lark_events_handler
+
+
+def setup(
+    app: web.Application,
+    dispatcher: Dispatcher,
+    *,
+    event_path: str | None = "/webhook/event",
+    card_path: str | None = "/webhook/card",
+    shutdown_timeout: float | None = 30.0,
+) -> None:
+    """Add the endpoints to ``app``, keep ``dispatcher`` under :data:`DISPATCHER_KEY`, and drain
+    its background work on ``on_cleanup``. A ``None`` path leaves that endpoint out.
+
+    Route names: ``lark_events_event`` and ``lark_events_card``.
+    """
+    if DISPATCHER_KEY in app:
+        raise RuntimeError("lark_events_aiohttp.setup() was already called for this app")
+    app[DISPATCHER_KEY] = dispatcher
+    if event_path is not None:
+        app.router.add_route("*", event_path, make_handler(dispatcher), name="lark_events_event")
+    if card_path is not None:
+        app.router.add_route(
+            "*", card_path, make_handler(dispatcher, card=True), name="lark_events_card"
+        )
+
+    async def drain(app: web.Application) -> None:
+        await app[DISPATCHER_KEY].aclose(shutdown_timeout)
+
+    app.on_cleanup.append(drain)
