@@ -24,7 +24,7 @@ class Envelope:
     kind: Kind
     type: str
     header: EventHeader
-    payload: Mapping[str, Any]
+    payload: Mapping[str, Any] = field(repr=False)  # holds the token and user data
     token: str | None = field(default=None, repr=False)
     challenge: str | None = None
 

@@ -61,8 +61,8 @@ class ParsedRequest:
     """An authenticated, decrypted, classified request: what Go's ``ParseReq`` returns and more."""
 
     envelope: Envelope
-    plaintext: bytes
-    request_id: str | None
+    plaintext: bytes = field(repr=False)  # holds the token and user data
+    request_id: str | None = None
 
 
 def check_size_and_method(request: Request, settings: Settings) -> None:
@@ -137,14 +137,15 @@ def decrypt_body(
     ciphers: list[AESCipher] = [c for k, c in settings.ciphers if k is signed.secret]
     if not ciphers:
         ciphers = [c for _, c in settings.ciphers]
-    error: BadRequest = DecryptionError()
     for cipher in ciphers:
         try:
             plaintext = cipher.decrypt(encrypted)
             return plaintext, parse_object(plaintext)
-        except BadRequest as exc:
-            error = exc
-    raise error
+        except BadRequest:
+            continue
+    # One answer for every failure (bad base64, length, padding, or a plaintext that is not a
+    # JSON object): distinct answers would be a padding oracle on unsigned requests.
+    raise DecryptionError()
 
 
 def check_token(envelope: Envelope, settings: Settings) -> None:

@@ -24,7 +24,14 @@ def secrets_from(value: SecretInput, what: str) -> tuple[Secret, ...]:
     """Normalise one secret or several (for rotation) into a tuple; empty values are errors."""
     if value is None:
         return ()
-    items = [value] if isinstance(value, (str, Secret)) else list(value)
+    if isinstance(value, (str, Secret)):
+        items: list[object] = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = list(value)
+    else:
+        raise ConfigurationError(
+            f"{what} must be a str, a Secret or a list of them, not {type(value).__name__}"
+        )
     out: list[Secret] = []
     for item in items:
         if isinstance(item, Secret):

@@ -1,0 +1,95 @@
+"""Configuration is validated when a dispatcher is built, never on the first request."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import pytest
+
+from lark_events_core import ConfigurationError, Dispatcher, Secret, Settings
+from lark_events_core.settings import DEFAULT_MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"encrypt_key": ""},
+        {"encrypt_key": "   "},
+        {"verification_token": ""},
+        {"encrypt_key": ["good", ""]},
+        {"encrypt_key": 123},
+        {"encrypt_key": b"bytes-key"},
+        {"verification_token": ["ok", 4.5]},
+        {"encrypt_key": Secret("")},
+        {"encrypt_key": "k", "max_body_bytes": 0},
+        {"encrypt_key": "k", "max_body_bytes": -1},
+        {"encrypt_key": "k", "max_body_bytes": True},
+        {"encrypt_key": "k", "max_body_bytes": "1024"},
+        {"encrypt_key": "k", "timestamp_tolerance": 0},
+        {"encrypt_key": "k", "timestamp_tolerance": -5},
+    ],
+)
+def test_bad_configuration_is_refused_when_the_dispatcher_is_built(
+    options: dict[str, Any],
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ConfigurationError):
+            Dispatcher(**options)
+
+
+def test_one_or_several_keys_and_tokens_are_accepted() -> None:
+    settings = Settings.build(["k1", Secret("k2")], ("t1",))
+    assert [k.reveal() for k in settings.encrypt_keys] == ["k1", "k2"]
+    assert [t.reveal() for t in settings.verification_tokens] == ["t1"]
+    assert len(settings.ciphers) == 2
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    assert settings.timestamp_tolerance is None
+
+
+def test_neither_key_nor_token_warns_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="lark_events"),
+        pytest.warns(UserWarning, match="neither an encrypt_key nor a verification_token"),
+    ):
+        Dispatcher()
+    assert any(
+        "neither an encrypt_key nor a verification_token" in r.message for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    "options", [{"encrypt_key": "k"}, {"verification_token": "t"}], ids=["key", "token"]
+)
+def test_a_key_or_a_token_alone_does_not_warn(options: dict[str, str]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dispatcher(**options)
+
+
+def test_from_env_reads_key_and_token() -> None:
+    d = Dispatcher.from_env(
+        {"LARK_ENCRYPT_KEY": "env-key", "LARK_VERIFICATION_TOKEN": "env-token"}, dedup=False
+    )
+    assert [k.reveal() for k in d.settings.encrypt_keys] == ["env-key"]
+    assert [t.reveal() for t in d.settings.verification_tokens] == ["env-token"]
+    assert d.dedup is None
+
+
+def test_from_env_treats_empty_variables_as_unset() -> None:
+    with pytest.warns(UserWarning, match="neither"):
+        d = Dispatcher.from_env({"LARK_ENCRYPT_KEY": "", "LARK_VERIFICATION_TOKEN": ""})
+    assert d.settings.insecure
+
+
+def test_registration_errors_are_configuration_errors() -> None:
+    d = Dispatcher(encrypt_key="k")
+    d.on("a.b", lambda e: None)
+    with pytest.raises(ConfigurationError):
+        d.on("a.b", lambda e: None)
+    with pytest.raises(ConfigurationError):
+        d.register("", lambda e: None)
+    with pytest.raises(ConfigurationError):
+        d.register("c.d", "not callable")  # type: ignore[arg-type]
