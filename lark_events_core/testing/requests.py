@@ -39,6 +39,10 @@ class SignedRequest:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
+    #: True for a legacy card callback, which goes to the card request URL.
+    card: bool = False
+    #: The event's ``event_id`` (v1: ``uuid``) when the builder knows it, for display and logs.
+    event_id: str | None = None
 
     def as_request(self, path: str = "/") -> Request:
         """The core's :class:`~lark_events_core.http.Request` for the same bytes."""
@@ -183,4 +187,4 @@ def sign_legacy_card(
         headers[HEADER_TIMESTAMP] = ts
         headers[HEADER_NONCE] = nn
         headers[HEADER_SIGNATURE] = card_signature(ts, nn, verification_token, body)
-    return SignedRequest(body, headers)
+    return SignedRequest(body, headers, card=True)

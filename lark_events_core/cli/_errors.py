@@ -1,0 +1,26 @@
+"""The one error the commands raise: a message for the user, a hint, an exit code."""
+
+from __future__ import annotations
+
+__all__ = ["CliError", "need_aiohttp"]
+
+
+class CliError(Exception):
+    """A failure explained in one line (``message``) with what to try (``hint``)."""
+
+    def __init__(self, message: str, hint: str | None = None, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+def need_aiohttp() -> None:
+    """Fail with an install hint when aiohttp (the ``cli`` extra) is missing."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        raise CliError(
+            "this command needs aiohttp, which is not installed",
+            "pip install 'lark-events[cli]'",
+        ) from None

@@ -1,0 +1,116 @@
+"""``lark-events verify-url``: the check the developer console runs when a request URL is saved."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+from typing import Any
+
+from ..testing import LarkSimulator
+from ._errors import CliError, need_aiohttp
+from ._http import Outcome, check_url, new_session, post
+from ._options import add_secret_options, encrypt_key, verification_token
+
+__all__ = ["check_answer", "register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``verify-url`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify-url",
+        help="send the console's URL-verification challenge and check the answer",
+        description="Send the challenge the developer console sends when a request URL is "
+        "saved (unsigned; encrypted with --encrypt) and check that the app answers 200 "
+        '{"challenge": <same>} within the deadline.',
+    )
+    parser.add_argument("url", metavar="URL", help="the request URL, e.g. http://host/webhook")
+    add_secret_options(parser)
+    parser.add_argument(
+        "--encrypt", action="store_true", help="encrypt the challenge (needs the Encrypt Key)"
+    )
+    parser.add_argument("--challenge", help="the challenge value (default: a random one)")
+    parser.add_argument(
+        "--deadline", type=float, default=1.0, help="seconds allowed (default 1, as the console)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait at most (default 5)"
+    )
+    parser.set_defaults(func=run)
+
+
+def check_answer(outcome: Outcome, challenge: str, deadline: float) -> list[str]:
+    """Everything wrong with the answer to a challenge (empty when it passes)."""
+    if outcome.error is not None:
+        return [outcome.error]
+    problems: list[str] = []
+    if outcome.status != 200:
+        problems.append(f"status {outcome.status}, expected 200")
+    body = outcome.json()
+    if body is None:
+        kind = outcome.content_type.split(";")[0] or "no Content-Type"
+        problems.append(f"the answer is not JSON ({kind}): {outcome.body_text(80)!r}")
+    elif not isinstance(body, dict) or "challenge" not in body:
+        problems.append(f'the answer has no "challenge" field: {outcome.body_text(80)}')
+    elif body["challenge"] != challenge:
+        problems.append(f"wrong challenge: sent {challenge!r}, got {body['challenge']!r}")
+    if outcome.elapsed > deadline:
+        problems.append(
+            f"too slow: {outcome.elapsed * 1000:.0f} ms, "
+            f"the console allows {deadline * 1000:.0f} ms"
+        )
+    return problems
+
+
+def _hint(problems: list[str], encrypted: bool) -> str:
+    text = " ".join(problems)
+    if "cannot connect" in text or "connection failed" in text:
+        return "is the app running? check the host and port"
+    if "status 401" in text:
+        return (
+            "the verification tokens differ: pass the app's with --token "
+            "or set LARK_VERIFICATION_TOKEN"
+        )
+    if "status 400" in text and encrypted:
+        return "the app could not decrypt: pass its Encrypt Key with --encrypt-key"
+    if "status 500" in text and encrypted:
+        return "the app may have no Encrypt Key configured: try without --encrypt"
+    if "too slow" in text or "no answer" in text:
+        return "answer URL verification before any other work (no database or network calls)"
+    if "not JSON" in text or "status 404" in text:
+        return "check that the URL is the webhook route of the app"
+    return 'answer with status 200 and {"challenge": <the challenge sent>}'
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``verify-url``."""
+    url = check_url(args.url)
+    if args.deadline <= 0 or args.timeout <= 0:
+        raise CliError("--deadline and --timeout must be positive")
+    key = encrypt_key(args)
+    if args.encrypt and key is None:
+        raise CliError(
+            "--encrypt needs the app's Encrypt Key", "pass --encrypt-key or set LARK_ENCRYPT_KEY"
+        )
+    need_aiohttp()
+    challenge = args.challenge or f"lark-events-{secrets.token_hex(8)}"
+    sim = LarkSimulator(key, verification_token(args))
+    request = sim.challenge(challenge, encrypt=args.encrypt)
+    mode = "encrypted" if args.encrypt else "plain"
+    token = "with the token" if verification_token(args) else "without a token"
+    print(f"POST {url}  URL verification ({mode}, {token})")
+
+    async def go() -> Outcome:
+        async with new_session(1) as session:
+            return await post(session, url, request, max(args.timeout, args.deadline))
+
+    outcome = asyncio.run(go())
+    if outcome.status is not None:
+        print(f"← {outcome.status} in {outcome.elapsed * 1000:.1f} ms  {outcome.body_text(120)}")
+    problems = check_answer(outcome, challenge, args.deadline)
+    if problems:
+        raise CliError(
+            "URL verification failed: " + "; ".join(problems), _hint(problems, args.encrypt)
+        )
+    print(f"ok: the app answered the challenge correctly in {outcome.elapsed * 1000:.1f} ms")
+    return 0
