@@ -3,14 +3,23 @@
 Sync callers (WSGI) use :meth:`Dispatcher.handle`, asyncio callers :meth:`Dispatcher.handle_async`;
 both share :meth:`Dispatcher.prepare` (everything up to the handler) and :meth:`Dispatcher.finish`
 (the handler's outcome → the response), so the two paths cannot drift apart.
+
+Delivery (docs/delivery.md): each event is *claimed* in the deduplication store before its handler
+runs and *settled* (completed or released) when the handler has finished, inline or deferred.
+A deferred handler is acknowledged first and run by an executor afterwards, with retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
@@ -26,21 +35,27 @@ from .envelope import CALLBACK_TYPES
 from .errors import ConfigurationError, LarkEventsError, RequestError
 from .events import LEGACY_CARD_TYPE, MODELS
 from .events.base import Event, Kind
+from .executors import AsyncioExecutor, DeferredJob, Executor, ThreadExecutor
 from .http import Request, Response
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
 
-__all__ = ["Dispatcher", "Handler", "HandlerCall", "StoreErrorPolicy"]
+__all__ = ["BackgroundContext", "Dispatcher", "Handler", "HandlerCall", "StoreErrorPolicy"]
 
 logger = logging.getLogger("lark_events")
 
 F = TypeVar("F", bound=Callable[..., Any])
 StoreErrorPolicy = Literal["process", "retry"]
+#: Wraps every background attempt, e.g. Django's ``close_old_connections`` before and after.
+BackgroundContext = Callable[[Event[Any]], AbstractContextManager[Any]]
 
 SUCCESS = Response(200, b'{"msg":"success"}')
 INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
 STORE_UNAVAILABLE = Response(503, b'{"msg":"deduplication store unavailable, retry later"}')
+BUSY = Response(503, b'{"msg":"busy, retry later"}')
+#: The platform counts a push as failed when it is not answered within this many seconds.
+PLATFORM_DEADLINE = 3.0
 _MAX_LOGGED_TYPES = 1024
 
 
@@ -53,16 +68,25 @@ class Handler:
     is_async: bool
     model: type[Any] | None
     callback: bool
+    deferred: bool = False
 
 
 @dataclass(slots=True)
 class HandlerCall:
-    """One handler call prepared by :meth:`Dispatcher.prepare`: the handler, its event, its key."""
+    """One handler call prepared by :meth:`Dispatcher.prepare`: the handler, its event, its key.
+
+    ``owner`` is the token of the deduplication claim this call holds (``None``: no claim).
+    """
 
     handler: Handler
     event: Event[Any]
     dedup_key: str | None = None
-    claimed: bool = field(default=False)
+    owner: str | None = field(default=None)
+
+    @property
+    def claimed(self) -> bool:
+        """Whether this call holds a deduplication claim that must be settled."""
+        return self.owner is not None
 
 
 def _safe(text: str | None, limit: int = 80) -> str:
@@ -72,11 +96,29 @@ def _safe(text: str | None, limit: int = 80) -> str:
     return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
 
 
+def _new_owner() -> str:
+    return secrets.token_hex(8)
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 class Dispatcher:
     """Turns raw Lark requests into handler calls and responses.
 
     ``encrypt_key`` and ``verification_token`` each take one value, several (the first is the
     current one; the others are accepted during a rotation) or ``None``.
+
+    Delivery options (docs/delivery.md): ``dedup`` (a store, ``None`` for the in-memory default,
+    ``False`` for none), ``on_store_error`` (``"process"``: handle anyway and log; ``"retry"``:
+    answer 503), ``defer`` (run every event handler after the response), ``executor`` (where
+    deferred handlers run; default: a bounded thread pool for sync callers and tracked asyncio
+    tasks for async callers), ``retries`` / ``retry_backoff`` (in-process retries of a failed
+    deferred handler), ``callback_deadline`` / ``callback_fallback`` (answer a slow callback with
+    the fallback and let it finish), ``slow_handler_warning`` (seconds; warn about slow inline
+    handlers), ``background_context`` (wraps each background attempt) and ``on_give_up`` (called
+    with the event and the exception when a deferred handler has failed for the last time).
     """
 
     def __init__(
@@ -93,6 +135,16 @@ class Dispatcher:
         done_ttl: float = DEFAULT_DONE_TTL,
         on_store_error: StoreErrorPolicy = "process",
         callback_types: Iterable[str] = (),
+        defer: bool = False,
+        executor: Executor | None = None,
+        retries: int = 2,
+        retry_backoff: float = 1.0,
+        callback_deadline: float | None = 2.5,
+        callback_fallback: Any = None,
+        callback_workers: int = 16,
+        slow_handler_warning: float | None = PLATFORM_DEADLINE,
+        background_context: BackgroundContext | None = None,
+        on_give_up: Callable[[Event[Any], BaseException], Any] | None = None,
     ) -> None:
         self.settings = Settings.build(
             encrypt_key,
@@ -104,20 +156,51 @@ class Dispatcher:
             raise ConfigurationError("on_store_error must be 'process' or 'retry'")
         if claim_ttl <= 0 or done_ttl <= 0:
             raise ConfigurationError("claim_ttl and done_ttl must be positive")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigurationError("retries must be an int >= 0")
+        if retry_backoff < 0:
+            raise ConfigurationError("retry_backoff must be >= 0")
+        if callback_deadline is not None and not callback_deadline > 0:
+            raise ConfigurationError("callback_deadline must be positive seconds, or None")
+        if callback_workers < 1:
+            raise ConfigurationError("callback_workers must be >= 1")
+        if executor is not None and not isinstance(executor, Executor):
+            raise ConfigurationError("executor must implement submit, submit_async, close, aclose")
+        try:
+            self._fallback = Response.json(200, result_to_body(callback_fallback))
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                "callback_fallback must be a dict or a result builder"
+            ) from exc
         self.dedup: DedupStore | None = (
             MemoryDedupStore() if dedup is None else (None if dedup is False else dedup)
         )
         if self.dedup is not None and not isinstance(self.dedup, DedupStore):
             raise ConfigurationError("dedup must implement claim(), complete() and release()")
+        self._async_store = isinstance(self.dedup, AsyncDedupStore)
         self.dedup_by_message_id = dedup_by_message_id
         self.dedup_callbacks = dedup_callbacks
         self.claim_ttl = claim_ttl
         self.done_ttl = done_ttl
         self.on_store_error: StoreErrorPolicy = on_store_error
         self.callback_types = CALLBACK_TYPES | frozenset(callback_types)
+        self.defer = defer
+        self.executor = executor
+        self.retries = retries
+        self.retry_backoff = retry_backoff
+        self.callback_deadline = callback_deadline
+        self.callback_workers = callback_workers
+        self.slow_handler_warning = slow_handler_warning
+        self.background_context = background_context
+        self.on_give_up = on_give_up
         self._handlers: dict[str, Handler] = {}
         self._logged_types: set[str] = set()
         self._log_lock = threading.Lock()
+        self._lazy_lock = threading.Lock()
+        self._threads: ThreadExecutor | None = None
+        self._callback_pool: ThreadExecutor | None = None
+        self._tasks: AsyncioExecutor | None = None
+        self._stopping = threading.Event()
         if self.settings.insecure:
             message = (
                 "lark-events: neither an encrypt_key nor a verification_token is configured; "
@@ -125,6 +208,9 @@ class Dispatcher:
             )
             warnings.warn(message, stacklevel=2)
             logger.warning(message)
+        bind = getattr(executor, "bind", None)
+        if callable(bind):
+            bind(self)  # e.g. CeleryExecutor registers its task for this dispatcher
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Dispatcher:
@@ -141,11 +227,25 @@ class Dispatcher:
     # -- registration -----------------------------------------------------------------------
 
     @overload
-    def on(self, event_type: str, fn: F, *, model: type[Any] | None = ...) -> F: ...
+    def on(
+        self,
+        event_type: str,
+        fn: F,
+        *,
+        model: type[Any] | None = ...,
+        callback: bool | None = ...,
+        deferred: bool | None = ...,
+    ) -> F: ...
 
     @overload
     def on(
-        self, event_type: str, fn: None = ..., *, model: type[Any] | None = ...
+        self,
+        event_type: str,
+        fn: None = ...,
+        *,
+        model: type[Any] | None = ...,
+        callback: bool | None = ...,
+        deferred: bool | None = ...,
     ) -> Callable[[F], F]: ...
 
     def on(
@@ -155,15 +255,17 @@ class Dispatcher:
         *,
         model: type[Any] | None = None,
         callback: bool | None = None,
+        deferred: bool | None = None,
     ) -> F | Callable[[F], F]:
         """Register ``fn`` for the plain ``event_type``; usable as ``@dispatcher.on("type")``.
 
         ``model`` overrides the typed body (a dataclass) for custom or newer types; ``callback``
-        marks a custom type as a callback (answered with the handler's result).
+        marks a custom type as a callback (answered with the handler's result); ``deferred``
+        runs the handler after the 200 answer (default: the dispatcher's ``defer``).
         """
 
         def register(func: F) -> F:
-            self.register(event_type, func, model=model, callback=callback)
+            self.register(event_type, func, model=model, callback=callback, deferred=deferred)
             return func
 
         return register if fn is None else register(fn)
@@ -175,6 +277,7 @@ class Dispatcher:
         *,
         model: type[Any] | None = None,
         callback: bool | None = None,
+        deferred: bool | None = None,
     ) -> Handler:
         """Register ``fn`` for ``event_type``; a second handler for one type is an error."""
         if not isinstance(event_type, str) or not event_type:
@@ -183,15 +286,23 @@ class Dispatcher:
             raise ConfigurationError("a handler must be callable")
         if event_type in self._handlers:
             raise ConfigurationError(f"a handler for {event_type!r} is already registered")
+        is_callback = (
+            bool(callback) or event_type in self.callback_types or event_type == LEGACY_CARD_TYPE
+        )
+        if is_callback and deferred:
+            raise ConfigurationError(
+                f"{event_type!r} is a callback: its answer is the handler's result, so it cannot "
+                "be deferred (callback_deadline answers slow callbacks with a fallback instead)"
+            )
         if callback:
             self.callback_types = self.callback_types | {event_type}
-        is_callback = event_type in self.callback_types or event_type == LEGACY_CARD_TYPE
         handler = Handler(
             event_type=event_type,
             fn=fn,
             is_async=_invoke.is_async_callable(fn),
             model=model if model is not None else MODELS.get(event_type),
             callback=is_callback,
+            deferred=not is_callback and (self.defer if deferred is None else deferred),
         )
         self._handlers[event_type] = handler
         return handler
@@ -306,6 +417,83 @@ class Dispatcher:
         )
         return STORE_UNAVAILABLE if self.on_store_error == "retry" else None
 
+    # -- claims ----------------------------------------------------------------------------------
+
+    def _claim(self, call: HandlerCall) -> Response | None:
+        """Claim ``call``'s key: ``None`` to go on, or the response that ends the request."""
+        store = self.dedup
+        key = call.dedup_key
+        if key is None or store is None:
+            return None
+        owner = _new_owner()
+        try:
+            if not store.claim(key, owner, self.claim_ttl):
+                return self._duplicate(call)
+        except Exception:
+            return self._store_failed(call, "claim")
+        call.owner = owner
+        return None
+
+    async def _aclaim(self, call: HandlerCall) -> Response | None:
+        store = self.dedup
+        key = call.dedup_key
+        if key is None or store is None:
+            return None
+        owner = _new_owner()
+        try:
+            if self._async_store:
+                claimed = await store.aclaim(key, owner, self.claim_ttl)  # type: ignore[attr-defined]
+            else:
+                claimed = await _invoke.call_async(
+                    lambda k: store.claim(k, owner, self.claim_ttl), False, key
+                )
+            if not claimed:
+                return self._duplicate(call)
+        except Exception:
+            return self._store_failed(call, "claim")
+        call.owner = owner
+        return None
+
+    def _duplicate(self, call: HandlerCall) -> Response:
+        logger.info(
+            "duplicate of %s ignored (event_id=%s)",
+            _safe(call.event.type),
+            _safe(call.event.event_id),
+        )
+        return SUCCESS
+
+    def settle(self, call: HandlerCall, *, ok: bool) -> None:
+        """Complete (``ok``) or release ``call``'s claim; store errors are logged, not raised."""
+        store = self.dedup
+        owner = call.owner
+        if owner is None or store is None or call.dedup_key is None:
+            return
+        try:
+            if ok:
+                store.complete(call.dedup_key, owner, self.done_ttl)
+            else:
+                store.release(call.dedup_key, owner)
+        except Exception:
+            self._store_failed(call, "complete" if ok else "release")
+
+    async def asettle(self, call: HandlerCall, *, ok: bool) -> None:
+        """The awaitable twin of :meth:`settle`."""
+        store = self.dedup
+        owner = call.owner
+        key = call.dedup_key
+        if owner is None or store is None or key is None:
+            return
+        if not self._async_store:
+            await _invoke.call_async(lambda _: self.settle(call, ok=ok), False, None)
+            return
+        try:
+            if ok:
+                await store.acomplete(key, owner, self.done_ttl)  # type: ignore[attr-defined]
+            else:
+                await store.arelease(key, owner)  # type: ignore[attr-defined]
+        except Exception:
+            self._store_failed(call, "complete" if ok else "release")
+
     # -- sync path -------------------------------------------------------------------------------
 
     def handle(self, request: Request, *, card: bool = False) -> Response:
@@ -316,37 +504,112 @@ class Dispatcher:
         return self.run(step)
 
     def run(self, call: HandlerCall) -> Response:
-        """Claim, call the handler, complete or release the claim, build the response."""
-        store = self.dedup
-        if call.dedup_key is not None and store is not None:
-            try:
-                if not store.claim(call.dedup_key, self.claim_ttl):
-                    logger.info("duplicate of %s ignored", _safe(call.event.event_id))
-                    return SUCCESS
-                call.claimed = True
-            except Exception:
-                refusal = self._store_failed(call, "claim")
-                if refusal is not None:
-                    return refusal
+        """Claim, then call the handler (inline, deferred or deadline-guarded), then answer."""
+        refusal = self._claim(call)
+        if refusal is not None:
+            return refusal
+        handler = call.handler
+        if handler.deferred:
+            return self._defer(call)
+        if handler.callback and self.callback_deadline is not None:
+            return self._run_guarded(call)
         try:
-            result = _invoke.call_sync(call.handler.fn, call.handler.is_async, call.event)
+            result = self._invoke_timed(call)
         except Exception as exc:
-            self._settle(call, ok=False)
+            self.settle(call, ok=False)
             return self.finish(call, error=exc)
-        self._settle(call, ok=True)
+        self.settle(call, ok=True)
         return self.finish(call, result)
 
-    def _settle(self, call: HandlerCall, *, ok: bool) -> None:
-        store = self.dedup
-        if not call.claimed or store is None or call.dedup_key is None:
-            return
+    def _invoke_timed(self, call: HandlerCall) -> Any:
+        start = time.monotonic()
         try:
-            if ok:
-                store.complete(call.dedup_key, self.done_ttl)
-            else:
-                store.release(call.dedup_key)
+            return _invoke.call_sync(call.handler.fn, call.handler.is_async, call.event)
+        finally:
+            self._warn_if_slow(call, start)
+
+    def _warn_if_slow(self, call: HandlerCall, start: float) -> None:
+        limit = self.slow_handler_warning
+        elapsed = time.monotonic() - start
+        if limit is not None and elapsed > limit:
+            logger.warning(
+                "handler for %s took %.1fs, over the platform's %.0fs deadline: the platform "
+                "counts the push as failed and sends it again; consider deferred=True "
+                "(event_id=%s, request_id=%s)",
+                _safe(call.event.type),
+                elapsed,
+                PLATFORM_DEADLINE,
+                _safe(call.event.event_id),
+                _safe(call.event.request_id),
+            )
+
+    def _run_guarded(self, call: HandlerCall) -> Response:
+        deadline = self.callback_deadline
+        future = self._callbacks().submit_call(lambda: self._invoke_timed(call), timeout=0)
+        if future is None:  # every callback worker busy: run here, unguarded, rather than drop
+            logger.warning(
+                "callback workers busy; %s handled without a deadline guard", call.event.type
+            )
+            future = Future()
+            try:
+                future.set_result(self._invoke_timed(call))
+            except Exception as exc:
+                future.set_exception(exc)
+        try:
+            result = future.result(timeout=deadline)
+        except Exception as exc:
+            if future.done():
+                self.settle(call, ok=False)
+                return self.finish(call, error=exc)
+            future.add_done_callback(lambda f: self._late_callback(call, f))
+            self._log_fallback(call)
+            return self._fallback
+        self.settle(call, ok=True)
+        return self.finish(call, result)
+
+    def _log_fallback(self, call: HandlerCall) -> None:
+        logger.warning(
+            "callback %s not answered within %.1fs; answered with the fallback, the handler "
+            "goes on in the background (event_id=%s, request_id=%s)",
+            _safe(call.event.type),
+            self.callback_deadline or 0.0,
+            _safe(call.event.event_id),
+            _safe(call.event.request_id),
+        )
+
+    def _late_callback(self, call: HandlerCall, future: Future[Any]) -> None:
+        error = future.exception()
+        if error is not None:
+            self._log_late_failure(call, error)
+        self.settle(call, ok=error is None)
+
+    def _log_late_failure(self, call: HandlerCall, error: BaseException) -> None:
+        logger.error(
+            "callback handler for %s failed after the fallback answer (event_id=%s)",
+            _safe(call.event.type),
+            _safe(call.event.event_id),
+            exc_info=error,
+        )
+
+    def _defer(self, call: HandlerCall) -> Response:
+        try:
+            accepted = self._sync_executor().submit(self._job(call))
         except Exception:
-            self._store_failed(call, "complete" if ok else "release")
+            logger.exception("executor failed to accept %s", _safe(call.event.event_id))
+            accepted = False
+        if accepted:
+            return SUCCESS
+        self.settle(call, ok=False)
+        return self._refused(call)
+
+    def _refused(self, call: HandlerCall) -> Response:
+        logger.warning(
+            "background executor full or closed: %s answered 503 so the platform retries it "
+            "(event_id=%s)",
+            _safe(call.event.type),
+            _safe(call.event.event_id),
+        )
+        return BUSY
 
     # -- async path ------------------------------------------------------------------------------
 
@@ -359,59 +622,236 @@ class Dispatcher:
 
     async def run_async(self, call: HandlerCall) -> Response:
         """The awaitable twin of :meth:`run`."""
-        store = self.dedup
-        if call.dedup_key is not None and store is not None:
-            try:
-                claimed = (
-                    await store.aclaim(call.dedup_key, self.claim_ttl)
-                    if isinstance(store, AsyncDedupStore)
-                    else await _invoke.call_async(
-                        lambda key: store.claim(key, self.claim_ttl), False, call.dedup_key
-                    )
-                )
-                if not claimed:
-                    logger.info("duplicate of %s ignored", _safe(call.event.event_id))
-                    return SUCCESS
-                call.claimed = True
-            except Exception:
-                refusal = self._store_failed(call, "claim")
-                if refusal is not None:
-                    return refusal
+        refusal = await self._aclaim(call)
+        if refusal is not None:
+            return refusal
+        handler = call.handler
+        if handler.deferred:
+            return await self._defer_async(call)
+        if handler.callback and self.callback_deadline is not None:
+            return await self._run_guarded_async(call)
         try:
-            result = await _invoke.call_async(call.handler.fn, call.handler.is_async, call.event)
+            result = await self._ainvoke_timed(call)
         except Exception as exc:
-            await self._settle_async(call, ok=False)
+            await self.asettle(call, ok=False)
             return self.finish(call, error=exc)
-        await self._settle_async(call, ok=True)
+        await self.asettle(call, ok=True)
         return self.finish(call, result)
 
-    async def _settle_async(self, call: HandlerCall, *, ok: bool) -> None:
-        store = self.dedup
-        if not call.claimed or store is None or call.dedup_key is None:
-            return
-        key = call.dedup_key
+    async def _ainvoke_timed(self, call: HandlerCall) -> Any:
+        start = time.monotonic()
         try:
-            if isinstance(store, AsyncDedupStore):
-                if ok:
-                    await store.acomplete(key, self.done_ttl)
-                else:
-                    await store.arelease(key)
-            else:
-                await _invoke.call_async(lambda _: self._settle(call, ok=ok), False, None)
+            return await _invoke.call_async(call.handler.fn, call.handler.is_async, call.event)
+        finally:
+            self._warn_if_slow(call, start)
+
+    async def _run_guarded_async(self, call: HandlerCall) -> Response:
+        task = asyncio.ensure_future(self._ainvoke_timed(call))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.callback_deadline)
+        except asyncio.CancelledError:  # the client went away: let the handler finish anyway
+            self._task_tracker().track(asyncio.ensure_future(self._finish_late(call, task)))
+            raise
+        if task not in done:
+            self._task_tracker().track(asyncio.ensure_future(self._finish_late(call, task)))
+            self._log_fallback(call)
+            return self._fallback
+        try:
+            result = task.result()
+        except Exception as exc:
+            await self.asettle(call, ok=False)
+            return self.finish(call, error=exc)
+        await self.asettle(call, ok=True)
+        return self.finish(call, result)
+
+    async def _finish_late(self, call: HandlerCall, task: asyncio.Future[Any]) -> None:
+        try:
+            await task
+        except Exception as exc:
+            self._log_late_failure(call, exc)
+            await self.asettle(call, ok=False)
+            return
+        await self.asettle(call, ok=True)
+
+    async def _defer_async(self, call: HandlerCall) -> Response:
+        try:
+            accepted = await self._async_executor().submit_async(self._job(call))
         except Exception:
-            self._store_failed(call, "complete" if ok else "release")
+            logger.exception("executor failed to accept %s", _safe(call.event.event_id))
+            accepted = False
+        if accepted:
+            return SUCCESS
+        await self.asettle(call, ok=False)
+        return self._refused(call)
+
+    # -- background work -------------------------------------------------------------------------
+
+    def _job(self, call: HandlerCall) -> DeferredJob:
+        return DeferredJob(
+            call,
+            run=lambda: self.run_background(call),
+            run_async=lambda: self.run_background_async(call),
+        )
+
+    def invoke_background(self, call: HandlerCall) -> Any:
+        """One attempt of a deferred handler from a thread, inside ``background_context``."""
+        handler = call.handler
+        context = self.background_context
+        if context is None:
+            return _invoke.call_sync(handler.fn, handler.is_async, call.event)
+        with context(call.event):
+            return _invoke.call_sync(handler.fn, handler.is_async, call.event)
+
+    async def ainvoke_background(self, call: HandlerCall) -> Any:
+        """One attempt from a coroutine; a sync handler (and its context) runs in a thread."""
+        handler = call.handler
+        if not handler.is_async:
+            return await _invoke.call_async(lambda _: self.invoke_background(call), False, None)
+        context = self.background_context
+        if context is None:
+            return await handler.fn(call.event)
+        with context(call.event):
+            return await handler.fn(call.event)
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential."""
+        return float(self.retry_backoff * 2 ** (attempt - 1))
+
+    def run_background(self, call: HandlerCall) -> None:
+        """Every attempt of a deferred handler from a thread, then settle its claim."""
+        attempts = self.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                self.invoke_background(call)
+            except Exception as exc:
+                if attempt < attempts:
+                    delay = self.retry_delay(attempt)
+                    self.log_retry(call, attempt, attempts, delay, exc)
+                    self._stopping.wait(delay)  # shutting down: retry at once instead
+                    continue
+                self.give_up(call, attempts, exc)
+                self.settle(call, ok=False)
+                return
+            self.settle(call, ok=True)
+            return
+
+    async def run_background_async(self, call: HandlerCall) -> None:
+        """Every attempt of a deferred handler on an event loop, then settle its claim."""
+        attempts = self.retries + 1
+        try:
+            for attempt in range(1, attempts + 1):
+                try:
+                    await self.ainvoke_background(call)
+                except Exception as exc:
+                    if attempt < attempts:
+                        delay = self.retry_delay(attempt)
+                        self.log_retry(call, attempt, attempts, delay, exc)
+                        await asyncio.sleep(0 if self._stopping.is_set() else delay)
+                        continue
+                    self.give_up(call, attempts, exc)
+                    await self.asettle(call, ok=False)
+                    return
+                await self.asettle(call, ok=True)
+                return
+        except asyncio.CancelledError:
+            logger.error(
+                "background handler for %s cancelled at shutdown before it finished; claim "
+                "released (event_id=%s)",
+                _safe(call.event.type),
+                _safe(call.event.event_id),
+            )
+            await self.asettle(call, ok=False)
+            raise
+
+    def log_retry(
+        self, call: HandlerCall, attempt: int, attempts: int, delay: float, error: BaseException
+    ) -> None:
+        """Log a failed background attempt that will be retried (ids only, never the body)."""
+        logger.warning(
+            "background handler for %s failed (attempt %d of %d), retrying in %.1fs "
+            "(event_id=%s, request_id=%s)",
+            _safe(call.event.type),
+            attempt,
+            attempts,
+            delay,
+            _safe(call.event.event_id),
+            _safe(call.event.request_id),
+            exc_info=error,
+        )
+
+    def give_up(self, call: HandlerCall, attempts: int, error: BaseException) -> None:
+        """Log a background handler's final failure and call ``on_give_up``."""
+        logger.error(
+            "background handler for %s failed %d time(s); giving up, the event was acknowledged "
+            "(event_id=%s, request_id=%s)",
+            _safe(call.event.type),
+            attempts,
+            _safe(call.event.event_id),
+            _safe(call.event.request_id),
+            exc_info=error,
+        )
+        if self.on_give_up is not None:
+            try:
+                self.on_give_up(call.event, error)
+            except Exception:
+                logger.exception("on_give_up failed (event_id=%s)", _safe(call.event.event_id))
+
+    def _sync_executor(self) -> Executor:
+        if self.executor is not None:
+            return self.executor
+        with self._lazy_lock:
+            if self._threads is None:
+                self._threads = ThreadExecutor()
+            return self._threads
+
+    def _async_executor(self) -> Executor:
+        return self.executor if self.executor is not None else self._task_tracker()
+
+    def _task_tracker(self) -> AsyncioExecutor:
+        with self._lazy_lock:
+            if self._tasks is None:
+                self._tasks = AsyncioExecutor()
+            return self._tasks
+
+    def _callbacks(self) -> ThreadExecutor:
+        with self._lazy_lock:
+            if self._callback_pool is None:
+                n = self.callback_workers
+                self._callback_pool = ThreadExecutor(n, n, 0.0, name="lark-events-callback")
+            return self._callback_pool
 
     # -- shutdown --------------------------------------------------------------------------------
+
+    def _take_executors(self) -> list[Executor]:
+        with self._lazy_lock:
+            owned: list[Executor | None] = [self._tasks, self._threads, self._callback_pool]
+            self._tasks = self._threads = self._callback_pool = None
+        explicit: list[Executor | None] = [self.executor]
+        return [e for e in owned + explicit if e is not None]
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Wait up to ``timeout`` seconds for background handler work, then stop accepting it.
 
-        Adapters call this on shutdown. Until deferred handlers are configured there is no
-        background work and this returns at once.
+        Adapters call this on shutdown. Retry back-offs are cut short so pending retries run now.
+        The built-in executors are replaced on next use; an ``executor`` you passed stays closed.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._stopping.set()
+        try:
+            for executor in self._take_executors():
+                executor.close(_remaining(deadline))
+        finally:
+            self._stopping.clear()
 
     async def aclose(self, timeout: float | None = 30.0) -> None:
         """The awaitable twin of :meth:`close` (aiohttp ``on_cleanup``, ASGI lifespan)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._stopping.set()
+        try:
+            for executor in self._take_executors():
+                await executor.aclose(_remaining(deadline))
+        finally:
+            self._stopping.clear()
 
     # -- plaintext entry (long connection) -------------------------------------------------------
 
