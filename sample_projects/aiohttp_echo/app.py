@@ -1,0 +1,92 @@
+"""aiohttp_echo: receive Lark events and callbacks in an aiohttp app, log one line per event.
+
+Start it (``$PORT``, default 9999; ``LARK_ENCRYPT_KEY`` / ``LARK_VERIFICATION_TOKEN`` from the
+environment)::
+
+    python sample_projects/aiohttp_echo/app.py
+
+or with aiohttp's own command line, from the repository root::
+
+    python -m aiohttp.web -H 127.0.0.1 -P 9999 sample_projects.aiohttp_echo.app:create_app
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from aiohttp import web
+from lark_events_aiohttp import setup
+
+from lark_events_core import Dispatcher, Event, Toast
+from lark_events_core.events.cards import CardActionTrigger
+from lark_events_core.events.im import MessageReceive
+from lark_events_core.events.v1 import AppTicket, MessageV1
+
+log = logging.getLogger("aiohttp_echo")
+
+
+def handled(event: Event[Any]) -> None:
+    """The one line per handled event: its type and id, never its body, key or token."""
+    log.info("handled event_type=%s event_id=%s", event.type, event.event_id or "-")
+
+
+def build_dispatcher() -> Dispatcher:
+    """A dispatcher configured from the environment, with the sample's handlers."""
+    dispatcher = Dispatcher.from_env()
+    tickets: dict[str, str] = {}
+
+    @dispatcher.on("im.message.receive_v1")
+    async def on_message(event: Event[MessageReceive]) -> None:
+        message = event.event.message
+        if message is not None and message.text is not None:
+            log.info("echo message_id=%s text=%r", message.message_id, message.text)
+        handled(event)
+
+    @dispatcher.on("card.action.trigger")
+    async def on_card_action(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        action = event.event.action
+        value = action.value if action is not None else None
+        return Toast(f"Received {value!r}", type="success", i18n={"zh_cn": "已收到"})
+
+    @dispatcher.on("message")  # a v1 event: the old-style message event
+    async def on_v1_message(event: Event[MessageV1]) -> None:
+        if event.event.text is not None:
+            log.info(
+                "echo v1 open_message_id=%s text=%r", event.event.open_message_id, event.event.text
+            )
+        handled(event)
+
+    @dispatcher.on("app_ticket")  # a v1 event, handled by a sync handler (runs in a thread)
+    def on_app_ticket(event: Event[AppTicket]) -> None:
+        if event.event.app_id and event.event.app_ticket:
+            tickets[event.event.app_id] = event.event.app_ticket  # never logged
+        handled(event)
+
+    @dispatcher.on_legacy_card
+    async def on_legacy_card(event: Event[Any]) -> dict[str, Any]:
+        handled(event)
+        return {}  # keep the card as it is
+
+    return dispatcher
+
+
+def create_app(argv: list[str] | None = None) -> web.Application:
+    """The application; ``argv`` is what ``python -m aiohttp.web`` passes on (unused)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = web.Application()
+    setup(app, build_dispatcher())  # POST /webhook/event and /webhook/card
+    return app
+
+
+def main() -> None:
+    """Run on aiohttp's own runner; SIGINT/SIGTERM stop it after draining handler work."""
+    port = int(os.environ.get("PORT", "9999"))
+    host = os.environ.get("HOST", "0.0.0.0")
+    web.run_app(create_app(), host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()
