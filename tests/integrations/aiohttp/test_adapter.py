@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -470,3 +471,34 @@ def test_make_handler_alone_serves_a_route() -> None:
 
     assert run_with_client(app, body) == (200, 405)
     assert [e.event_id for e in calls] == ["custom-1"]
+
+
+def test_runner_cleanup_waits_for_deferred_handlers_still_running() -> None:
+    """A deferred handler is answered at once and finishes before the app is torn down."""
+    dispatcher = Dispatcher(encrypt_key=KEY, verification_token=TOKEN)
+    finished: list[str | None] = []
+
+    @dispatcher.on("im.message.receive_v1", deferred=True)
+    async def slow(event: Event[Any]) -> None:
+        await asyncio.sleep(0.5)
+        finished.append(event.event_id)
+
+    app = app_with(dispatcher)
+    data, headers = signed_message("deferred-1")
+
+    async def main() -> list[str | None]:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/webhook/event"
+            async with session.post(url, data=data, headers=headers) as resp:
+                assert (resp.status, await resp.json()) == (200, {"msg": "success"})
+        at_answer = list(finished)
+        await runner.cleanup()
+        return at_answer
+
+    assert asyncio.run(main()) == []  # answered before the handler ran
+    assert finished == ["deferred-1"]  # drained by on_cleanup

@@ -297,3 +297,42 @@ def test_mounted_in_starlette_under_a_prefix() -> None:
     assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
     assert request(app, "GET", "/lark/event").status_code == 405
     assert [e.event_id for e in calls] == ["starlette-1"]
+
+
+def test_lifespan_shutdown_waits_for_deferred_handlers() -> None:
+    dispatcher = Dispatcher(encrypt_key=KEY, verification_token=TOKEN)
+    finished: list[str | None] = []
+
+    @dispatcher.on("im.message.receive_v1", deferred=True)
+    async def slow(event: Event[Any]) -> None:
+        await asyncio.sleep(0.3)
+        finished.append(event.event_id)
+
+    app = ASGIApp(dispatcher)
+    data, headers = signed_message("deferred-asgi")
+    shutdown = asyncio.Event()
+    sent: list[dict[str, Any]] = []
+
+    async def lifespan_receive() -> dict[str, Any]:
+        if not sent:
+            return {"type": "lifespan.startup"}
+        await shutdown.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def lifespan_send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def main() -> list[str | None]:
+        lifespan = asyncio.ensure_future(app({"type": "lifespan"}, lifespan_receive, lifespan_send))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            resp = await client.post("/webhook/event", content=data, headers=headers)
+            assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
+        at_answer = list(finished)
+        shutdown.set()
+        await asyncio.wait_for(lifespan, timeout=5)
+        return at_answer
+
+    assert asyncio.run(main()) == []
+    assert finished == ["deferred-asgi"]
+    assert sent[-1] == {"type": "lifespan.shutdown.complete"}
