@@ -1,0 +1,189 @@
+"""``settings.LARK_EVENTS``, the handler registry and the default dispatcher built from both.
+
+::
+
+    LARK_EVENTS = {
+        "ENCRYPT_KEY": os.environ.get("LARK_ENCRYPT_KEY"),         # one, a list (rotation) or None
+        "VERIFICATION_TOKEN": os.environ.get("LARK_VERIFICATION_TOKEN"),
+        "HANDLERS": ["myapp.lark_handlers"],   # modules imported before the first request
+    }
+
+Handlers registered with :func:`on` / :func:`on_legacy_card` go to the default dispatcher, built
+once from these settings (and rebuilt when a test overrides ``LARK_EVENTS``). ``"DISPATCHER"``
+instead names your own :class:`~lark_events_core.Dispatcher` (or a function returning one).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from importlib import import_module
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from lark_events_core import ConfigurationError, Dispatcher
+from lark_events_core.events import LEGACY_CARD_TYPE
+
+__all__ = [
+    "OPTION_KEYS",
+    "dispatcher_options",
+    "get_dispatcher",
+    "lark_settings",
+    "on",
+    "on_legacy_card",
+    "registered_types",
+    "reset",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``LARK_EVENTS`` keys passed to :class:`~lark_events_core.Dispatcher`, and their keyword names.
+OPTION_KEYS: Mapping[str, str] = {
+    "ENCRYPT_KEY": "encrypt_key",
+    "VERIFICATION_TOKEN": "verification_token",
+    "MAX_BODY_BYTES": "max_body_bytes",
+    "TIMESTAMP_TOLERANCE": "timestamp_tolerance",
+    "DEDUP": "dedup",
+    "DEDUP_BY_MESSAGE_ID": "dedup_by_message_id",
+    "DEDUP_CALLBACKS": "dedup_callbacks",
+    "CLAIM_TTL": "claim_ttl",
+    "DONE_TTL": "done_ttl",
+    "ON_STORE_ERROR": "on_store_error",
+    "CALLBACK_TYPES": "callback_types",
+}
+#: Keys that configure the adapter itself.
+ADAPTER_KEYS = frozenset({"HANDLERS", "DISPATCHER", "ASYNC"})
+
+_lock = threading.RLock()
+_dispatcher: Dispatcher | None = None
+_registry: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+
+
+def lark_settings() -> Mapping[str, Any]:
+    """``settings.LARK_EVENTS`` (``{}`` when unset); not a dict is a configuration error."""
+    value = getattr(settings, "LARK_EVENTS", None)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError("settings.LARK_EVENTS must be a dict")
+    return value
+
+
+def dispatcher_options(conf: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`Dispatcher` keyword arguments that ``conf`` sets; unknown keys are errors."""
+    unknown = sorted(str(k) for k in conf if k not in OPTION_KEYS and k not in ADAPTER_KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown LARK_EVENTS keys: {', '.join(unknown)}")
+    options = {OPTION_KEYS[k]: v for k, v in conf.items() if k in OPTION_KEYS}
+    dedup = options.get("dedup")
+    if isinstance(dedup, str):  # a dotted path to a store, or to a function returning one
+        target = import_string(dedup)
+        options["dedup"] = target() if isinstance(target, type) or _is_factory(target) else target
+    return options
+
+
+def _is_factory(obj: object) -> bool:
+    return callable(obj) and not hasattr(obj, "claim")
+
+
+def import_handlers(conf: Mapping[str, Any]) -> None:
+    """Import the ``HANDLERS`` modules, whose decorators register handlers."""
+    modules = conf.get("HANDLERS", ())
+    if isinstance(modules, str) or not all(isinstance(m, str) for m in modules):
+        raise ConfigurationError("LARK_EVENTS['HANDLERS'] must be a list of module paths")
+    for module in modules:
+        import_module(module)
+
+
+def custom_dispatcher(path: str) -> Dispatcher:
+    """The dispatcher ``DISPATCHER`` names: an instance, or a function that returns one."""
+    target = import_string(path)
+    if not isinstance(target, Dispatcher) and callable(target):
+        target = target()
+    if not isinstance(target, Dispatcher):
+        raise ConfigurationError("LARK_EVENTS['DISPATCHER'] must name a lark_events Dispatcher")
+    return target
+
+
+def build_dispatcher() -> Dispatcher:
+    """A new dispatcher from the settings and the registered handlers."""
+    conf = lark_settings()
+    import_handlers(conf)
+    path = conf.get("DISPATCHER")
+    if path is not None:
+        if _registry:
+            raise ConfigurationError(
+                "LARK_EVENTS['DISPATCHER'] is set, so handlers registered with "
+                "lark_events_django.on() would be ignored; register them on your dispatcher"
+            )
+        return custom_dispatcher(str(path))
+    dispatcher = Dispatcher(**dispatcher_options(conf))
+    with _lock:
+        for event_type, (fn, kwargs) in _registry.items():
+            dispatcher.register(event_type, fn, **kwargs)
+    return dispatcher
+
+
+def get_dispatcher() -> Dispatcher:
+    """The default dispatcher, built on first use from ``settings.LARK_EVENTS``."""
+    global _dispatcher
+    found = _dispatcher
+    if found is not None:
+        return found
+    with _lock:
+        if _dispatcher is None:
+            _dispatcher = build_dispatcher()
+        return _dispatcher
+
+
+def reset() -> None:
+    """Forget the default dispatcher; the next request builds it again from the settings."""
+    global _dispatcher
+    with _lock:
+        _dispatcher = None
+
+
+def on(
+    event_type: str, *, model: type[Any] | None = None, callback: bool | None = None
+) -> Callable[[F], F]:
+    """Register the decorated function for ``event_type`` on the default dispatcher."""
+
+    def register(fn: F) -> F:
+        kwargs: dict[str, Any] = {"model": model, "callback": callback}
+        with _lock:
+            if event_type in _registry:
+                raise ConfigurationError(f"a handler for {event_type!r} is already registered")
+            if _dispatcher is not None:
+                _dispatcher.register(event_type, fn, **kwargs)
+            _registry[event_type] = (fn, kwargs)
+        return fn
+
+    return register
+
+
+def on_legacy_card(fn: F) -> F:
+    """Register the handler of legacy message-card callbacks on the default dispatcher."""
+    return on(LEGACY_CARD_TYPE)(fn)
+
+
+def registered_types() -> frozenset[str]:
+    """The types registered with :func:`on` so far."""
+    with _lock:
+        return frozenset(_registry)
+
+
+def unregister(event_type: str) -> None:
+    """Remove a registration made with :func:`on` (for tests); the dispatcher is rebuilt."""
+    with _lock:
+        _registry.pop(event_type, None)
+    reset()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **_: Any) -> None:
+    if setting == "LARK_EVENTS":
+        reset()

@@ -1,0 +1,26 @@
+"""URLs to ``include()``: ``path("webhook/", include("lark_events_django.urls"))`` serves
+``webhook/event`` (events and new-style callbacks) and ``webhook/card`` (legacy card callbacks).
+
+The views are async under ASGI and sync under WSGI (see
+:func:`~lark_events_django.views.use_async_views`; ``LARK_EVENTS["ASYNC"]`` decides when set).
+URL names: ``lark_events:event`` and ``lark_events:card``.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from .views import make_async_view, make_sync_view, use_async_views
+
+app_name = "lark_events"
+
+if use_async_views():
+    urlpatterns = [
+        path("event", make_async_view(), name="event"),
+        path("card", make_async_view(card=True), name="card"),
+    ]
+else:
+    urlpatterns = [
+        path("event", make_sync_view(), name="event"),
+        path("card", make_sync_view(card=True), name="card"),
+    ]
