@@ -177,7 +177,7 @@ def test_card_url_verification_is_answered(send: Any) -> None:
 
 @SYNC_AND_ASYNC
 def test_a_raising_handler_is_a_json_500_without_the_exception_text(send: Any) -> None:
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="neither an encrypt_key"):
         dispatcher = Dispatcher()
 
     @dispatcher.on("im.message.receive_v1")
@@ -243,7 +243,8 @@ def _load_urls() -> list[Any]:
     spec = importlib.util.spec_from_file_location(
         "lark_events_django._urls_copy", lark_events_django.urls.__file__
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     patterns: list[Any] = module.urlpatterns
