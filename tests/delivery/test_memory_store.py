@@ -1,0 +1,138 @@
+"""MemoryDedupStore: claim semantics, owner protection, expiry and the memory bound."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import tracemalloc
+
+import pytest
+
+from lark_events_core import MemoryDedupStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_second_claim_loses_until_released() -> None:
+    store = MemoryDedupStore()
+    assert store.claim("k", "a", 60)
+    assert not store.claim("k", "b", 60)
+    store.release("k", "a")
+    assert store.claim("k", "b", 60)
+
+
+def test_completed_key_is_not_claimable() -> None:
+    store = MemoryDedupStore()
+    assert store.claim("k", "a", 60)
+    store.complete("k", "a", 3600)
+    assert not store.claim("k", "b", 60)
+    store.release("k", "a")  # a done key is not a claim: releasing it does nothing
+    assert not store.claim("k", "b", 60)
+
+
+def test_claim_of_crashed_owner_expires_and_is_taken_over() -> None:
+    clock = Clock()
+    store = MemoryDedupStore(clock=clock)
+    assert store.claim("k", "crashed", 10)
+    clock.now += 9
+    assert not store.claim("k", "b", 10)
+    clock.now += 2
+    assert store.claim("k", "b", 10)
+
+
+def test_stale_owner_cannot_release_or_complete_the_new_claim() -> None:
+    clock = Clock()
+    store = MemoryDedupStore(clock=clock)
+    assert store.claim("k", "slow", 10)
+    clock.now += 11
+    assert store.claim("k", "new", 10)
+    store.release("k", "slow")
+    assert not store.claim("k", "third", 10)  # "new" still holds it
+    store.complete("k", "slow", 3600)
+    store.release("k", "new")  # still "new"'s claim, so this release works
+    assert store.claim("k", "third", 10)
+
+
+def test_done_key_expires_after_its_retention() -> None:
+    clock = Clock()
+    store = MemoryDedupStore(clock=clock)
+    store.claim("k", "a", 10)
+    store.complete("k", "a", 100)
+    clock.now += 99
+    assert not store.claim("k", "b", 10)
+    clock.now += 2
+    assert store.claim("k", "b", 10)
+
+
+def test_claim_is_atomic_across_threads() -> None:
+    store = MemoryDedupStore()
+    barrier = threading.Barrier(16)
+    wins: list[str] = []
+
+    def race(owner: str) -> None:
+        barrier.wait()
+        if store.claim("same", owner, 60):
+            wins.append(owner)
+
+    threads = [threading.Thread(target=race, args=(f"o{i}",)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+
+
+def test_entries_bound_holds_under_far_more_ids() -> None:
+    store = MemoryDedupStore(max_entries=1000)
+    for i in range(50_000):
+        store.claim(f"lark:cli_app:{i:032x}", "o", 60)
+        store.complete(f"lark:cli_app:{i:032x}", "o", 3600)
+    assert len(store) == 1000
+    # The newest ids are the ones kept.
+    assert not store.claim(f"lark:cli_app:{49_999:032x}", "o", 60)
+
+
+def test_bytes_bound_holds() -> None:
+    store = MemoryDedupStore(max_entries=10**9, max_bytes=200_000)
+    for i in range(20_000):
+        store.claim(f"lark:cli_app:{i:032x}" + "x" * 100, "o", 60)
+    assert 0 < store.approx_bytes <= 200_000
+    assert len(store) < 20_000
+
+
+def test_memory_stays_flat_when_inserting_far_more_ids_than_the_bound() -> None:
+    store = MemoryDedupStore(max_entries=5_000)
+
+    def fill(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            key = f"lark:cli_app:{i:032x}"
+            store.claim(key, "owner-token-1234", 60)
+            store.complete(key, "owner-token-1234", 3600)
+
+    fill(0, 5_000)  # reach the bound
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fill(5_000, 10_000)
+        gc.collect()
+        after_2x, _ = tracemalloc.get_traced_memory()
+        fill(15_000, 100_000)
+        gc.collect()
+        after_20x, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(store) == 5_000
+    # Twenty times the bound more ids: memory is what it was after two times, within noise.
+    assert after_20x < after_2x * 1.2 + 64 * 1024
+
+
+@pytest.mark.parametrize("bad", [{"max_entries": 0}, {"max_bytes": 0}])
+def test_bounds_must_be_positive(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        MemoryDedupStore(**bad)
