@@ -1,0 +1,561 @@
+"""The long-connection client: receive events over the platform's WebSocket, asyncio-native.
+
+One client is one connection of one app. ``run()`` bootstraps, connects, pings, hands every event
+to the dispatcher concurrently with the read loop, acknowledges it, and reconnects on any loss
+until :meth:`LongConnectionClient.stop` or a :class:`StopError`. Nothing is global: several
+clients can run in one process and one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from .. import _json
+from .._secrets import Secret
+from ..dispatcher import Dispatcher
+from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint
+from .config import ClientConfig
+from .delivery import FAILED, OK, Delivery, Reply, Target, ack_payload, dispatcher_target
+from .errors import (
+    ConnectionLost,
+    HandshakeFailed,
+    HandshakeRejected,
+    ReconnectExhausted,
+    RetryableError,
+    StopError,
+    TooManyConnections,
+)
+from .fragments import Reassembler
+from .frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, decode, encode
+
+__all__ = ["LongConnectionClient"]
+
+logger = logging.getLogger("lark_events.longconn")
+
+USER_AGENT = "lark-events-longconn/0.1"
+TOO_MANY_CONNECTIONS = 1000040350
+_AUTH_FAILED = 514
+_FORBIDDEN = 403
+_DATA_TYPES = frozenset({"event", "card"})
+
+Hook = Callable[..., Any]
+
+
+def _safe(text: str | None, limit: int = 80) -> str:
+    if text is None:
+        return "-"
+    return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def classify_handshake(status: int, headers: Mapping[str, str]) -> Exception:
+    """The error for a refused upgrade: stop on 403 and on 514 + 1000040350, else retry."""
+    try:
+        code = int(headers.get("Handshake-Status", status))
+    except ValueError:
+        code = status
+    message = _safe(headers.get("Handshake-Msg", ""), 200)
+    auth_raw = headers.get("Handshake-Autherrcode")
+    try:
+        auth_code = int(auth_raw) if auth_raw is not None else None
+    except ValueError:
+        auth_code = None
+    if code == _AUTH_FAILED and auth_code == TOO_MANY_CONNECTIONS:
+        return TooManyConnections(code, message, auth_code)
+    if code == _FORBIDDEN:
+        return HandshakeRejected(code, message, auth_code)
+    return HandshakeFailed(f"status {code}", status=code)
+
+
+class _Connection:
+    """One open WebSocket and its per-connection state."""
+
+    __slots__ = ("endpoint", "ping", "unanswered_since", "ws")
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, endpoint: Endpoint) -> None:
+        self.ws = ws
+        self.endpoint = endpoint
+        self.unanswered_since: float | None = None
+        self.ping = encode(Frame(0, 0, endpoint.service_id, METHOD_CONTROL, (("type", "ping"),)))
+
+
+class LongConnectionClient:
+    """Receive an app's events and callbacks over the long connection.
+
+    ``target`` is a :class:`~lark_events_core.Dispatcher` (its handlers run as for webhooks) or
+    any ``async (Delivery) -> Reply`` function. Use it as ``async with client:`` (runs in the
+    background), ``await client.run()`` (returns on :meth:`stop`, raises a :class:`StopError`),
+    or ``client.start()`` from a script.
+
+    ``liveness_timeout``: reconnect when no frame arrives this many seconds after a ping
+    (``None`` disables the watchdog). Hooks may be plain or async functions: ``on_connected()``,
+    ``on_disconnected(error_or_None)``, ``on_reconnecting(attempt)``.
+    """
+
+    def __init__(
+        self,
+        target: Dispatcher | Target,
+        *,
+        app_id: str,
+        app_secret: str | Secret,
+        domain: str = FEISHU_DOMAIN,
+        config: ClientConfig | None = None,
+        request_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        send_timeout: float = 10.0,
+        close_timeout: float = 2.0,
+        liveness_timeout: float | None = 10.0,
+        fragment_ttl: float = 5.0,
+        on_connected: Hook | None = None,
+        on_disconnected: Hook | None = None,
+        on_reconnecting: Hook | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        if not app_id or not app_secret:
+            raise ValueError("app_id and app_secret are required")
+        self._deliver: Target = (
+            dispatcher_target(target) if isinstance(target, Dispatcher) else target
+        )
+        self.app_id = app_id
+        self._secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret)
+        self.domain = domain
+        self.config = config or ClientConfig()
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout
+        self.send_timeout = send_timeout
+        self.close_timeout = close_timeout
+        self.liveness_timeout = liveness_timeout
+        self.on_connected = on_connected
+        self.on_disconnected = on_disconnected
+        self.on_reconnecting = on_reconnecting
+        self.user_agent = user_agent
+        self._fragments = Reassembler(fragment_ttl)
+        self._conn: _Connection | None = None
+        self._inner: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._connected: asyncio.Event | None = None
+        self._finished: asyncio.Event | None = None
+        self._stop_requested = False
+        self.error: BaseException | None = None
+        self.connections = 0
+
+    @classmethod
+    def from_env(
+        cls,
+        target: Dispatcher | Target,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> LongConnectionClient:
+        """Build from ``LARK_APP_ID``, ``LARK_APP_SECRET`` and optional ``LARK_DOMAIN``."""
+        env = os.environ if environ is None else environ
+        options: dict[str, Any] = {
+            "app_id": env.get("LARK_APP_ID", ""),
+            "app_secret": env.get("LARK_APP_SECRET", ""),
+        }
+        if env.get("LARK_DOMAIN"):
+            options["domain"] = env["LARK_DOMAIN"]
+        return cls(target, **{**options, **kwargs})
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"LongConnectionClient(app_id={self.app_id!r}, domain={self.domain!r}, {state})"
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open right now."""
+        return self._conn is not None
+
+    @property
+    def device_id(self) -> str | None:
+        """The platform's id of the current connection."""
+        return self._conn.endpoint.device_id if self._conn is not None else None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and serve until :meth:`stop` (returns) or a :class:`StopError` (raised)."""
+        if self._inner is not None:
+            raise RuntimeError("this client is already running")
+        self._stop_requested = False
+        self.error = None
+        self._connected = asyncio.Event()
+        self._finished = asyncio.Event()
+        inner = asyncio.create_task(self._serve(), name=f"lark-longconn-{self.app_id}")
+        self._inner = inner
+        try:
+            try:
+                await asyncio.wait({inner})
+            except asyncio.CancelledError:
+                inner.cancel()
+                await asyncio.wait({inner})
+                raise
+            error = None if inner.cancelled() else inner.exception()
+            if error is not None:
+                self.error = error
+                raise error
+        finally:
+            self._inner = None
+            self._finished.set()
+
+    def start(self) -> None:
+        """Run in a fresh event loop until stopped (blocking; for scripts). Ctrl-C stops it."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "start() blocks; inside a running event loop use 'await client.run()' "
+                "or 'async with client:'"
+            )
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self.run())
+
+    def start_background(self) -> asyncio.Task[None]:
+        """Run in a task of the current loop (from a startup hook); end it with :meth:`stop`."""
+        if self._background is not None and not self._background.done():
+            raise RuntimeError("this client is already running")
+        task = asyncio.create_task(self.run(), name=f"lark-longconn-run-{self.app_id}")
+        task.add_done_callback(_retrieve)
+        self._background = task
+        return task
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop: wait up to ``timeout`` s for running handlers (and their acks), then cancel all.
+
+        Safe to call more than once, from any task of the client's loop, running or not.
+        """
+        self._stop_requested = True
+        self._drain_timeout = timeout
+        current = asyncio.current_task()
+        inner = self._inner
+        if inner is not None and not inner.done():
+            inner.cancel()
+            if inner is current:  # stop() from a hook: the cancellation ends this task
+                return
+            await asyncio.wait({inner})
+        background = self._background
+        if background is not None and background is not current:
+            await asyncio.wait({background})
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until a connection is open; raises the client's error if it ended first."""
+        if self._connected is None or self._finished is None:
+            raise RuntimeError("the client is not running")
+        waiters = {
+            asyncio.ensure_future(self._connected.wait()),
+            asyncio.ensure_future(self._finished.wait()),
+        }
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        if self._connected.is_set():
+            return
+        if not done:
+            raise asyncio.TimeoutError("not connected in time")
+        if self.error is not None:
+            raise self.error
+        raise RuntimeError("the client stopped before it connected")
+
+    async def __aenter__(self) -> LongConnectionClient:
+        self.start_background()
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+        background, self._background = self._background, None
+        if exc_info[0] is None and background is not None and not background.cancelled():
+            error = background.exception()
+            if error is not None:
+                raise error
+
+    async def cleanup_ctx(self, app: object) -> AsyncIterator[None]:
+        """For ``aiohttp_app.cleanup_ctx.append(client.cleanup_ctx)``: run while the app runs."""
+        async with self:
+            yield
+
+    # -- the connection loop ----------------------------------------------------------------------
+
+    _drain_timeout: float = 5.0
+
+    async def _serve(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            try:
+                first = True
+                while True:
+                    conn = await self._connect_with_retries(session, first=first)
+                    first = False
+                    reason: BaseException | None = None
+                    try:
+                        await self._session(conn)
+                    except RetryableError as exc:
+                        reason = exc
+                        logger.warning("long connection lost: %s; reconnecting", exc)
+                    except asyncio.CancelledError:
+                        await self._drain()  # the socket is still open: acks can go out
+                        raise
+                    finally:
+                        await self._disconnect(conn, reason)
+            except StopError as exc:
+                logger.error("long connection stopped: %s", exc)
+                raise
+            finally:
+                await self._drain()
+
+    async def _connect_with_retries(
+        self, session: aiohttp.ClientSession, *, first: bool
+    ) -> _Connection:
+        nonce = self.config.reconnect_nonce
+        delay = random.uniform(0, nonce) if not first and nonce > 0 else 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            if not first or attempt > 1:
+                await self._hook(self.on_reconnecting, attempt)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                return await self._connect_once(session)
+            except RetryableError as exc:
+                logger.warning("long connection attempt %d failed: %s", attempt, exc)
+                count = self.config.reconnect_count
+                if 0 <= count <= attempt:
+                    raise ReconnectExhausted(attempt, exc) from None
+            delay = self.config.reconnect_interval
+
+    async def _connect_once(self, session: aiohttp.ClientSession) -> _Connection:
+        endpoint = await fetch_endpoint(
+            session,
+            self.domain,
+            self.app_id,
+            self._secret,
+            timeout=self.request_timeout,
+            user_agent=self.user_agent,
+        )
+        self.config = self.config.updated(endpoint.client_config)
+        try:
+            ws = await asyncio.wait_for(
+                session.ws_connect(
+                    endpoint.url.reveal(),
+                    headers={"User-Agent": self.user_agent},
+                    autoclose=True,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=self.close_timeout),
+                    max_msg_size=16 * 1024 * 1024,
+                ),
+                self.connect_timeout,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            # str(exc) holds the URL and its one-time ticket: never log or chain it.
+            raise classify_handshake(exc.status, exc.headers or {}) from None
+        except asyncio.TimeoutError:
+            raise HandshakeFailed(f"no upgrade within {self.connect_timeout:g}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise HandshakeFailed(f"network error ({type(exc).__name__})") from None
+        conn = _Connection(ws, endpoint)
+        self._conn = conn
+        self.connections += 1
+        logger.info(
+            "long connection open (app_id=%s, device_id=%s)", self.app_id, _safe(endpoint.device_id)
+        )
+        assert self._connected is not None
+        self._connected.set()
+        await self._hook(self.on_connected)
+        return conn
+
+    async def _disconnect(self, conn: _Connection, reason: BaseException | None) -> None:
+        if self._conn is conn:
+            self._conn = None
+        if self._connected is not None:
+            self._connected.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.ws.close(), self.close_timeout)
+        logger.info("long connection closed (device_id=%s)", _safe(conn.endpoint.device_id))
+        await self._hook(self.on_disconnected, reason)
+
+    async def _session(self, conn: _Connection) -> None:
+        reader = asyncio.create_task(self._read_loop(conn))
+        keeper = asyncio.create_task(self._keepalive(conn))
+        try:
+            done, _ = await asyncio.wait({reader, keeper}, return_when="FIRST_COMPLETED")
+        finally:
+            for task in (reader, keeper):
+                task.cancel()
+            await asyncio.wait({reader, keeper})
+        for task in done:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+        raise ConnectionLost("connection ended")
+
+    async def _read_loop(self, conn: _Connection) -> None:
+        ws = conn.ws
+        while True:
+            msg = await ws.receive()
+            if msg.type is aiohttp.WSMsgType.BINARY:
+                conn.unanswered_since = None
+                self._on_frame(msg.data)
+            elif msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+            ):
+                raise ConnectionLost(f"closed by the server (code {ws.close_code})")
+            elif msg.type is aiohttp.WSMsgType.ERROR:
+                raise ConnectionLost(f"read error ({type(msg.data).__name__})")
+            else:
+                logger.warning("ignored a non-binary WebSocket message")
+
+    async def _keepalive(self, conn: _Connection) -> None:
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time()
+        while True:
+            now = loop.time()
+            if now >= next_ping:
+                # Set before sending: any frame read after this point answers the ping.
+                if conn.unanswered_since is None:
+                    conn.unanswered_since = now
+                try:
+                    await asyncio.wait_for(conn.ws.send_bytes(conn.ping), self.send_timeout)
+                except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
+                    raise ConnectionLost("ping could not be sent") from None
+                next_ping = now + self.config.ping_interval
+            wake = next_ping
+            if self.liveness_timeout is not None and conn.unanswered_since is not None:
+                deadline = conn.unanswered_since + self.liveness_timeout
+                if now >= deadline:
+                    raise ConnectionLost(
+                        f"no frame within {self.liveness_timeout:g}s after a ping (watchdog)"
+                    )
+                wake = min(wake, deadline)
+            await asyncio.sleep(max(wake - now, 0.0))
+
+    # -- frames -----------------------------------------------------------------------------------
+
+    def _on_frame(self, data: bytes) -> None:
+        try:
+            frame = decode(data)
+        except FrameError as exc:
+            logger.warning("ignored an invalid frame: %s", exc)
+            return
+        if frame.method == METHOD_CONTROL:
+            if frame.header("type") == "pong" and frame.payload:
+                self._apply_pong(frame.payload)
+            return
+        if frame.method != METHOD_DATA:
+            logger.warning("ignored a frame with method %d", frame.method)
+            return
+        message_id = frame.header("message_id")
+        if not message_id:
+            logger.warning("ignored a data frame without message_id")
+            return
+        payload = frame.payload or b""
+        total_raw = frame.header("sum") or "1"
+        if total_raw != "1":
+            try:
+                joined = self._fragments.add(
+                    message_id, int(total_raw), int(frame.header("seq") or "0"), payload
+                )
+            except ValueError:
+                logger.warning("ignored a malformed fragment of %s", _safe(message_id))
+                return
+            if joined is None:
+                return
+            payload = joined
+        task = asyncio.create_task(self._handle(frame, payload, message_id))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    def _apply_pong(self, payload: bytes) -> None:
+        try:
+            raw = _json.loads(payload)
+        except _json.JSONDecodeError:
+            logger.warning("ignored a pong whose payload is not JSON")
+            return
+        self.config = self.config.updated(raw)
+
+    async def _handle(self, frame: Frame, payload: bytes, message_id: str) -> None:
+        frame_type = frame.header("type") or "event"
+        started = time.perf_counter()
+        if frame_type in _DATA_TYPES:
+            delivery = Delivery(payload, frame_type, message_id, frame.header("trace_id"))
+            try:
+                reply = await self._deliver(delivery)
+            except Exception:
+                logger.exception("long-connection target failed (message_id=%s)", _safe(message_id))
+                reply = FAILED
+        else:
+            logger.info("acknowledged a data frame of unknown type %s", _safe(frame_type))
+            reply = OK
+        await self._ack(frame, reply, started)
+
+    async def _ack(self, frame: Frame, reply: Reply, started: float) -> None:
+        biz_rt = int((time.perf_counter() - started) * 1000)
+        ack = Frame(
+            frame.seq_id,
+            frame.log_id,
+            frame.service,
+            frame.method,
+            (*frame.headers, ("biz_rt", str(biz_rt))),
+            ack_payload(reply),
+            frame.payload_encoding,
+            frame.payload_type,
+            frame.log_id_new,
+        )
+        conn = self._conn
+        if conn is None:
+            logger.warning("ack of %s lost: not connected", _safe(frame.header("message_id")))
+            return
+        try:
+            await conn.ws.send_bytes(encode(ack))
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            logger.warning(
+                "ack of %s lost: %s", _safe(frame.header("message_id")), type(exc).__name__
+            )
+
+    async def _drain(self) -> None:
+        """Give running handlers a bounded time to finish, then cancel what is left."""
+        pending = set(self._handlers)
+        if pending and self._drain_timeout > 0:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(pending, timeout=self._drain_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.ws.close(), self.close_timeout)
+
+    async def _hook(self, hook: Hook | None, *args: Any) -> None:
+        if hook is None:
+            return
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("a long-connection hook raised")
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark a background run's exception as retrieved (it is logged and kept on the client)."""
+    if not task.cancelled():
+        task.exception()
