@@ -45,18 +45,21 @@ def verification_token(args: argparse.Namespace) -> str | None:
     return value or None
 
 
-def read_text(value: str | None, file: str | None) -> bytes:
+def read_text(value: str | None, file: str | None, *, strip: bool = True) -> bytes:
     """Input as bytes: ``value``, else the contents of ``file``, else standard input.
 
-    ``-`` as the value or the file means standard input; surrounding whitespace is stripped.
+    ``-`` as the value or the file means standard input; surrounding whitespace is stripped
+    unless ``strip`` is false (signatures cover the exact bytes).
     """
     if value is not None and value != "-":
-        return value.strip().encode("utf-8")
-    if file is not None and file != "-":
+        data = value.encode("utf-8")
+    elif file is not None and file != "-":
         try:
-            return Path(file).read_bytes().strip()
+            data = Path(file).read_bytes()
         except OSError as exc:
             raise CliError(f"cannot read {file}: {exc.strerror}", "check the path") from None
-    if sys.stdin.isatty():
+    elif sys.stdin.isatty():
         raise CliError("no input given", "pass it as an argument, with --file, or on stdin")
-    return sys.stdin.buffer.read().strip()
+    else:
+        data = sys.stdin.buffer.read()
+    return data.strip() if strip else data

@@ -124,6 +124,21 @@ def _file_payload(path: str) -> dict[str, Any]:
     return payload
 
 
+def _fill_file_payload(payload: dict[str, Any], token: str | None, event_id: str | None) -> None:
+    """Give a captured or hand-written body the configured token (when it has none) and id."""
+    header = payload.get("header")
+    if isinstance(header, dict):  # v2
+        if token is not None:
+            header.setdefault("token", token)
+        if event_id is not None:
+            header["event_id"] = event_id
+    elif "action" not in payload:  # v1 or URL verification (legacy cards carry a card token)
+        if token is not None:
+            payload.setdefault("token", token)
+        if event_id is not None and "uuid" in payload:
+            payload["uuid"] = event_id
+
+
 def request_factory(
     args: argparse.Namespace, *, same_event: bool = False
 ) -> tuple[Callable[[], SignedRequest], bool]:
@@ -145,9 +160,10 @@ def request_factory(
         from ..testing.templates import set_path
 
         fixed = _file_payload(args.file)
+        card = "action" in fixed and "schema" not in fixed and "type" not in fixed
+        _fill_file_payload(fixed, verification_token(args), args.event_id)
         for path, value in overrides.items():
             set_path(fixed, path, value)
-        card = "action" in fixed and "schema" not in fixed and "type" not in fixed
     else:
         event_type: str = args.event_type
         card = template_kind(event_type) == "legacy_card"

@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
         help="compute or check the X-Lark-Signature of a request body",
         description="Compute sha256(timestamp + nonce + encrypt_key + body) for events, or "
         "sha1(timestamp + nonce + verification_token + body) for legacy cards (--card), over "
-        "the exact bytes of BODY (or --file, or stdin). With --check, compare with a signature.",
+        "the exact bytes of BODY (or --file, or stdin; nothing is stripped). With --check, "
+        "compare with a signature.",
     )
     parser.add_argument("body", nargs="?", metavar="BODY", help="the raw body ('-': stdin)")
     parser.add_argument("--file", "-f", help="read the raw body from this file (exact bytes)")
@@ -32,19 +33,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _raw_body(args: argparse.Namespace) -> bytes:
-    if args.file and args.file != "-" and args.body is None:
-        try:
-            with open(args.file, "rb") as handle:  # exact bytes: no stripping
-                return handle.read()
-        except OSError as exc:
-            raise CliError(f"cannot read {args.file}: {exc.strerror}", "check the path") from None
-    return read_text(args.body, args.file)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``sign``."""
-    body = _raw_body(args)
+    body = read_text(args.body, args.file, strip=False)
     if args.card:
         token = verification_token(args)
         if token is None:
