@@ -85,3 +85,36 @@ def asgi_request(
         return start["status"], dict(start["headers"]), b"".join(chunks)
 
     return asyncio.run(go())
+
+
+def wsgi_request(
+    path: str, body: bytes, headers: Mapping[str, str], method: str = "POST"
+) -> tuple[int, bytes]:
+    """One request through Django's real ``WSGIHandler``, closed the way a WSGI server does."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+    setup_testing_defaults(environ)
+    status: list[str] = []
+
+    def start_response(line: str, _headers: Any, exc_info: Any = None) -> Any:
+        status.append(line)
+        return None
+
+    result = WSGIHandler()(environ, start_response)
+    try:
+        data = b"".join(result)
+    finally:
+        result.close()  # type: ignore[attr-defined]  # fires request_finished
+    return int(status[0].split()[0]), data

@@ -11,6 +11,8 @@ from lark_events_django import (
     lark_event_view,
 )
 
+from . import dbviews
+
 
 def protected(request: HttpRequest) -> HttpResponse:
     """An ordinary view: proves LoginRequiredMiddleware (Django 5.1+) is active."""
@@ -24,4 +26,5 @@ urlpatterns = [
     path("async/card", async_lark_card_view),
     path("webhook/", include("lark_events_django.urls")),
     path("protected", protected),
+    *(path(f"db/{name}", view) for name, view in dbviews.views.items()),
 ]
