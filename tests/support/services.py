@@ -15,6 +15,7 @@ import pytest
 DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
 }
 
 
