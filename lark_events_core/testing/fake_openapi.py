@@ -306,6 +306,12 @@ class FakeOpenAPI:
         return [r for r in self.requests if r.endpoint in TOKEN_ENDPOINTS]
 
     @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out so far (to check that none leaks into logs)."""
+        with self._lock:
+            return list(self._tokens)
+
+    @property
     def sent(self) -> list[RecordedRequest]:
         """Messages accepted (sends and replies), duplicates of an earlier ``uuid`` excluded."""
         return [

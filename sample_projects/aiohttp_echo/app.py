@@ -23,8 +23,13 @@ from lark_events_core import Dispatcher, Event, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
+from lark_events_core.outbound import OutboundError, client_from_env
 
 log = logging.getLogger("aiohttp_echo")
+
+# With LARK_APP_ID / LARK_APP_SECRET set, the bot replies through the Open API (base URL from
+# LARK_OPENAPI_BASE_URL or LARK_DOMAIN, default Feishu); without them it only logs.
+OPENAPI = client_from_env()
 
 
 def handled(event: Event[Any]) -> None:
@@ -42,6 +47,11 @@ def build_dispatcher() -> Dispatcher:
         message = event.event.message
         if message is not None and message.text is not None:
             log.info("echo message_id=%s text=%r", message.message_id, message.text)
+            if OPENAPI is not None:
+                try:
+                    await OPENAPI.for_event(event).reply_text(message.text)
+                except OutboundError as exc:  # code, message and log id; never a token
+                    log.warning("reply to message_id=%s failed: %s", message.message_id, exc)
         handled(event)
 
     @dispatcher.on("card.action.trigger")
@@ -63,6 +73,8 @@ def build_dispatcher() -> Dispatcher:
     def on_app_ticket(event: Event[AppTicket]) -> None:
         if event.event.app_id and event.event.app_ticket:
             tickets[event.event.app_id] = event.event.app_ticket  # never logged
+            if OPENAPI is not None:
+                OPENAPI.set_app_ticket(event.event.app_ticket)
         handled(event)
 
     @dispatcher.on_legacy_card
@@ -78,7 +90,14 @@ def create_app(argv: list[str] | None = None) -> web.Application:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = web.Application()
     setup(app, build_dispatcher())  # POST /webhook/event and /webhook/card
+    if OPENAPI is not None:
+        app.on_cleanup.append(_close_openapi)
     return app
+
+
+async def _close_openapi(app: web.Application) -> None:
+    if OPENAPI is not None:
+        await OPENAPI.aclose()
 
 
 def main() -> None:

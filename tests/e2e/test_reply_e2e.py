@@ -1,0 +1,139 @@
+"""Each sample's echo bot, as a real server process, replies through the fake Open API.
+
+A signed event goes to the sample over HTTP; the sample's handler replies through
+``lark_events_core.outbound`` to a :class:`FakeOpenAPI` started by the test
+(``LARK_OPENAPI_BASE_URL``); the fake must receive the reply to the right message, for the right
+tenant, with a token it issued, and the server log must hold no secret or token.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from lark_events_core.testing import make_event, sign_event
+from lark_events_core.testing.fake_openapi import FakeOpenAPI, RecordedRequest
+from tests.support.servers import ROOT, Server, run_server
+
+pytestmark = pytest.mark.e2e
+
+KEY = "e2e_reply_encrypt_key"
+TOKEN = "e2e_reply_verification_token"
+APP_ID = "cli_e2e_reply"
+APP_SECRET = "e2e-reply-app-secret-9d2b"
+TENANT = "tenant_e2e_reply"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """How to start one sample project and where it receives events."""
+
+    name: str
+    argv: list[str]
+    event_path: str
+    cwd: Path = ROOT
+
+
+SAMPLES = [
+    Sample(
+        "aiohttp_echo",
+        [sys.executable, str(ROOT / "sample_projects" / "aiohttp_echo" / "app.py")],
+        "/webhook/event",
+    ),
+]
+
+
+def _env(sample: Sample, base_url: str, with_credentials: bool) -> dict[str, str]:
+    env = {
+        "LARK_ENCRYPT_KEY": KEY,
+        "LARK_VERIFICATION_TOKEN": TOKEN,
+        "HOST": "127.0.0.1",
+        "LARK_OPENAPI_BASE_URL": base_url,
+    }
+    if with_credentials:
+        env.update({"LARK_APP_ID": APP_ID, "LARK_APP_SECRET": APP_SECRET})
+    return env
+
+
+def _send_message(server: Server, sample: Sample, message_id: str, text: str) -> str:
+    event_id = uuid.uuid4().hex
+    body = make_event(
+        "im.message.receive_v1",
+        {
+            "sender": {"sender_id": {"open_id": "ou_e2e_user"}, "sender_type": "user"},
+            "message": {
+                "message_id": message_id,
+                "chat_id": "oc_e2e_chat",
+                "chat_type": "p2p",
+                "message_type": "text",
+                "content": json.dumps({"text": text}),
+            },
+        },
+        token=TOKEN,
+        event_id=event_id,
+        app_id=APP_ID,
+        tenant_key=TENANT,
+    )
+    signed = sign_event(body, encrypt_key=KEY)
+    resp = requests.post(
+        server.url + sample.event_path, data=signed.body, headers=signed.headers, timeout=15
+    )
+    assert resp.status_code == 200, resp.text
+    return event_id
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _handled(server: Server, event_id: str) -> bool:
+    return f"handled event_type=im.message.receive_v1 event_id={event_id}" in server.log()
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_sample_echo_bot_replies_to_the_right_message_and_tenant(sample: Sample) -> None:
+    with FakeOpenAPI({APP_ID: APP_SECRET}, tenant_key=TENANT) as fake:
+        env = _env(sample, fake.base_url, with_credentials=True)
+        with run_server(sample.argv, env=env, cwd=sample.cwd) as server:
+            first = f"om_{uuid.uuid4().hex[:12]}"
+            second = f"om_{uuid.uuid4().hex[:12]}"
+            _send_message(server, sample, first, "ping one")
+            _send_message(server, sample, second, "ping two")
+
+            def replied() -> list[RecordedRequest]:
+                return [r for r in fake.sent if r.endpoint == "messages.reply"]
+
+            assert _wait_for(lambda: len(replied()) == 2), server.log()
+            by_parent = {r.path.split("/")[5]: r for r in replied()}
+            assert set(by_parent) == {first, second}
+            for parent, text in [(first, "ping one"), (second, "ping two")]:
+                reply = by_parent[parent]
+                assert reply.content == {"text": text}
+                assert (reply.app_id, reply.tenant_key) == (APP_ID, TENANT)
+            assert len(fake.token_requests) == 1  # cached between the two events
+            log = server.log()
+        secrets = [APP_SECRET, KEY, TOKEN, *fake.issued_tokens]
+        assert all(secret not in log for secret in secrets)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_sample_without_credentials_only_logs(sample: Sample) -> None:
+    with FakeOpenAPI({APP_ID: APP_SECRET}, tenant_key=TENANT) as fake:
+        env = _env(sample, fake.base_url, with_credentials=False)
+        with run_server(sample.argv, env=env, cwd=sample.cwd) as server:
+            event_id = _send_message(server, sample, "om_no_credentials", "quiet")
+            assert _wait_for(lambda: _handled(server, event_id)), server.log()
+        assert fake.requests == []
