@@ -1,0 +1,95 @@
+"""flask_echo: receive Lark events and callbacks in a Flask app, log one line per event.
+
+Start it (``$PORT``, default 9999; ``LARK_ENCRYPT_KEY`` / ``LARK_VERIFICATION_TOKEN`` from the
+environment)::
+
+    python sample_projects/flask_echo/app.py
+
+or under gunicorn, from the repository root::
+
+    gunicorn -w 2 --threads 4 -b 127.0.0.1:${PORT:-9999} sample_projects.flask_echo.app:app
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from lark_events_flask import LarkEvents
+
+from lark_events_core import Event, Toast
+from lark_events_core.events.cards import CardActionTrigger
+from lark_events_core.events.im import MessageReceive
+from lark_events_core.events.v1 import AppTicket, MessageV1
+
+log = logging.getLogger("flask_echo")
+
+# Handlers are registered on the extension; init_app() builds each app's dispatcher from its
+# config (here: the environment) and gives it these handlers.
+lark = LarkEvents()
+_tickets: dict[str, str] = {}
+
+
+def handled(event: Event[Any]) -> None:
+    """The one line per handled event: its type and id, never its body, key or token."""
+    log.info("handled event_type=%s event_id=%s", event.type, event.event_id or "-")
+
+
+@lark.on("im.message.receive_v1")
+def on_message(event: Event[MessageReceive]) -> None:
+    """A sync handler, as most Flask code is."""
+    message = event.event.message
+    if message is not None and message.text is not None:
+        log.info("echo message_id=%s text=%r", message.message_id, message.text)
+    handled(event)
+
+
+@lark.on("card.action.trigger")
+async def on_card_action(event: Event[CardActionTrigger]) -> Toast:
+    """An async handler: the core runs it, Flask's views stay sync."""
+    handled(event)
+    action = event.event.action
+    value = action.value if action is not None else None
+    return Toast(f"Received {value!r}", type="success", i18n={"zh_cn": "已收到"})
+
+
+@lark.on("message")  # a v1 event: the old-style message event
+def on_v1_message(event: Event[MessageV1]) -> None:
+    if event.event.text is not None:
+        message_id = event.event.open_message_id
+        log.info("echo v1 open_message_id=%s text=%r", message_id, event.event.text)
+    handled(event)
+
+
+@lark.on("app_ticket")  # a v1 event store apps receive
+def on_app_ticket(event: Event[AppTicket]) -> None:
+    if event.event.app_id and event.event.app_ticket:
+        _tickets[event.event.app_id] = event.event.app_ticket  # kept, never logged
+    handled(event)
+
+
+@lark.on_legacy_card
+def on_legacy_card(event: Event[Any]) -> dict[str, Any]:
+    handled(event)
+    return {}  # keep the card as it is
+
+
+def create_app() -> Flask:
+    """The application: /webhook/event and /webhook/card, configured from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask(__name__)
+    # The extension reads these from app.config (and from the environment when unset).
+    app.config["LARK_ENCRYPT_KEY"] = os.environ.get("LARK_ENCRYPT_KEY")
+    app.config["LARK_VERIFICATION_TOKEN"] = os.environ.get("LARK_VERIFICATION_TOKEN")
+    lark.init_app(app)
+    return app
+
+
+app = create_app()
+
+
+if __name__ == "__main__":
+    host = os.environ.get("HOST", "0.0.0.0")
+    app.run(host=host, port=int(os.environ.get("PORT", "9999")))
