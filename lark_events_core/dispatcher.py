@@ -604,8 +604,8 @@ class Dispatcher:
 
     def _refused(self, call: HandlerCall) -> Response:
         logger.warning(
-            "background executor full or closed: %s answered 503 so the platform retries it "
-            "(event_id=%s)",
+            "background executor refused %s (full, closed or its broker down); answered 503 "
+            "so the platform retries it (event_id=%s)",
             _safe(call.event.type),
             _safe(call.event.event_id),
         )

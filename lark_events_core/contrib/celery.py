@@ -72,7 +72,6 @@ class CeleryExecutor:
         max_retries: int = 3,
         retry_backoff: float = 2.0,
         retry_backoff_max: float = 600.0,
-        publish_timeout: float = 2.0,
     ) -> None:
         if max_retries < 0 or retry_backoff < 0:
             raise ValueError("max_retries and retry_backoff must be >= 0")
@@ -82,7 +81,6 @@ class CeleryExecutor:
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.retry_backoff_max = retry_backoff_max
-        self.publish_timeout = publish_timeout
         self._dispatcher: Dispatcher | str | None = dispatcher
         self.task: Task[Any, Any] = self._register()
 
@@ -125,7 +123,6 @@ class CeleryExecutor:
                     "interval_start": 0.0,
                     "interval_step": 0.2,
                     "interval_max": 0.5,
-                    "timeout": self.publish_timeout,
                 },
             )
         except Exception:
