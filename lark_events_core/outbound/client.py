@@ -167,7 +167,8 @@ class OpenAPIClient:
     def set_app_ticket(self, ticket: str | Secret) -> None:
         """Give the client the ticket of an ``app_ticket`` event (safe from any thread)."""
         value = ticket if isinstance(ticket, Secret) else Secret(ticket)
-        _io_loop().call_soon_threadsafe(self.tokens.ticket_received, value)
+        self.tokens.tickets.set(self.app_id, value)  # stored before the event is acknowledged
+        _io_loop().call_soon_threadsafe(self.tokens.ticket_arrived)
         logger.info("app_ticket received for %s", self.app_id)
 
     # -- tokens and raw calls ----------------------------------------------------------------

@@ -200,12 +200,11 @@ class TokenManager:
             raise
         return self._token_from(answer, "app_access_token", APP_TOKEN_STORE)
 
-    def ticket_received(self, ticket: Secret) -> None:
-        """Store a ticket from an ``app_ticket`` event and wake callers waiting for one.
+    def ticket_arrived(self) -> None:
+        """A new ticket is in the store: drop the app token made from the old one, wake waiters.
 
-        Call on the client's I/O loop (the client does this for you).
+        Call on the client's I/O loop (:meth:`OpenAPIClient.set_app_ticket` does).
         """
-        self.tickets.set(self.app_id, ticket)
         self.cache.invalidate("app")
         if self._ticket_arrived is not None:
             self._ticket_arrived.set()

@@ -132,3 +132,44 @@ def test_attach_twice_is_a_configuration_error() -> None:
     client.attach(d)
     with pytest.raises(ConfigurationError):
         client.attach(d)
+
+
+def test_redis_ticket_store_shares_the_ticket_between_workers() -> None:
+    import uuid
+
+    import redis
+
+    from lark_events_core.outbound.redis_tickets import RedisTicketStore
+    from tests.support.services import service_url
+
+    url = service_url("REDIS_URL")
+    prefix = f"test:outbound:{uuid.uuid4().hex}:"
+    conn = redis.Redis.from_url(url)
+
+    async def main() -> None:
+        worker_a_dispatcher = dispatcher()
+        async with FakeOpenAPI(store_apps=STORE) as fake:
+            worker_a = store_client(
+                fake.base_url, ticket_store=RedisTicketStore(url, prefix=prefix)
+            )
+            worker_b = store_client(
+                fake.base_url, ticket_store=RedisTicketStore(conn, prefix=prefix), ticket_wait=0.5
+            )
+            worker_a.attach(worker_a_dispatcher)
+            ticket = fake.issue_app_ticket(APP_ID)
+            response = await worker_a_dispatcher.handle_async(ticket_event(ticket))
+            assert response.status == 200
+            # Worker B never saw the event, yet finds the ticket in Redis.
+            await worker_b.send_text("ou_user", "hi", tenant_key="tenant_a")
+            assert fake.calls("app_ticket_resend") == []
+            assert fake.calls("app_access_token")[0].json["app_ticket"] == ticket
+            await worker_a.aclose()
+            await worker_b.aclose()
+        assert conn.ttl(prefix + APP_ID) > 3600
+        assert ticket not in repr(RedisTicketStore(conn, prefix=prefix))
+
+    try:
+        asyncio.run(main())
+    finally:
+        conn.delete(prefix + APP_ID)
+        conn.close()
