@@ -16,6 +16,7 @@ answered 413 (JSON) without being read into memory, whatever ``client_max_size``
 from __future__ import annotations
 
 import logging
+from asyncio import IncompleteReadError
 from collections.abc import Awaitable, Callable
 
 from aiohttp import ClientPayloadError, web
@@ -73,16 +74,19 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
             return _web_response(_error(MethodNotAllowed()), ("Allow", "POST"))
         try:
             length = request.content_length
-            body = (
-                None if length is not None and length > limit else await _read_body(request, limit)
-            )
+            if length is None:  # chunked: read at most limit + 1 bytes
+                body = await _read_body(request, limit)
+            elif length <= limit:
+                body = await request.content.readexactly(length)
+            else:
+                body = None
             if body is None:
                 reply = _web_response(_error(PayloadTooLarge()))
                 reply.force_close()  # the rest of the body is never read
                 return reply
             core_request = Request.build("POST", request.headers.items(), body, request.path)
             return _web_response(await dispatcher.handle_async(core_request, card=card))
-        except (ClientPayloadError, HttpProcessingError, ConnectionError):
+        except (ClientPayloadError, HttpProcessingError, ConnectionError, IncompleteReadError):
             logger.info("request body ended early or was malformed")
             return _web_response(_error(BadRequest("incomplete body")))
         except Exception:

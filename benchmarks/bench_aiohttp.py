@@ -1,0 +1,178 @@
+"""Requests/s of the aiohttp adapter on a real aiohttp server, against aiohttp's own floor.
+
+    .venv/bin/python benchmarks/bench_aiohttp.py            # about a minute
+    .venv/bin/python benchmarks/bench_aiohttp.py --count 20000 --rounds 5
+
+Each server is one process on aiohttp's own runner (``web.run_app``, access log off):
+
+- ``floor``: aiohttp's minimal endpoint, ``await request.read()`` and a constant JSON answer;
+- ``lark-async``: ``lark_events_aiohttp.setup`` with an async handler (decrypt, verify, dedup);
+- ``lark-sync``: the same with a sync handler (one thread hop per event).
+
+All three receive the same bytes: distinct, encrypted, signed ``im.message.receive_v1`` requests
+from ``benchmarks/_load.py`` (wrk when installed, else its asyncio generator), 32 connections.
+The modes alternate in every round so that each ratio compares runs made close together on a
+shared machine; the ratios (median over rounds) are printed last. Target: lark-async >= 0.85x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks._load`` importable
+    sys.path.insert(0, str(ROOT))
+
+ENCRYPT_KEY = "bench_key"
+VERIFICATION_TOKEN = "bench_token"
+PATH = "/webhook/event"
+#: (scenario, server mode): every scenario's modes receive the same bytes as its floor.
+RUNS = (
+    ("encrypted", "floor"),
+    ("encrypted", "lark-async"),
+    ("encrypted", "lark-sync"),
+    ("plain", "floor"),
+    ("plain", "lark-plain"),
+)
+MODES = ("floor", "lark-async", "lark-sync", "lark-plain")
+
+
+def create_app(mode: str) -> Any:
+    """The benchmarked application for ``mode``."""
+    from aiohttp import web
+
+    app = web.Application()
+    if mode == "floor":
+        body = b'{"msg":"success"}'
+
+        async def floor(request: web.Request) -> web.Response:
+            await request.read()
+            return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+        app.router.add_post(PATH, floor)
+        return app
+
+    from lark_events_aiohttp import setup
+
+    from lark_events_core import Dispatcher, Event
+
+    if mode == "lark-plain":  # no Encrypt Key: plain, unsigned bodies; the token is checked
+        dispatcher = Dispatcher(verification_token=VERIFICATION_TOKEN)
+    else:
+        dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+    if mode == "lark-sync":
+
+        @dispatcher.on("im.message.receive_v1")
+        def on_message_sync(event: Event[Any]) -> None:
+            return None
+
+    elif mode in ("lark-async", "lark-plain"):
+
+        @dispatcher.on("im.message.receive_v1")
+        async def on_message_async(event: Event[Any]) -> None:
+            return None
+
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    setup(app, dispatcher, event_path=PATH)
+    return app
+
+
+def serve(mode: str, port: int) -> None:
+    """Run one benchmarked server in this process (the ``--serve`` entry point)."""
+    from aiohttp import web
+
+    logging.basicConfig(level=logging.WARNING)
+    web.run_app(create_app(mode), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def measure(mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str) -> Any:
+    """Start the ``mode`` server, warm it up, then load it for ``seconds``."""
+    from benchmarks._load import run_load
+    from benchmarks._load import serve as serve_cmd
+
+    argv = [sys.executable, str(Path(__file__).resolve()), "--serve", mode, "--port", "{port}"]
+    with serve_cmd(argv) as server:
+        url = server.url + PATH
+        run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
+        result = run_load(
+            url,
+            requests[warmup:],
+            concurrency=32,
+            duration=seconds,
+            engine=engine,  # type: ignore[arg-type]
+        )
+        if result.errors or result.non_2xx:
+            raise SystemExit(f"{mode}: the run had errors: {result.summary()}")
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the ratios last."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=4.0, help="timed load per run")
+    parser.add_argument("--warmup", type=int, default=1_000, help="untimed requests per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of all runs")
+    parser.add_argument("--pool", type=int, default=80_000, help="distinct requests per scenario")
+    parser.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.port)
+        return 0
+
+    from benchmarks._load import make_event_requests
+
+    # Distinct event ids (each server starts with an empty dedup store); the same bytes for a
+    # scenario's floor and its lark modes.
+    pools = {
+        "encrypted": make_event_requests(
+            args.pool, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
+        ),
+        "plain": make_event_requests(
+            args.pool, encrypt_key=None, verification_token=VERIFICATION_TOKEN
+        ),
+    }
+    rps: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS}
+    ratios: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS if run[1] != "floor"}
+    print(
+        f"aiohttp adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
+        "32 connections, one server process"
+    )
+    for round_no in range(1, args.rounds + 1):
+        floor_rps: dict[str, float] = {}
+        for scenario, mode in RUNS:
+            result = measure(
+                mode,
+                pools[scenario],
+                warmup=args.warmup,
+                seconds=args.seconds,
+                engine=args.engine,
+            )
+            rps[scenario, mode].append(result.rps)
+            print(f"  round {round_no} {scenario:<9} {mode:<10} {result.summary()}")
+            if mode == "floor":
+                floor_rps[scenario] = result.rps
+            else:
+                ratios[scenario, mode].append(result.rps / floor_rps[scenario])
+    print()
+    for (scenario, mode), values in rps.items():
+        print(f"{scenario:<9} {mode:<10} median {statistics.median(values):9.1f} req/s")
+    for (scenario, mode), values in ratios.items():
+        per_round = " ".join(f"{v:.3f}" for v in values)
+        target = "  (target >= 0.85)" if mode == "lark-async" else ""
+        print(
+            f"ratio {mode} / floor ({scenario}): {statistics.median(values):.3f}x{target}"
+            f"  rounds: {per_round}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
