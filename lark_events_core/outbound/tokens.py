@@ -21,10 +21,8 @@ from typing import Literal
 
 from .._secrets import Secret
 from .errors import (
-    INVALID_TOKEN_CODES,
     AppTicketMissing,
     InvalidTokenError,
-    OpenAPIError,
     TokenRequestError,
 )
 from .tickets import MemoryTicketStore, TicketStore
@@ -122,7 +120,7 @@ class TokenManager:
         self.ticket_wait = ticket_wait
         self.cache = TokenCache(refresh_margin=refresh_margin)
         self._ticket_arrived: asyncio.Event | None = None
-        self._resend_task: asyncio.Task[None] | None = None
+        self._resend_task: asyncio.Task[bool] | None = None
 
     def __repr__(self) -> str:
         return f"TokenManager(app_id={self.app_id!r}, app_type={self.app_type!r})"
@@ -183,22 +181,27 @@ class TokenManager:
         return await self.cache.get("app", self._fetch_store_app)
 
     async def _fetch_store_app(self) -> tuple[str, int]:
-        ticket = await self._wait_for_ticket()
-        body = {
-            "app_id": self.app_id,
-            "app_secret": self._secret.reveal(),
-            "app_ticket": ticket.reveal(),
-        }
-        try:
-            answer = await self._transport.call(
-                "POST", APP_TOKEN_STORE, body=body, error_class=TokenRequestError
-            )
-        except OpenAPIError as exc:
-            if isinstance(exc, TokenRequestError) or exc.code in INVALID_TOKEN_CODES:
-                # A stale ticket: ask for a fresh push so that the next attempt can succeed.
-                self._request_resend()
-            raise
-        return self._token_from(answer, "app_access_token", APP_TOKEN_STORE)
+        stale: Secret | None = None
+        for attempt in range(2):
+            ticket = await self._wait_for_ticket(newer_than=stale)
+            body = {
+                "app_id": self.app_id,
+                "app_secret": self._secret.reveal(),
+                "app_ticket": ticket.reveal(),
+            }
+            try:
+                answer = await self._transport.call(
+                    "POST", APP_TOKEN_STORE, body=body, error_class=TokenRequestError
+                )
+            except TokenRequestError:
+                # Perhaps a stale ticket (after a restart, from a shared store): ask the platform
+                # for a new one and try once more. A wrong app secret fails the resend as well.
+                if attempt or not await self._resend():
+                    raise
+                stale = ticket
+                continue
+            return self._token_from(answer, "app_access_token", APP_TOKEN_STORE)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def ticket_arrived(self) -> None:
         """A new ticket is in the store: drop the app token made from the old one, wake waiters.
@@ -209,11 +212,12 @@ class TokenManager:
         if self._ticket_arrived is not None:
             self._ticket_arrived.set()
 
-    async def _wait_for_ticket(self) -> Secret:
+    async def _wait_for_ticket(self, newer_than: Secret | None = None) -> Secret:
         ticket = self.tickets.get(self.app_id)
-        if ticket is not None:
+        if ticket is not None and ticket != newer_than:
             return ticket
-        self._request_resend()
+        if newer_than is None:
+            self._request_resend()
         if self._ticket_arrived is None:
             self._ticket_arrived = asyncio.Event()
         deadline = asyncio.get_running_loop().time() + self.ticket_wait
@@ -223,7 +227,7 @@ class TokenManager:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._ticket_arrived.wait(), min(remaining, 0.25))
             ticket = self.tickets.get(self.app_id)
-            if ticket is not None:
+            if ticket is not None and ticket != newer_than:
                 return ticket
         raise AppTicketMissing(
             f"no app_ticket for store app {self.app_id} within {self.ticket_wait}s; "
@@ -235,15 +239,18 @@ class TokenManager:
             return
         self._resend_task = asyncio.ensure_future(self._resend())
 
-    async def _resend(self) -> None:
+    async def _resend(self) -> bool:
+        """Ask the platform to push a new ``app_ticket``; whether it agreed."""
         body = {"app_id": self.app_id, "app_secret": self._secret.reveal()}
         try:
             await self._transport.call(
                 "POST", APP_TICKET_RESEND, body=body, error_class=TokenRequestError
             )
-            logger.info("asked the platform to resend the app_ticket of %s", self.app_id)
         except Exception as exc:
             logger.warning("app_ticket resend for %s failed: %r", self.app_id, exc)
+            return False
+        logger.info("asked the platform to resend the app_ticket of %s", self.app_id)
+        return True
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -173,3 +173,39 @@ def test_redis_ticket_store_shares_the_ticket_between_workers() -> None:
     finally:
         conn.delete(prefix + APP_ID)
         conn.close()
+
+
+def test_stale_ticket_is_replaced_by_a_resent_one_and_the_call_succeeds() -> None:
+    async def main() -> None:
+        d = dispatcher()
+
+        async def push_ticket(app_id: str) -> None:
+            await d.handle_async(ticket_event(fake.issue_app_ticket(app_id)))
+
+        async with FakeOpenAPI(store_apps=STORE, on_ticket_resend=push_ticket) as fake:
+            async with store_client(fake.base_url) as client:
+                client.attach(d)
+                client.set_app_ticket("ticket-from-before-a-restart")
+                await client.send_text("ou_user", "hi", tenant_key="tenant_a")
+            assert [r.code for r in fake.calls("app_access_token")] == [10012, 0]
+            assert len(fake.calls("app_ticket_resend")) == 1
+            assert len(fake.sent) == 1
+
+    asyncio.run(main())
+
+
+def test_wrong_store_app_secret_fails_fast_with_a_token_request_error() -> None:
+    from lark_events_core.outbound import TokenRequestError
+
+    async def main() -> None:
+        async with FakeOpenAPI(store_apps={APP_ID: "the-real-secret"}) as fake:
+            async with store_client(fake.base_url, ticket_wait=5.0) as client:
+                client.set_app_ticket(fake.issue_app_ticket(APP_ID))
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(TokenRequestError) as info:
+                    await client.send_text("ou_user", "hi", tenant_key="tenant_a")
+                assert asyncio.get_running_loop().time() - started < 2.0
+            assert info.value.code == 10014
+            assert fake.calls("messages.create") == []
+
+    asyncio.run(main())
