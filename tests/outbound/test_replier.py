@@ -208,3 +208,23 @@ def test_delayed_card_update_after_a_card_callback() -> None:
             "token": "c-delayed",
             "card": {"elements": [{"tag": "markdown", "content": "done"}]},
         }
+
+
+def test_bot_added_to_a_chat_posts_to_that_chat_from_a_sync_handler() -> None:
+    with FakeOpenAPI(APPS) as fake, client_for(fake.base_url) as client:
+        d = dispatcher()
+
+        @d.on("im.chat.member.bot.added_v1")
+        def welcome(event: Event[Any]) -> None:
+            client.for_event(event).send_text_sync("Hello, everyone!")
+
+        body = make_event(
+            "im.chat.member.bot.added_v1",
+            {"chat_id": "oc_new_chat", "operator_id": {"open_id": "ou_admin"}},
+            token=VERIFICATION_TOKEN,
+        )
+        assert d.handle(signed(body)).status == 200
+        (sent,) = fake.sent
+        assert sent.query == {"receive_id_type": "chat_id"}
+        assert sent.json["receive_id"] == "oc_new_chat"
+        assert sent.content == {"text": "Hello, everyone!"}
