@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return func(args)
     except CliError as exc:
+        sys.stdout.flush()  # keep the order of what was printed and the error
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  try: {exc.hint}", file=sys.stderr)

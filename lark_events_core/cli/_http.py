@@ -90,11 +90,19 @@ async def post(
     except (asyncio.TimeoutError, TimeoutError):
         return Outcome(None, b"", time.perf_counter() - start, f"no answer within {timeout:g} s")
     except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or str(exc.os_error) if exc.os_error else str(exc)
-        return Outcome(None, b"", time.perf_counter() - start, f"cannot connect: {reason}")
+        return Outcome(None, b"", time.perf_counter() - start, f"cannot connect: {_reason(exc)}")
     except aiohttp.ClientError as exc:
         name = type(exc).__name__
         return Outcome(None, b"", time.perf_counter() - start, f"connection failed ({name})")
+
+
+def _reason(exc: aiohttp.ClientConnectorError) -> str:
+    error = exc.os_error
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return "host unreachable or name not found"
 
 
 _HINTS_401 = {

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ..testing import SignedRequest
 from ._errors import CliError
-from ._http import Outcome, new_session, post
+from ._http import Outcome, explain, new_session, post
 
 __all__ = ["RETRY_SCHEDULE", "replay"]
 
@@ -81,8 +81,9 @@ async def replay(
                 await asyncio.sleep(wait / speedup)
             else:
                 print(f"{line}  failed: {problem}")
+    advice = explain(outcome, url)
     raise CliError(
         f"not delivered: all {attempts} attempts failed ({failures[-1]}); "
         "the platform drops the event after about 7 hours",
-        "fix what the app answers; only a 200 within 3 s counts",
+        advice[1] if advice else "answer 200 within 3 s; do slow work after answering",
     )
