@@ -13,19 +13,19 @@ a warning.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from lark_events_core import Dispatcher, LarkEventsError
+from lark_events_core import Dispatcher, LarkEventsError, Settings
 
 from . import conf
 
 __all__ = ["check_lark_events"]
 
+_PLACEHOLDER = "placeholder"  # validates the other options only; never checks a request
 _HINT = "See the lark-events Django documentation for the LARK_EVENTS setting."
 
 
@@ -37,9 +37,9 @@ def check_lark_events(
     try:
         settings = conf.lark_settings()
         options = conf.dispatcher_options(settings)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the insecure case is reported as W001 below
-            built = Dispatcher(**options)
+        secrets = Settings.build(options.get("encrypt_key"), options.get("verification_token"))
+        # The other options, checked without the dispatcher's own "insecure" warning (W001 is it).
+        Dispatcher(**{**options, "encrypt_key": None, "verification_token": _PLACEHOLDER})
     except (LarkEventsError, ImportError) as exc:
         return [Error(f"Invalid LARK_EVENTS: {exc}", hint=_HINT, id="lark_events.E001")]
     try:
@@ -49,7 +49,7 @@ def check_lark_events(
     path = settings.get("DISPATCHER")
     if path is not None:
         try:
-            built = conf.custom_dispatcher(str(path))
+            custom = conf.custom_dispatcher(str(path))
         except (LarkEventsError, ImportError) as exc:
             return [Error(f"LARK_EVENTS['DISPATCHER']: {exc}", hint=_HINT, id="lark_events.E003")]
         if conf.registered_types():
@@ -61,12 +61,15 @@ def check_lark_events(
                     id="lark_events.E004",
                 )
             ]
-    return _warnings(built, path is None)
+        secrets, types = custom.settings, custom.event_types
+    else:
+        types = conf.registered_types()
+    return _warnings(secrets.insecure, types)
 
 
-def _warnings(dispatcher: Dispatcher, default: bool) -> list[CheckMessage]:
+def _warnings(insecure: bool, types: frozenset[str]) -> list[CheckMessage]:
     found: list[CheckMessage] = []
-    if dispatcher.settings.insecure:
+    if insecure:
         found.append(
             Warning(
                 "Neither an Encrypt Key nor a verification token is configured for lark-events: "
@@ -76,7 +79,6 @@ def _warnings(dispatcher: Dispatcher, default: bool) -> list[CheckMessage]:
                 id="lark_events.W001",
             )
         )
-    types = conf.registered_types() if default else dispatcher.event_types
     if not types:
         found.append(
             Warning(

@@ -1,0 +1,63 @@
+"""The sample's handlers. ``lark_events_django`` imports every installed app's ``lark_handlers``
+module at startup, so these decorators register them on the dispatcher built from
+``settings.LARK_EVENTS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lark_events_django
+
+from lark_events_core import Event, Toast
+from lark_events_core.events.cards import CardActionTrigger
+from lark_events_core.events.im import MessageReceive
+from lark_events_core.events.v1 import AppTicket, MessageV1
+
+log = logging.getLogger("echo")
+_tickets: dict[str, str] = {}
+
+
+def handled(event: Event[Any]) -> None:
+    """The one line per handled event: its type and id, never its body, key or token."""
+    log.info("handled event_type=%s event_id=%s", event.type, event.event_id or "-")
+
+
+@lark_events_django.on("im.message.receive_v1")
+def on_message(event: Event[MessageReceive]) -> None:
+    """A sync handler, as most Django code is; it may use the ORM freely."""
+    message = event.event.message
+    if message is not None and message.text is not None:
+        log.info("echo message_id=%s text=%r", message.message_id, message.text)
+    handled(event)
+
+
+@lark_events_django.on("card.action.trigger")
+async def on_card_action(event: Event[CardActionTrigger]) -> Toast:
+    """An async handler: awaited under ASGI, run with ``async_to_sync`` under WSGI."""
+    handled(event)
+    action = event.event.action
+    value = action.value if action is not None else None
+    return Toast(f"Received {value!r}", type="success", i18n={"zh_cn": "已收到"})
+
+
+@lark_events_django.on("message")  # a v1 event: the old-style message event
+def on_v1_message(event: Event[MessageV1]) -> None:
+    if event.event.text is not None:
+        message_id = event.event.open_message_id
+        log.info("echo v1 open_message_id=%s text=%r", message_id, event.event.text)
+    handled(event)
+
+
+@lark_events_django.on("app_ticket")  # a v1 event store apps receive
+def on_app_ticket(event: Event[AppTicket]) -> None:
+    if event.event.app_id and event.event.app_ticket:
+        _tickets[event.event.app_id] = event.event.app_ticket  # kept, never logged
+    handled(event)
+
+
+@lark_events_django.on_legacy_card
+def on_legacy_card(event: Event[Any]) -> dict[str, Any]:
+    handled(event)
+    return {}  # keep the card as it is
