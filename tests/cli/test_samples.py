@@ -8,19 +8,32 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.support.servers import ROOT, Server, run_server
+from tests.support.servers import ROOT, VENV_BIN, Server, run_server
 
 from .conftest import assert_no_traceback, cli
 
 pytestmark = pytest.mark.e2e
 
-#: How each sample project is started (it listens on $PORT).
-SAMPLES: dict[str, list[str]] = {
-    "aiohttp_echo": [sys.executable, str(ROOT / "sample_projects" / "aiohttp_echo" / "app.py")],
-}
+SAMPLES_DIR = ROOT / "sample_projects"
+
+#: How each sample project is started (it listens on $PORT; ``{port}`` is replaced), and where.
+SAMPLES: dict[str, tuple[list[str], Path]] = {
+    "aiohttp_echo": ([sys.executable, str(SAMPLES_DIR / "aiohttp_echo" / "app.py")], ROOT),
+    "flask_echo (gunicorn)": (
+        [str(VENV_BIN / "gunicorn"), "-w", "1", "--threads", "4", "-b", "127.0.0.1:{port}",
+         "sample_projects.flask_echo.app:app"],
+        ROOT,
+    ),
+    "django_echo (uvicorn)": (
+        [str(VENV_BIN / "uvicorn"), "--host", "127.0.0.1", "--port", "{port}", "--lifespan", "off",
+         "echo_project.asgi:application"],
+        SAMPLES_DIR / "django_echo",
+    ),
+}  # fmt: skip
 
 
 @dataclass
@@ -46,7 +59,8 @@ class Sample:
 def sample(request: pytest.FixtureRequest) -> Iterator[Sample]:
     key, token = secrets.token_urlsafe(16), secrets.token_urlsafe(12)
     env = {"LARK_ENCRYPT_KEY": key, "LARK_VERIFICATION_TOKEN": token, "HOST": "127.0.0.1"}
-    with run_server(SAMPLES[request.param], env=env) as server:
+    argv, cwd = SAMPLES[request.param]
+    with run_server(argv, env=env, cwd=cwd) as server:
         yield Sample(server, key, token)
 
 
