@@ -14,9 +14,10 @@ import inspect
 import logging
 import os
 import random
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -49,6 +50,19 @@ _FORBIDDEN = 403
 _DATA_TYPES = frozenset({"event", "card"})
 
 Hook = Callable[..., Any]
+T = TypeVar("T")
+
+
+async def within(awaitable: Awaitable[T], timeout: float) -> T:
+    """``await awaitable`` for at most ``timeout`` seconds (:class:`asyncio.TimeoutError`).
+
+    Not ``asyncio.wait_for``: before Python 3.12 it swallows a cancellation that arrives just as
+    the awaited operation finishes, which would leave a stopped client's task running.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)  # pragma: no cover - Python 3.10
 
 
 def _safe(text: str | None, limit: int = 80) -> str:
@@ -145,6 +159,7 @@ class LongConnectionClient:
         self._handlers: set[asyncio.Task[None]] = set()
         self._connected: asyncio.Event | None = None
         self._finished: asyncio.Event | None = None
+        self._config_changed = asyncio.Event()
         self._stop_requested = False
         self.error: BaseException | None = None
         self.connections = 0
@@ -190,6 +205,7 @@ class LongConnectionClient:
         self.error = None
         self._connected = asyncio.Event()
         self._finished = asyncio.Event()
+        self._config_changed = asyncio.Event()
         inner = asyncio.create_task(self._serve(), name=f"lark-longconn-{self.app_id}")
         self._inner = inner
         try:
@@ -351,7 +367,7 @@ class LongConnectionClient:
         )
         self.config = self.config.updated(endpoint.client_config)
         try:
-            ws = await asyncio.wait_for(
+            ws = await within(
                 session.ws_connect(
                     endpoint.url.reveal(),
                     headers={"User-Agent": self.user_agent},
@@ -362,12 +378,18 @@ class LongConnectionClient:
                 self.connect_timeout,
             )
         except aiohttp.WSServerHandshakeError as exc:
-            # str(exc) holds the URL and its one-time ticket: never log or chain it.
-            raise classify_handshake(exc.status, exc.headers or {}) from None
+            # str(exc) holds the URL and its one-time ticket: the error raised below is built
+            # outside this block so that it does not even keep it as its __context__.
+            failure: Exception = classify_handshake(exc.status, exc.headers or {})
         except asyncio.TimeoutError:
-            raise HandshakeFailed(f"no upgrade within {self.connect_timeout:g}s") from None
+            failure = HandshakeFailed(f"no upgrade within {self.connect_timeout:g}s")
         except (aiohttp.ClientError, OSError) as exc:
-            raise HandshakeFailed(f"network error ({type(exc).__name__})") from None
+            failure = HandshakeFailed(f"network error ({type(exc).__name__})")
+        else:
+            return await self._opened(ws, endpoint)
+        raise failure
+
+    async def _opened(self, ws: aiohttp.ClientWebSocketResponse, endpoint: Endpoint) -> _Connection:
         conn = _Connection(ws, endpoint)
         self._conn = conn
         self.connections += 1
@@ -385,7 +407,7 @@ class LongConnectionClient:
         if self._connected is not None:
             self._connected.clear()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.ws.close(), self.close_timeout)
+            await within(conn.ws.close(), self.close_timeout)
         logger.info("long connection closed (device_id=%s)", _safe(conn.endpoint.device_id))
         await self._hook(self.on_disconnected, reason)
 
@@ -424,17 +446,19 @@ class LongConnectionClient:
 
     async def _keepalive(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()
-        next_ping = loop.time()
+        last_ping: float | None = None
         while True:
             now = loop.time()
+            next_ping = now if last_ping is None else last_ping + self.config.ping_interval
             if now >= next_ping:
                 # Set before sending: any frame read after this point answers the ping.
                 if conn.unanswered_since is None:
                     conn.unanswered_since = now
                 try:
-                    await asyncio.wait_for(conn.ws.send_bytes(conn.ping), self.send_timeout)
+                    await within(conn.ws.send_bytes(conn.ping), self.send_timeout)
                 except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
                     raise ConnectionLost("ping could not be sent") from None
+                last_ping = now
                 next_ping = now + self.config.ping_interval
             wake = next_ping
             if self.liveness_timeout is not None and conn.unanswered_since is not None:
@@ -444,7 +468,10 @@ class LongConnectionClient:
                         f"no frame within {self.liveness_timeout:g}s after a ping (watchdog)"
                     )
                 wake = min(wake, deadline)
-            await asyncio.sleep(max(wake - now, 0.0))
+            # A pong may change PingInterval: wake up then to reschedule.
+            self._config_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await within(self._config_changed.wait(), max(wake - now, 0.0))
 
     # -- frames -----------------------------------------------------------------------------------
 
@@ -488,7 +515,10 @@ class LongConnectionClient:
         except _json.JSONDecodeError:
             logger.warning("ignored a pong whose payload is not JSON")
             return
-        self.config = self.config.updated(raw)
+        config = self.config.updated(raw)
+        if config != self.config:
+            self.config = config
+            self._config_changed.set()
 
     async def _handle(self, frame: Frame, payload: bytes, message_id: str) -> None:
         frame_type = frame.header("type") or "event"
@@ -542,7 +572,7 @@ class LongConnectionClient:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.ws.close(), self.close_timeout)
+                await within(conn.ws.close(), self.close_timeout)
 
     async def _hook(self, hook: Hook | None, *args: Any) -> None:
         if hook is None:

@@ -1,0 +1,198 @@
+"""Keepalive, config updates, reconnects and the liveness watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from lark_events_core.longconn import ClientConfig, ConnectionLost
+from lark_events_core.testing import make_event
+from lark_events_core.testing.fake_platform import BUSY, FakePlatform
+
+from .helpers import make_client, quiet_dispatcher, run_clean
+
+
+def test_the_client_pings_at_once_and_then_every_ping_interval() -> None:
+    async def scenario() -> None:
+        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.2)
+        async with (
+            FakePlatform(client_config=config) as platform,
+            make_client(platform, quiet_dispatcher()) as client,
+        ):
+            (conn,) = await platform.wait_for_connections(1)
+            await platform.wait_until(lambda: conn.pings >= 1, 1.0, "first ping")
+            await asyncio.sleep(0.5)
+            assert 3 <= conn.pings <= 5
+            assert client.config.ping_interval == 0.2  # from the bootstrap answer
+            platform.assert_no_violations()
+
+    run_clean(scenario)
+
+
+def test_a_pong_with_a_config_replaces_the_settings_and_reschedules_pings() -> None:
+    async def scenario() -> None:
+        pong = {"PingInterval": 0.1, "ReconnectCount": 7, "ReconnectNonce": 0}
+        async with (
+            FakePlatform(pong_config=pong) as platform,
+            make_client(platform, quiet_dispatcher()) as client,
+        ):  # bootstrap: ping every 1 s
+            (conn,) = await platform.wait_for_connections(1)
+            await platform.wait_until(lambda: conn.pings >= 5, 2.0, "fast pings")
+            assert client.config.ping_interval == 0.1
+            assert client.config.reconnect_count == 7
+            assert client.config.reconnect_interval == 0.05  # absent: kept
+
+    run_clean(scenario)
+
+
+def test_a_pong_with_zero_or_missing_interval_keeps_the_current_one() -> None:
+    async def scenario() -> None:
+        async with (
+            FakePlatform(pong_config={"PingInterval": 0, "ReconnectCount": 0}) as platform,
+            make_client(platform, quiet_dispatcher()) as client,
+        ):
+            (conn,) = await platform.wait_for_connections(1)
+            await platform.wait_until(lambda: conn.pings >= 1, 1.0, "a ping")
+            await asyncio.sleep(0.3)
+            assert conn.pings == 1  # no spinning
+            assert client.config.ping_interval == 1.0
+            assert client.config.reconnect_count == -1
+
+    run_clean(scenario)
+
+
+@pytest.mark.parametrize("how", ["close", "abort"])
+def test_the_client_reconnects_after_the_server_drops_it(how: str) -> None:
+    async def scenario() -> None:
+        dispatcher = quiet_dispatcher()
+        seen: list[str] = []
+        dispatcher.register("im.message.receive_v1", lambda event: seen.append(event.event_id))
+        events: list[Any] = []
+        async with FakePlatform() as platform:
+            client = make_client(
+                platform,
+                dispatcher,
+                on_connected=lambda: events.append("connected"),
+                on_disconnected=lambda error: events.append(("disconnected", type(error))),
+                on_reconnecting=lambda attempt: events.append(("reconnecting", attempt)),
+            )
+            async with client:
+                (first,) = await platform.wait_for_connections(1)
+                if how == "close":
+                    await first.close()
+                else:
+                    first.abort()
+                await platform.wait_until(
+                    lambda: platform.connections() not in ([], [first]), 3.0, "a new connection"
+                )
+                (second,) = platform.connections()
+                assert second.id != first.id
+                await client.wait_connected(2.0)
+                ack = await (await platform.push(make_event("im.message.receive_v1", {}))).ack()
+                assert ack.code == 200
+            platform.assert_no_violations()
+        assert len(seen) == 1
+        assert platform.bootstrap_requests == 2  # a fresh one-time URL for the reconnect
+        assert events[:4] == [
+            "connected",
+            ("disconnected", ConnectionLost),
+            ("reconnecting", 1),
+            "connected",
+        ]
+        assert client.connections == 2
+
+    run_clean(scenario)
+
+
+def test_the_watchdog_reconnects_when_pings_go_unanswered() -> None:
+    async def scenario() -> None:
+        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.2)
+        async with (
+            FakePlatform(client_config=config) as platform,
+            make_client(platform, quiet_dispatcher(), liveness_timeout=0.5),
+        ):
+            (first,) = await platform.wait_for_connections(1)
+            await asyncio.sleep(0.8)
+            assert platform.connections() == [first]  # answered pings: no reconnect
+            first.go_silent()
+            loop = asyncio.get_running_loop()
+            silent_at = loop.time()
+            await platform.wait_until(
+                lambda: platform.connections() not in ([], [first]), 3.0, "a new connection"
+            )
+            elapsed = loop.time() - silent_at
+            # Detected within liveness_timeout after the first unanswered ping.
+            assert 0.3 < elapsed < 1.5
+            platform.assert_no_violations()
+
+    run_clean(scenario)
+
+
+def test_without_the_watchdog_a_silent_connection_is_kept() -> None:
+    async def scenario() -> None:
+        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.1)
+        async with (
+            FakePlatform(client_config=config) as platform,
+            make_client(platform, quiet_dispatcher(), liveness_timeout=None),
+        ):
+            (first,) = await platform.wait_for_connections(1)
+            first.go_silent()
+            await asyncio.sleep(0.6)
+            assert platform.connections() == [first]
+
+    run_clean(scenario)
+
+
+def test_reconnect_waits_a_random_jitter_below_reconnect_nonce(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        draws.append((low, high))
+        return 0.25
+
+    monkeypatch.setattr(random, "uniform", uniform)
+
+    async def scenario() -> None:
+        config = ClientConfig(reconnect_nonce=3, reconnect_interval=0.05, ping_interval=1)
+        async with (
+            FakePlatform(client_config=config) as platform,
+            make_client(platform, quiet_dispatcher()),
+        ):
+            (first,) = await platform.wait_for_connections(1)
+            loop = asyncio.get_running_loop()
+            dropped_at = loop.time()
+            await first.close()
+            await platform.wait_until(
+                lambda: platform.connections() not in ([], [first]), 3.0, "a new connection"
+            )
+            assert loop.time() - dropped_at >= 0.25
+
+    run_clean(scenario)
+    assert draws == [(0, 3.0)]  # drawn once per reconnect, not for the first connect
+
+
+def test_failed_attempts_are_spaced_by_reconnect_interval_until_one_succeeds() -> None:
+    async def scenario() -> None:
+        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.2, ping_interval=1)
+        async with FakePlatform(client_config=config) as platform:
+            attempts: list[int] = []
+            client = make_client(platform, quiet_dispatcher(), on_reconnecting=attempts.append)
+            async with client:
+                (first,) = await platform.wait_for_connections(1)
+                platform.script_bootstrap(BUSY, BUSY)
+                loop = asyncio.get_running_loop()
+                dropped_at = loop.time()
+                first.abort()
+                await platform.wait_until(
+                    lambda: platform.connections() not in ([], [first]), 3.0, "a new connection"
+                )
+                assert loop.time() - dropped_at >= 0.4  # two failures, two intervals
+            assert attempts == [1, 2, 3]
+            assert platform.bootstrap_requests == 4
+
+    run_clean(scenario)
