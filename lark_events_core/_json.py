@@ -11,8 +11,27 @@ __all__ = ["BACKEND", "JSONDecodeError", "dumps", "loads"]
 # Everything a parser raises on bad input: syntax, invalid UTF-8, huge integers, deep nesting.
 JSONDecodeError: tuple[type[Exception], ...] = (ValueError, RecursionError)
 
-_loads: Callable[[bytes | str], Any]
-_dumps: Callable[[Any], bytes]
+# allow_nan=False: NaN and Infinity are not JSON, and every response must be valid JSON.
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ascii_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
+def _std_dumps(obj: Any) -> bytes:
+    text = _encoder.encode(obj)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (the stdlib parser accepts "\ud800"): escaped, it is valid JSON.
+        return _ascii_encoder.encode(obj).encode("ascii")
+
+
+def _std_loads(data: bytes | str) -> Any:
+    return json.loads(data)
+
+
+_loads: Callable[[bytes | str], Any] = _std_loads
+_dumps: Callable[[Any], bytes] = _std_dumps
+BACKEND = "json"
 
 try:  # pragma: no cover - depends on the environment
     import orjson
@@ -25,14 +44,7 @@ try:  # pragma: no cover - depends on the environment
     _dumps = _orjson_dumps
     BACKEND = "orjson"
 except ImportError:  # pragma: no cover - depends on the environment
-    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-    def _std_dumps(obj: Any) -> bytes:
-        return _encoder.encode(obj).encode("utf-8")
-
-    _loads = json.loads
-    _dumps = _std_dumps
-    BACKEND = "json"
+    pass
 
 
 def loads(data: bytes | str) -> Any:

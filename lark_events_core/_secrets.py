@@ -28,7 +28,11 @@ class Secret:
 
     def matches(self, candidate: str) -> bool:
         """Compare with ``candidate`` in constant time."""
-        return hmac.compare_digest(self._value.encode(), candidate.encode())
+        # "surrogatepass": a lone surrogate in untrusted input is a mismatch, never a crash.
+        return hmac.compare_digest(
+            self._value.encode("utf-8", "surrogatepass"),
+            candidate.encode("utf-8", "surrogatepass"),
+        )
 
     def __repr__(self) -> str:
         return "Secret('**********')"

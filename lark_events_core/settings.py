@@ -42,6 +42,10 @@ def secrets_from(value: SecretInput, what: str) -> tuple[Secret, ...]:
             raise ConfigurationError(f"{what} must be a str or Secret, not {type(item).__name__}")
         if not secret.reveal().strip():
             raise ConfigurationError(f"{what} is empty; pass None to disable it")
+        try:
+            secret.reveal().encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError(f"{what} is not valid Unicode text") from None
         out.append(secret)
     return tuple(out)
 

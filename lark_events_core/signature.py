@@ -26,19 +26,27 @@ def _reveal(secret: str | Secret) -> str:
     return secret.reveal() if isinstance(secret, Secret) else secret
 
 
+def _prefix(timestamp: str, nonce: str, secret: str | Secret) -> bytes:
+    # "surrogatepass": header values decoded with surrogateescape (aiohttp) must not crash us;
+    # such a value only ever yields a signature that does not match.
+    return (timestamp + nonce + _reveal(secret)).encode("utf-8", "surrogatepass")
+
+
 def event_signature(timestamp: str, nonce: str, encrypt_key: str | Secret, body: bytes) -> str:
     """``hex(sha256(timestamp + nonce + encrypt_key ++ body))``: events and new-style callbacks."""
-    prefix = (timestamp + nonce + _reveal(encrypt_key)).encode("utf-8")
-    return hashlib.sha256(prefix + body).hexdigest()
+    digest = hashlib.sha256(_prefix(timestamp, nonce, encrypt_key))
+    digest.update(body)
+    return digest.hexdigest()
 
 
 def card_signature(
     timestamp: str, nonce: str, verification_token: str | Secret, body: bytes
 ) -> str:
     """``hex(sha1(timestamp + nonce + verification_token ++ body))``: legacy card callbacks."""
-    prefix = (timestamp + nonce + _reveal(verification_token)).encode("utf-8")
     # SHA-1 is what the platform signs legacy card callbacks with; we cannot choose another.
-    return hashlib.sha1(prefix + body).hexdigest()  # noqa: S324
+    digest = hashlib.sha1(_prefix(timestamp, nonce, verification_token))  # noqa: S324
+    digest.update(body)
+    return digest.hexdigest()
 
 
 def matching_secret(
