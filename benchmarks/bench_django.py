@@ -1,0 +1,239 @@
+"""Requests/s of the Django adapter on real servers with one worker, against Django's own floor.
+
+    .venv/bin/python benchmarks/bench_django.py            # about two minutes
+    .venv/bin/python benchmarks/bench_django.py --rounds 5 --seconds 6
+
+Two servers, one worker process each, the same Django project (middleware as ``startproject``
+makes it, minus the apps that need a database: Security, Common, CSRF, X-Frame-Options):
+
+- WSGI: gunicorn, one sync worker. ``floor``: a Django view that reads ``request.body`` and returns
+  a constant JSON; ``lark``: ``lark_event_view`` with a sync handler (decrypt, verify, dedup).
+- ASGI: uvicorn, one worker. ``floor``: an async view doing the same; ``lark-async``:
+  ``async_lark_event_view`` with an async handler; ``lark-sync``: the same with a sync handler
+  (one thread hop per event, as Django runs sync views under ASGI).
+
+Every run receives the same bytes: distinct, encrypted, signed ``im.message.receive_v1`` requests
+from ``benchmarks/_load.py`` (wrk when installed, else its asyncio generator), 32 connections.
+The runs alternate in every round so that each ratio compares runs made close together on a
+shared machine; the ratios (median over rounds) are printed last. Target: >= 0.85x the floor.
+
+When gunicorn or uvicorn imports this file (``bench_django:application``) it is the Django project
+itself: ``BENCH_DJANGO_MODE`` picks the URLconf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script or imported by a server: ``benchmarks._load``
+    sys.path.insert(0, str(ROOT))
+
+ENCRYPT_KEY = "bench_key"
+VERIFICATION_TOKEN = "bench_token"
+PATH = "/webhook/event"
+#: (server, mode): every mode of a server is compared with that server's floor.
+RUNS = (
+    ("gunicorn", "floor"),
+    ("gunicorn", "lark"),
+    ("uvicorn", "floor"),
+    ("uvicorn", "lark-async"),
+    ("uvicorn", "lark-sync"),
+)
+MODE_ENV = "BENCH_DJANGO_MODE"
+
+
+# -- the Django project (used when a server imports this module) ---------------------------------
+
+
+def _configure(mode: str) -> list[Any]:
+    """Configure Django for ``mode``; the URL patterns to serve."""
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench-django",
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=[],
+        MIDDLEWARE=[
+            "django.middleware.security.SecurityMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        DATABASES={},
+        USE_TZ=True,
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+    from lark_events_django import make_async_view, make_sync_view
+
+    from lark_events_core import Dispatcher, Event
+
+    body = b'{"msg":"success"}'
+    content_type = "application/json; charset=utf-8"
+    if mode == "floor-wsgi":
+
+        @csrf_exempt
+        def floor(request: HttpRequest) -> HttpResponse:
+            request.body  # noqa: B018 - reading the body is the point
+            return HttpResponse(body, content_type=content_type)
+
+        return [path(PATH.lstrip("/"), floor)]
+    if mode == "floor-asgi":
+
+        @csrf_exempt
+        async def afloor(request: HttpRequest) -> HttpResponse:
+            request.body  # noqa: B018
+            return HttpResponse(body, content_type=content_type)
+
+        return [path(PATH.lstrip("/"), afloor)]
+
+    dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+    if mode == "lark-async":
+
+        @dispatcher.on("im.message.receive_v1")
+        async def on_message_async(event: Event[Any]) -> None:
+            return None
+
+        return [path(PATH.lstrip("/"), make_async_view(dispatcher))]
+
+    @dispatcher.on("im.message.receive_v1")
+    def on_message(event: Event[Any]) -> None:
+        return None
+
+    if mode == "lark-wsgi":
+        return [path(PATH.lstrip("/"), make_sync_view(dispatcher))]
+    if mode == "lark-sync":
+        return [path(PATH.lstrip("/"), make_async_view(dispatcher))]
+    raise SystemExit(f"unknown {MODE_ENV} {mode!r}")
+
+
+if __name__ != "__main__" and os.environ.get(MODE_ENV):
+    urlpatterns = _configure(os.environ[MODE_ENV])
+    if os.environ[MODE_ENV] in ("floor-wsgi", "lark-wsgi"):
+        from django.core.wsgi import get_wsgi_application
+
+        application: Any = get_wsgi_application()
+    else:
+        from django.core.asgi import get_asgi_application
+
+        application = get_asgi_application()
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+
+
+def server_argv(server: str) -> list[str]:
+    """The command that serves this module with one worker."""
+    here = str(Path(__file__).resolve().parent)
+    if server == "gunicorn":
+        return ["gunicorn", "--chdir", here, "-w", "1", "-b", "127.0.0.1:{port}", "bench_django"]
+    return [
+        "uvicorn",
+        "--app-dir",
+        here,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "bench_django:application",
+    ]
+
+
+def env_mode(server: str, mode: str) -> str:
+    """The ``BENCH_DJANGO_MODE`` of a run."""
+    if mode == "floor":
+        return "floor-wsgi" if server == "gunicorn" else "floor-asgi"
+    return "lark-wsgi" if mode == "lark" else mode
+
+
+def measure(
+    server: str, mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str
+) -> Any:
+    """Start the server in ``mode``, warm it up, then load it for ``seconds``."""
+    from benchmarks._load import run_load, serve
+
+    env = {MODE_ENV: env_mode(server, mode)}
+    with serve(server_argv(server), env=env) as running:
+        url = running.url + PATH
+        run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
+        result = run_load(
+            url,
+            requests[warmup:],
+            concurrency=32,
+            duration=seconds,
+            engine=engine,  # type: ignore[arg-type]
+        )
+        if result.errors or result.non_2xx:
+            raise SystemExit(f"{server} {mode}: the run had errors: {result.summary()}")
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the ratios last."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=4.0, help="timed load per run")
+    parser.add_argument("--warmup", type=int, default=1_000, help="untimed requests per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of all runs")
+    parser.add_argument("--pool", type=int, default=60_000, help="distinct requests")
+    parser.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--server", choices=["all", "gunicorn", "uvicorn"], default="all", help="which servers"
+    )
+    args = parser.parse_args(argv)
+    runs = [run for run in RUNS if args.server in ("all", run[0])]
+
+    from benchmarks._load import make_event_requests
+
+    # Distinct event ids (each server starts with an empty dedup store), the same bytes for all.
+    pool = make_event_requests(
+        args.pool, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
+    )
+    rps: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    ratios: dict[tuple[str, str], list[float]] = {run: [] for run in runs if run[1] != "floor"}
+    print(
+        f"Django adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
+        "32 connections, one worker per server"
+    )
+    for round_no in range(1, args.rounds + 1):
+        floor_rps: dict[str, float] = {}
+        for server, mode in runs:
+            result = measure(
+                server, mode, pool, warmup=args.warmup, seconds=args.seconds, engine=args.engine
+            )
+            rps[server, mode].append(result.rps)
+            print(f"  round {round_no} {server:<8} {mode:<10} {result.summary()}")
+            if mode == "floor":
+                floor_rps[server] = result.rps
+            else:
+                ratios[server, mode].append(result.rps / floor_rps[server])
+    print()
+    for (server, mode), values in rps.items():
+        print(f"{server:<8} {mode:<10} median {statistics.median(values):9.1f} req/s")
+    for (server, mode), values in ratios.items():
+        per_round = " ".join(f"{v:.3f}" for v in values)
+        print(
+            f"ratio {server} {mode} / floor: {statistics.median(values):.3f}x (target >= 0.85)"
+            f"  rounds: {per_round}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
