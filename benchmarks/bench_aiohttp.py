@@ -7,12 +7,18 @@ Each server is one process on aiohttp's own runner (``web.run_app``, access log 
 
 - ``floor``: aiohttp's minimal endpoint, ``await request.read()`` and a constant JSON answer;
 - ``lark-async``: ``lark_events_aiohttp.setup`` with an async handler (decrypt, verify, dedup);
-- ``lark-sync``: the same with a sync handler (one thread hop per event).
+- ``lark-sync``: the same with a sync handler (one thread hop per event);
+- ``lark-plain``: an async handler, no Encrypt Key (plain bodies, token checked), vs a floor fed
+  the same plain bytes;
+- ``lark-shell``: the adapter alone, over a dispatcher that answers at once (no core work).
 
 All three receive the same bytes: distinct, encrypted, signed ``im.message.receive_v1`` requests
 from ``benchmarks/_load.py`` (wrk when installed, else its asyncio generator), 32 connections.
 The modes alternate in every round so that each ratio compares runs made close together on a
 shared machine; the ratios (median over rounds) are printed last. Target: lark-async >= 0.85x.
+The server's CPU time per request (user + system, from psutil) is printed too: on a machine
+shared with other work it is steadier than req/s, and ``floor cpu / mode cpu`` is the ratio a
+CPU-bound server would reach.
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ RUNS = (
     ("encrypted", "floor"),
     ("encrypted", "lark-async"),
     ("encrypted", "lark-sync"),
+    ("encrypted", "lark-shell"),
     ("plain", "floor"),
     ("plain", "lark-plain"),
 )
-MODES = ("floor", "lark-async", "lark-sync", "lark-plain")
+MODES = ("floor", "lark-async", "lark-sync", "lark-plain", "lark-shell")
 
 
 def create_app(mode: str) -> Any:
@@ -61,6 +68,17 @@ def create_app(mode: str) -> Any:
 
     from lark_events_core import Dispatcher, Event
 
+    if mode == "lark-shell":  # the adapter alone: a dispatcher that answers without any work
+        from lark_events_core import Request, Response
+
+        success = Response(200, b'{"msg":"success"}')
+
+        class Shell(Dispatcher):
+            async def handle_async(self, request: Request, *, card: bool = False) -> Response:
+                return success
+
+        setup(app, Shell(verification_token=VERIFICATION_TOKEN), event_path=PATH)
+        return app
     if mode == "lark-plain":  # no Encrypt Key: plain, unsigned bodies; the token is checked
         dispatcher = Dispatcher(verification_token=VERIFICATION_TOKEN)
     else:
@@ -91,8 +109,12 @@ def serve(mode: str, port: int) -> None:
     web.run_app(create_app(mode), host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-def measure(mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str) -> Any:
-    """Start the ``mode`` server, warm it up, then load it for ``seconds``."""
+def measure(
+    mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str
+) -> tuple[Any, float]:
+    """Load the ``mode`` server for ``seconds``: the result and its CPU microseconds per request."""
+    import psutil
+
     from benchmarks._load import run_load
     from benchmarks._load import serve as serve_cmd
 
@@ -100,6 +122,8 @@ def measure(mode: str, requests: list[Any], *, warmup: int, seconds: float, engi
     with serve_cmd(argv) as server:
         url = server.url + PATH
         run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
+        process = psutil.Process(server.proc.pid)
+        before = process.cpu_times()
         result = run_load(
             url,
             requests[warmup:],
@@ -107,9 +131,11 @@ def measure(mode: str, requests: list[Any], *, warmup: int, seconds: float, engi
             duration=seconds,
             engine=engine,  # type: ignore[arg-type]
         )
+        after = process.cpu_times()
         if result.errors or result.non_2xx:
             raise SystemExit(f"{mode}: the run had errors: {result.summary()}")
-        return result
+        cpu = (after.user + after.system) - (before.user + before.system)
+        return result, cpu / max(result.requests, 1) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     rps: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS}
+    cpu_us: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS}
     ratios: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS if run[1] != "floor"}
     print(
         f"aiohttp adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
@@ -148,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     for round_no in range(1, args.rounds + 1):
         floor_rps: dict[str, float] = {}
         for scenario, mode in RUNS:
-            result = measure(
+            result, per_request = measure(
                 mode,
                 pools[scenario],
                 warmup=args.warmup,
@@ -156,20 +183,33 @@ def main(argv: list[str] | None = None) -> int:
                 engine=args.engine,
             )
             rps[scenario, mode].append(result.rps)
-            print(f"  round {round_no} {scenario:<9} {mode:<10} {result.summary()}")
+            cpu_us[scenario, mode].append(per_request)
+            print(
+                f"  round {round_no} {scenario:<9} {mode:<10} {result.summary()}"
+                f"  server cpu {per_request:.1f} us/req"
+            )
             if mode == "floor":
                 floor_rps[scenario] = result.rps
             else:
                 ratios[scenario, mode].append(result.rps / floor_rps[scenario])
     print()
     for (scenario, mode), values in rps.items():
-        print(f"{scenario:<9} {mode:<10} median {statistics.median(values):9.1f} req/s")
+        cpu = statistics.median(cpu_us[scenario, mode])
+        print(
+            f"{scenario:<9} {mode:<10} median {statistics.median(values):9.1f} req/s"
+            f"  server cpu {cpu:6.1f} us/req"
+        )
     for (scenario, mode), values in ratios.items():
         per_round = " ".join(f"{v:.3f}" for v in values)
         target = "  (target >= 0.85)" if mode == "lark-async" else ""
+        if mode == "lark-shell":
+            target = "  (the adapter alone, no core work)"
+        cpu_ratio = statistics.median(cpu_us[scenario, "floor"]) / statistics.median(
+            cpu_us[scenario, mode]
+        )
         print(
             f"ratio {mode} / floor ({scenario}): {statistics.median(values):.3f}x{target}"
-            f"  rounds: {per_round}"
+            f"  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
         )
     return 0
 
