@@ -281,3 +281,14 @@ def test_sigterm_stops_the_server_cleanly() -> None:
         srv.proc.send_signal(signal.SIGTERM)
         assert srv.proc.wait(timeout=15) == 0
     assert "Traceback" not in srv.log()
+
+
+def test_the_sample_also_runs_under_aiohttps_command_line() -> None:
+    argv = [sys.executable, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", "{port}"]
+    argv.append("sample_projects.aiohttp_echo.app:create_app")
+    with run_server(argv, env=ENV, cwd=ROOT) as srv:
+        event_id = uuid.uuid4().hex
+        req = message_request(event_id)
+        resp = post(srv, req.body, req.headers)
+        assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
+        assert handled_count(srv, "im.message.receive_v1", event_id) == 1
