@@ -19,6 +19,7 @@ from .simulator import LarkSimulator
 
 __all__ = [
     "lark_encrypt_key",
+    "lark_env",
     "lark_simulator",
     "lark_verification_token",
     "pytest_addoption",
@@ -71,3 +72,26 @@ def lark_simulator(
         event_path=_setting(pytestconfig, "lark_event_path") or "/webhook/event",
         card_path=_setting(pytestconfig, "lark_card_path") or "/webhook/card",
     )
+
+
+@pytest.fixture
+def lark_env(
+    monkeypatch: pytest.MonkeyPatch,
+    lark_encrypt_key: str | None,
+    lark_verification_token: str | None,
+) -> dict[str, str | None]:
+    """Put the simulator's secrets in ``LARK_ENCRYPT_KEY`` / ``LARK_VERIFICATION_TOKEN``.
+
+    For apps configured from the environment (``Dispatcher.from_env()``): build the app after
+    requesting this fixture and it accepts what ``lark_simulator`` sends. Restored afterwards.
+    """
+    values = {
+        "LARK_ENCRYPT_KEY": lark_encrypt_key,
+        "LARK_VERIFICATION_TOKEN": lark_verification_token,
+    }
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return values

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +31,11 @@ def _event_id(payload: Payload) -> str | None:
     header = payload.get("header")
     value = header.get("event_id") if isinstance(header, Mapping) else payload.get("uuid")
     return value if isinstance(value, str) else None
+
+
+def _with_log_id(headers: dict[str, str]) -> dict[str, str]:
+    """The platform's request id header, which apps log (``Event.request_id``)."""
+    return {**headers, "X-Tt-Logid": time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(10)}
 
 
 def _reveal(value: str | Secret | None) -> str | None:
@@ -126,10 +132,11 @@ class LarkSimulator:
             legacy = "action" in event and "schema" not in event and "type" not in event
             payload = event
         if legacy:
-            return sign_legacy_card(payload, verification_token=self._token if sign else None)
+            signed = sign_legacy_card(payload, verification_token=self._token if sign else None)
+            return replace(signed, headers=_with_log_id(signed.headers))
         do_encrypt = self.encrypt if encrypt is None else encrypt
         signed = sign_event(payload, encrypt_key=self._encrypt_key, encrypt=do_encrypt, sign=sign)
-        return replace(signed, event_id=_event_id(payload))
+        return replace(signed, headers=_with_log_id(signed.headers), event_id=_event_id(payload))
 
     def challenge(self, challenge: str | None = None, *, encrypt: bool = False) -> SignedRequest:
         """The URL-verification request the console sends when a request URL is saved (unsigned)."""

@@ -19,8 +19,12 @@ def doc_files() -> dict[str, str]:
     return dict(BLOCK.findall(DOC.read_text(encoding="utf-8")))
 
 
-def run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LARK_")}
+def run_pytest(
+    directory: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run pytest on ``directory`` in a fresh process, without the caller's ``LARK_*`` variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LARK_")}
+    env = {**clean, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(directory)],
         cwd=directory,

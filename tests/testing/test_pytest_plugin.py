@@ -62,6 +62,30 @@ def test_a_mismatched_key_fails_the_users_test(tmp_path: Path) -> None:
     assert "1 failed" in result.stdout
 
 
+def test_lark_env_configures_apps_built_from_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nlark_encrypt_key = ini-key\n")
+    (tmp_path / "test_env.py").write_text(
+        "import os, pytest\n"
+        "from lark_events_core import Dispatcher\n"
+        "@pytest.fixture\n"
+        "def lark_verification_token():\n"
+        "    return None  # this app has no token\n"
+        "def test_env(lark_env, lark_simulator):\n"
+        "    assert os.environ['LARK_ENCRYPT_KEY'] == 'ini-key'\n"
+        "    assert 'LARK_VERIFICATION_TOKEN' not in os.environ\n"
+        "    app = Dispatcher.from_env()\n"
+        "    request = lark_simulator.request('im.message.receive_v1').as_request()\n"
+        "    assert app.handle(request).status == 200\n"
+        "def test_restored():\n"
+        "    assert os.environ.get('LARK_ENCRYPT_KEY') == 'outer'\n"
+        "    assert os.environ.get('LARK_VERIFICATION_TOKEN') == 'outer-token'\n"
+    )
+    env = {"LARK_ENCRYPT_KEY": "outer", "LARK_VERIFICATION_TOKEN": "outer-token"}
+    result = run_pytest(tmp_path, "-p", "lark_events_core.testing.pytest_plugin", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+
+
 def test_the_plugin_is_opt_in(tmp_path: Path) -> None:
     _write(tmp_path, None, None, "/webhook/event")
     result = run_pytest(tmp_path)
