@@ -5,9 +5,11 @@ environment)::
 
     python sample_projects/flask_echo/app.py
 
-or under gunicorn, from the repository root::
+or under gunicorn, from the repository root (``LARK_REDIS_URL`` shares deduplication between the
+worker processes)::
 
-    gunicorn -w 2 --threads 4 -b 127.0.0.1:${PORT:-9999} sample_projects.flask_echo.app:app
+    LARK_REDIS_URL=redis://127.0.0.1:6379/0 \
+        gunicorn -w 2 --threads 4 -b 127.0.0.1:${PORT:-9999} sample_projects.flask_echo.app:app
 """
 
 from __future__ import annotations
@@ -93,11 +95,22 @@ def on_legacy_card(event: Event[Any]) -> dict[str, Any]:
 
 def create_app() -> Flask:
     """The application: /webhook/event and /webhook/card, configured from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s %(message)s",
+    )
     app = Flask(__name__)
     # The extension reads these from app.config (and from the environment when unset).
     app.config["LARK_ENCRYPT_KEY"] = os.environ.get("LARK_ENCRYPT_KEY")
     app.config["LARK_VERIFICATION_TOKEN"] = os.environ.get("LARK_VERIFICATION_TOKEN")
+    redis_url = os.environ.get("LARK_REDIS_URL")
+    if redis_url:
+        # Several worker processes (gunicorn -w 2): share "already handled" through Redis, so a
+        # re-pushed event is handled once whichever worker gets it. Default: in-process memory.
+        from lark_events_core.redis_store import RedisDedupStore
+
+        prefix = os.environ.get("LARK_REDIS_PREFIX", "flask-echo:")
+        app.config["LARK_EVENTS_OPTIONS"] = {"dedup": RedisDedupStore(redis_url, prefix=prefix)}
     lark.init_app(app)
     return app
 
