@@ -7,6 +7,7 @@
 
     app = web.Application()
     setup(app, dispatcher)   # POST /webhook/event and /webhook/card; drains on cleanup
+    # or: dispatcher = setup(app)   -- built from LARK_ENCRYPT_KEY / LARK_VERIFICATION_TOKEN
 
 Async handlers run on the loop; sync handlers run in a worker thread, so the loop never blocks.
 The body is read from the stream with the dispatcher's size limit, so an oversized request is
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 from asyncio import IncompleteReadError
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -25,7 +27,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from lark_events_core import Dispatcher, Request, Response
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 
-__all__ = ["DISPATCHER_KEY", "AiohttpHandler", "make_handler", "setup"]
+__all__ = ["DISPATCHER_KEY", "AiohttpHandler", "get_dispatcher", "make_handler", "setup"]
 
 logger = logging.getLogger("lark_events.aiohttp")
 
@@ -98,28 +100,39 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
 
 def setup(
     app: web.Application,
-    dispatcher: Dispatcher,
+    dispatcher: Dispatcher | None = None,
     *,
     event_path: str | None = "/webhook/event",
     card_path: str | None = "/webhook/card",
     shutdown_timeout: float | None = 30.0,
-) -> None:
-    """Add the endpoints to ``app``, keep ``dispatcher`` under :data:`DISPATCHER_KEY`, and drain
-    its background work on ``on_cleanup``. A ``None`` path leaves that endpoint out.
+    **options: Any,
+) -> Dispatcher:
+    """Add the endpoints to ``app``, keep the dispatcher under :data:`DISPATCHER_KEY`, drain its
+    background work on ``on_cleanup``, and return it. A ``None`` path leaves that endpoint out.
 
-    Route names: ``lark_events_event`` and ``lark_events_card``.
+    Without a ``dispatcher``, one is built by ``Dispatcher.from_env(**options)``
+    (``LARK_ENCRYPT_KEY``, ``LARK_VERIFICATION_TOKEN``). Route names: ``lark_events_event`` and
+    ``lark_events_card``.
     """
     if DISPATCHER_KEY in app:
         raise RuntimeError("lark_events_aiohttp.setup() was already called for this app")
-    app[DISPATCHER_KEY] = dispatcher
+    disp = dispatcher if dispatcher is not None else Dispatcher.from_env(**options)
+    app[DISPATCHER_KEY] = disp
     if event_path is not None:
-        app.router.add_route("*", event_path, make_handler(dispatcher), name="lark_events_event")
+        app.router.add_route("*", event_path, make_handler(disp), name="lark_events_event")
     if card_path is not None:
-        app.router.add_route(
-            "*", card_path, make_handler(dispatcher, card=True), name="lark_events_card"
-        )
+        app.router.add_route("*", card_path, make_handler(disp, card=True), name="lark_events_card")
 
     async def drain(app: web.Application) -> None:
         await app[DISPATCHER_KEY].aclose(shutdown_timeout)
 
     app.on_cleanup.append(drain)
+    return disp
+
+
+def get_dispatcher(owner: web.Application | web.Request) -> Dispatcher:
+    """The dispatcher :func:`setup` keeps for an app, or for the app serving a request
+    (``request.config_dict``, so it is found from nested sub-applications too)."""
+    if isinstance(owner, web.Request):
+        return owner.config_dict[DISPATCHER_KEY]
+    return owner[DISPATCHER_KEY]

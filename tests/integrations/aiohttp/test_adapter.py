@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from lark_events_aiohttp import DISPATCHER_KEY, make_handler, setup
+from lark_events_aiohttp import DISPATCHER_KEY, get_dispatcher, make_handler, setup
 
 from lark_events_core import Dispatcher, Event, Toast
 from lark_events_core.testing import (
@@ -388,6 +388,7 @@ def test_setup_keeps_the_dispatcher_under_the_typed_app_key() -> None:
     app = app_with(dispatcher)
     assert isinstance(DISPATCHER_KEY, web.AppKey)
     assert app[DISPATCHER_KEY] is dispatcher
+    assert get_dispatcher(app) is dispatcher
     with pytest.raises(RuntimeError, match="already"):
         setup(app, dispatcher)
 
@@ -399,7 +400,7 @@ def test_the_dispatcher_is_reachable_from_a_sub_application_request() -> None:
     setup(sub, dispatcher, card_path=None)
 
     async def which(request: web.Request) -> web.Response:
-        return web.json_response({"same": request.config_dict[DISPATCHER_KEY] is dispatcher})
+        return web.json_response({"same": get_dispatcher(request) is dispatcher})
 
     sub.router.add_get("/which", which)
     parent.add_subapp("/lark", sub)
@@ -502,3 +503,27 @@ def test_runner_cleanup_waits_for_deferred_handlers_still_running() -> None:
 
     assert asyncio.run(main()) == []  # answered before the handler ran
     assert finished == ["deferred-1"]  # drained by on_cleanup
+
+
+def test_setup_without_a_dispatcher_builds_one_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LARK_ENCRYPT_KEY", KEY)
+    monkeypatch.setenv("LARK_VERIFICATION_TOKEN", TOKEN)
+    app = web.Application()
+    dispatcher = setup(app, max_body_bytes=2048)
+    assert get_dispatcher(app) is dispatcher
+    assert dispatcher.settings.max_body_bytes == 2048
+    calls: list[Event[Any]] = []
+    dispatcher.on("im.message.receive_v1", calls.append)
+    data, headers = signed_message("env-1")
+
+    async def body(client: TestClient[web.Request, web.Application]) -> tuple[int, int]:
+        ok = await client.post("/webhook/event", data=data, headers=headers)
+        forged = await client.post(
+            "/webhook/event", data=data, headers={**headers, "X-Lark-Signature": "0" * 64}
+        )
+        return ok.status, forged.status
+
+    assert run_with_client(app, body) == (200, 401)
+    assert [e.event_id for e in calls] == ["env-1"]
