@@ -15,6 +15,7 @@ instead names your own :class:`~lark_events_core.Dispatcher` (or a function retu
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable, Mapping
 from importlib import import_module
@@ -181,6 +182,15 @@ def unregister(event_type: str) -> None:
     with _lock:
         _registry.pop(event_type, None)
     reset()
+
+
+@atexit.register
+def close_at_exit() -> None:
+    """On process exit (gunicorn worker, uvicorn, runserver), drain the dispatcher's background
+    work; Django has no shutdown signal of its own."""
+    found = _dispatcher
+    if found is not None:
+        found.close()
 
 
 @receiver(setting_changed)

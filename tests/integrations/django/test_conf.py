@@ -115,3 +115,14 @@ def test_on_after_the_dispatcher_is_built_registers_at_once() -> None:
     finally:
         conf.unregister("contact.user.created_v3")
     assert "contact.user.created_v3" not in lark_events_django.get_dispatcher().event_types
+
+
+def test_the_default_dispatcher_is_closed_at_process_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[float | None] = []
+    dispatcher = lark_events_django.get_dispatcher()
+    monkeypatch.setattr(dispatcher, "close", lambda timeout=30.0: closed.append(timeout))
+    conf.close_at_exit()
+    assert closed == [30.0]
+    conf.reset()
+    conf.close_at_exit()  # nothing built: nothing to close
+    assert closed == [30.0]
