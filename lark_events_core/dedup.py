@@ -11,10 +11,8 @@ never wipe out the claim of the delivery that took over from it.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -66,9 +64,12 @@ class AsyncDedupStore(Protocol):
         ...
 
 
-# Rough size of one entry besides its key: dict slot, OrderedDict link, tuple, float, owner.
+# Rough size of one entry besides its key's characters: str header, dict slot, tuple, float.
+# Counting characters instead of calling sys.getsizeof keeps claims cheap.
 _ENTRY_OVERHEAD = 200
 _DONE = ""  # the owner recorded for a handled key (owners are never empty)
+
+_Entry = tuple[float, str]  # (expiry, owner); owner == _DONE once handled
 
 
 class MemoryDedupStore:
@@ -76,62 +77,79 @@ class MemoryDedupStore:
 
     Right for one process. Several processes or hosts (gunicorn workers, long-connection clients in
     cluster mode, Celery workers) need a shared store such as
-    :class:`lark_events_core.redis_store.RedisDedupStore`. When a bound is reached the entries
-    touched longest ago go first, so a flood of new ids can shorten the retention of old ones but
-    never grows memory.
+    :class:`lark_events_core.redis_store.RedisDedupStore`.
+
+    Entries live in two generations of plain dicts: new entries go to the current one; when it
+    holds half the entry or byte bound it becomes the previous one and the old previous one is
+    dropped whole. So memory never exceeds the bounds, eviction is O(1), and at least the
+    ``max_entries / 2`` most recently written ids are always remembered (until they expire): a
+    flood of new ids can shorten the retention of old ones but never grows memory.
     """
 
     def __init__(
         self,
-        max_entries: int = 100_000,
-        max_bytes: int = 32 * 1024 * 1024,
+        max_entries: int = 200_000,
+        max_bytes: int = 64 * 1024 * 1024,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if max_entries < 1 or max_bytes < 1:
             raise ValueError("max_entries and max_bytes must be positive")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        self._half_entries = max(1, max_entries // 2)
+        self._half_bytes = max(1, max_bytes // 2)
         self._now = time.monotonic if clock is None else clock
-        # key -> (expiry, owner); owner == _DONE once handled.
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._bytes = 0
+        self._current: dict[str, _Entry] = {}
+        self._previous: dict[str, _Entry] = {}
+        self._current_bytes = 0
+        self._previous_bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._current) + len(self._previous)
 
     @property
     def approx_bytes(self) -> int:
         """Estimated memory held by the entries."""
-        return self._bytes
+        return self._current_bytes + self._previous_bytes
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
         now = self._now()
         with self._lock:
-            self._expire_some(now)
-            current = self._entries.get(key)
-            if current is not None and current[0] > now:
+            current = self._current
+            entry = current.get(key) or self._previous.get(key)
+            if entry is not None and entry[0] > now:
                 return False
-            self._put(key, now + ttl, owner)
+            size = len(current)
+            current[key] = (now + ttl, owner)
+            if len(current) != size:
+                self._grew(key)
             return True
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
         now = self._now()
         with self._lock:
-            current = self._entries.get(key)
-            if current is not None and current[0] > now and current[1] not in (owner, _DONE):
+            current = self._current
+            entry = current.get(key) or self._previous.get(key)
+            if entry is not None and entry[0] > now and entry[1] != owner and entry[1] != _DONE:
                 return  # our claim expired and another delivery took over: it will settle
-            self._put(key, now + ttl, _DONE)
+            size = len(current)
+            current[key] = (now + ttl, _DONE)  # an older copy in the previous one is shadowed
+            if len(current) != size:
+                self._grew(key)
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
         with self._lock:
-            current = self._entries.get(key)
-            if current is not None and current[1] == owner:
-                del self._entries[key]
-                self._bytes -= _size(key)
+            entry = self._current.get(key) or self._previous.get(key)
+            if entry is None or entry[1] != owner:
+                return
+            if self._current.pop(key, None) is not None:
+                self._current_bytes -= _ENTRY_OVERHEAD + len(key)
+            if self._previous.pop(key, None) is not None:
+                self._previous_bytes -= _ENTRY_OVERHEAD + len(key)
 
     async def aclaim(self, key: str, owner: str, ttl: float) -> bool:
         """:meth:`claim` for async callers (no I/O, so no thread hop)."""
@@ -145,30 +163,9 @@ class MemoryDedupStore:
         """:meth:`release` for async callers."""
         self.release(key, owner)
 
-    def _put(self, key: str, expiry: float, owner: str) -> None:
-        entries = self._entries
-        if key in entries:
-            entries.move_to_end(key)
-        else:
-            self._bytes += _size(key)
-        entries[key] = (expiry, owner)
-        while len(entries) > self.max_entries or self._bytes > self.max_bytes:
-            old, _ = entries.popitem(last=False)
-            self._bytes -= _size(old)
-
-    def _expire_some(self, now: float, limit: int = 8) -> None:
-        # Entries are roughly in expiry order; dropping a few expired ones from the front on each
-        # claim keeps the store from holding dead entries without a sweeper thread.
-        entries = self._entries
-        for _ in range(limit):
-            if not entries:
-                return
-            key, (expiry, _) = next(iter(entries.items()))
-            if expiry > now:
-                return
-            del entries[key]
-            self._bytes -= _size(key)
-
-
-def _size(key: str) -> int:
-    return sys.getsizeof(key) + _ENTRY_OVERHEAD
+    def _grew(self, key: str) -> None:
+        # A new key in the current generation: count it; rotate at half a bound.
+        self._current_bytes += _ENTRY_OVERHEAD + len(key)
+        if len(self._current) >= self._half_entries or self._current_bytes >= self._half_bytes:
+            self._previous, self._previous_bytes = self._current, self._current_bytes
+            self._current, self._current_bytes = {}, 0

@@ -12,7 +12,9 @@ A deferred handler is acknowledged first and run by an executor afterwards, with
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import secrets
 import threading
 import time
@@ -57,6 +59,7 @@ BUSY = Response(503, b'{"msg":"busy, retry later"}')
 #: The platform counts a push as failed when it is not answered within this many seconds.
 PLATFORM_DEADLINE = 3.0
 _MAX_LOGGED_TYPES = 1024
+_CALLBACK_KINDS = frozenset(kind for kind in Kind if kind.is_callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,27 @@ def _safe(text: str | None, limit: int = 80) -> str:
     return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
 
 
-def _new_owner() -> str:
-    return secrets.token_hex(8)
+class _Owners:
+    """Claim owner tokens: a random prefix per process plus a counter (cheap, unique).
+
+    The prefix is drawn again in a forked child, so gunicorn workers never share tokens.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(6) + "-"
+        self.counter = itertools.count(1)
+
+    def new(self) -> str:
+        return self.prefix + str(next(self.counter))
+
+
+_OWNERS = _Owners()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_OWNERS.reset)
+_new_owner = _OWNERS.new
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -368,17 +390,17 @@ class Dispatcher:
 
     def dedup_key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
-        if self.dedup is None or (event.kind.is_callback and not self.dedup_callbacks):
+        if self.dedup is None or (event.kind in _CALLBACK_KINDS and not self.dedup_callbacks):
             return None
-        app = event.app_id or "-"
+        header = event.header
+        app = header.app_id or "-"
         if self.dedup_by_message_id and event.type == "im.message.receive_v1":
             message = event.data.get("message")
             message_id = message.get("message_id") if isinstance(message, Mapping) else None
             if isinstance(message_id, str) and message_id:
                 return f"lark:{app}:msg:{message_id}"
-        if not event.event_id:
-            return None
-        return f"lark:{app}:{event.event_id}"
+        event_id = header.event_id
+        return f"lark:{app}:{event_id}" if event_id else None
 
     def finish(
         self, call: HandlerCall, result: Any = None, error: BaseException | None = None

@@ -93,9 +93,11 @@ def test_entries_bound_holds_under_far_more_ids() -> None:
     for i in range(50_000):
         store.claim(f"lark:cli_app:{i:032x}", "o", 60)
         store.complete(f"lark:cli_app:{i:032x}", "o", 3600)
-    assert len(store) == 1000
-    # The newest ids are the ones kept.
-    assert not store.claim(f"lark:cli_app:{49_999:032x}", "o", 60)
+    assert 500 <= len(store) <= 1000
+    # At least the newest half of the bound is remembered; the oldest ids are gone.
+    for i in range(49_500, 50_000):
+        assert not store.claim(f"lark:cli_app:{i:032x}", "o", 60)
+    assert store.claim(f"lark:cli_app:{0:032x}", "o", 60)
 
 
 def test_bytes_bound_holds() -> None:
@@ -127,8 +129,10 @@ def test_memory_stays_flat_when_inserting_far_more_ids_than_the_bound() -> None:
         after_20x, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert len(store) == 5_000
-    # Twenty times the bound more ids: memory is what it was after two times, within noise.
+    assert len(store) <= 5_000
+    # Both measurements are taken at the same point of the generation cycle (15,000 and 115,000
+    # are multiples of the 2,500-entry half bound). Twenty times the bound more ids: memory is
+    # what it was after two times, within noise.
     assert after_20x < after_2x * 1.2 + 64 * 1024
 
 
