@@ -22,7 +22,7 @@ from .dispatcher import Dispatcher
 from .errors import MethodNotAllowed, PayloadTooLarge, RequestError
 from .http import Request, Response
 
-__all__ = ["ASGIApp", "Receive", "Scope", "Send"]
+__all__ = ["ASGIApp", "Receive", "Scope", "Send", "route_path"]
 
 logger = logging.getLogger("lark_events.asgi")
 
