@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from lark_events_core.testing import make_event, make_legacy_card, sign_event, s
 KEY = "asgi_test_key"
 TOKEN = "asgi_test_token"
 JSON = "application/json; charset=utf-8"
+Message = MutableMapping[str, Any]
 
 
 def recording_dispatcher(**kwargs: Any) -> tuple[Dispatcher, list[Event[Any]]]:
@@ -127,9 +128,9 @@ def test_streamed_body_over_the_limit_is_a_413_without_reading_it_all() -> None:
         pulled += 1
         return {"type": "http.request", "body": b"x" * 400, "more_body": True}  # endless
 
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {
@@ -158,16 +159,16 @@ def test_streamed_body_within_the_limit_is_handled() -> None:
 
 def test_client_disconnect_before_the_body_ends_answers_nothing() -> None:
     dispatcher, calls = recording_dispatcher()
-    messages = iter(
+    messages: Iterator[dict[str, Any]] = iter(
         [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
     )
 
     async def receive() -> dict[str, Any]:
         return next(messages)
 
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/webhook/event", "headers": []}
@@ -238,14 +239,14 @@ class _DrainSpy(Dispatcher):
         self.drained.append(timeout)
 
 
-def _lifespan(app: ASGIApp) -> list[dict[str, Any]]:
+def _lifespan(app: ASGIApp) -> list[Message]:
     incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def receive() -> dict[str, Any]:
         return next(incoming)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(app({"type": "lifespan"}, receive, send))
@@ -272,12 +273,12 @@ def test_a_failing_drain_reports_lifespan_shutdown_failed() -> None:
 
 def test_websocket_connections_are_closed() -> None:
     dispatcher, _ = recording_dispatcher()
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(ASGIApp(dispatcher)({"type": "websocket", "path": "/"}, receive, send))
@@ -311,7 +312,7 @@ def test_lifespan_shutdown_waits_for_deferred_handlers() -> None:
     app = ASGIApp(dispatcher)
     data, headers = signed_message("deferred-asgi")
     shutdown = asyncio.Event()
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def lifespan_receive() -> dict[str, Any]:
         if not sent:
@@ -319,7 +320,7 @@ def test_lifespan_shutdown_waits_for_deferred_handlers() -> None:
         await shutdown.wait()
         return {"type": "lifespan.shutdown"}
 
-    async def lifespan_send(message: dict[str, Any]) -> None:
+    async def lifespan_send(message: Message) -> None:
         sent.append(message)
 
     async def main() -> list[str | None]:
