@@ -88,8 +88,8 @@ class MemoryDedupStore:
 
     def __init__(
         self,
-        max_entries: int = 200_000,
-        max_bytes: int = 64 * 1024 * 1024,
+        max_entries: int = 100_000,
+        max_bytes: int = 32 * 1024 * 1024,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if max_entries < 1 or max_bytes < 1:
