@@ -21,11 +21,12 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
 from . import _invoke
+from .background import BackgroundContext, BackgroundRunner, Executors, GiveUpHook
+from .background import safe as _safe
 from .dedup import (
     DEFAULT_CLAIM_TTL,
     DEFAULT_DONE_TTL,
@@ -37,7 +38,7 @@ from .envelope import CALLBACK_TYPES
 from .errors import ConfigurationError, LarkEventsError, RequestError
 from .events import LEGACY_CARD_TYPE, MODELS
 from .events.base import Event, Kind
-from .executors import AsyncioExecutor, DeferredJob, Executor, ThreadExecutor
+from .executors import Executor
 from .http import Request, Response
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
@@ -49,8 +50,6 @@ logger = logging.getLogger("lark_events")
 
 F = TypeVar("F", bound=Callable[..., Any])
 StoreErrorPolicy = Literal["process", "retry"]
-#: Wraps every background attempt, e.g. Django's ``close_old_connections`` before and after.
-BackgroundContext = Callable[[Event[Any]], AbstractContextManager[Any]]
 
 SUCCESS = Response(200, b'{"msg":"success"}')
 INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
@@ -92,13 +91,6 @@ class HandlerCall:
         return self.owner is not None
 
 
-def _safe(text: str | None, limit: int = 80) -> str:
-    """A type or id as it may appear in a log line: bounded and printable."""
-    if text is None:
-        return "-"
-    return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
-
-
 class _Owners:
     """Claim owner tokens: a random prefix per process plus a counter (cheap, unique).
 
@@ -120,10 +112,6 @@ _OWNERS = _Owners()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_OWNERS.reset)
 _new_owner = _OWNERS.new
-
-
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 class Dispatcher:
@@ -166,7 +154,7 @@ class Dispatcher:
         callback_workers: int = 16,
         slow_handler_warning: float | None = PLATFORM_DEADLINE,
         background_context: BackgroundContext | None = None,
-        on_give_up: Callable[[Event[Any], BaseException], Any] | None = None,
+        on_give_up: GiveUpHook | None = None,
     ) -> None:
         self.settings = Settings.build(
             encrypt_key,
@@ -208,21 +196,21 @@ class Dispatcher:
         self.callback_types = CALLBACK_TYPES | frozenset(callback_types)
         self.defer = defer
         self.executor = executor
-        self.retries = retries
-        self.retry_backoff = retry_backoff
         self.callback_deadline = callback_deadline
-        self.callback_workers = callback_workers
         self.slow_handler_warning = slow_handler_warning
-        self.background_context = background_context
-        self.on_give_up = on_give_up
+        #: Runs deferred handler calls (attempts, retries, logging, settlement).
+        self.background = BackgroundRunner(
+            retries=retries,
+            retry_backoff=retry_backoff,
+            context=background_context,
+            on_give_up=on_give_up,
+            settle=lambda call, ok: self.settle(call, ok=ok),
+            asettle=lambda call, ok: self.asettle(call, ok=ok),
+        )
+        self._executors = Executors(executor, callback_workers)
         self._handlers: dict[str, Handler] = {}
         self._logged_types: set[str] = set()
         self._log_lock = threading.Lock()
-        self._lazy_lock = threading.Lock()
-        self._threads: ThreadExecutor | None = None
-        self._callback_pool: ThreadExecutor | None = None
-        self._tasks: AsyncioExecutor | None = None
-        self._stopping = threading.Event()
         if self.settings.insecure:
             message = (
                 "lark-events: neither an encrypt_key nor a verification_token is configured; "
@@ -567,7 +555,9 @@ class Dispatcher:
 
     def _run_guarded(self, call: HandlerCall) -> Response:
         deadline = self.callback_deadline
-        future = self._callbacks().submit_call(lambda: self._invoke_timed(call), timeout=0)
+        future = self._executors.callbacks().submit_call(
+            lambda: self._invoke_timed(call), timeout=0
+        )
         if future is None:  # every callback worker busy: run here, unguarded, rather than drop
             logger.warning(
                 "callback workers busy; %s handled without a deadline guard", call.event.type
@@ -615,7 +605,7 @@ class Dispatcher:
 
     def _defer(self, call: HandlerCall) -> Response:
         try:
-            accepted = self._sync_executor().submit(self._job(call))
+            accepted = self._executors.for_sync().submit(self.background.job(call))
         except Exception:
             logger.exception("executor failed to accept %s", _safe(call.event.event_id))
             accepted = False
@@ -672,10 +662,10 @@ class Dispatcher:
         try:
             done, _ = await asyncio.wait({task}, timeout=self.callback_deadline)
         except asyncio.CancelledError:  # the client went away: let the handler finish anyway
-            self._task_tracker().track(asyncio.ensure_future(self._finish_late(call, task)))
+            self._executors.tasks().track(asyncio.ensure_future(self._finish_late(call, task)))
             raise
         if task not in done:
-            self._task_tracker().track(asyncio.ensure_future(self._finish_late(call, task)))
+            self._executors.tasks().track(asyncio.ensure_future(self._finish_late(call, task)))
             self._log_fallback(call)
             return self._fallback
         try:
@@ -697,7 +687,7 @@ class Dispatcher:
 
     async def _defer_async(self, call: HandlerCall) -> Response:
         try:
-            accepted = await self._async_executor().submit_async(self._job(call))
+            accepted = await self._executors.for_async().submit_async(self.background.job(call))
         except Exception:
             logger.exception("executor failed to accept %s", _safe(call.event.event_id))
             accepted = False
@@ -706,150 +696,7 @@ class Dispatcher:
         await self.asettle(call, ok=False)
         return self._refused(call)
 
-    # -- background work -------------------------------------------------------------------------
-
-    def _job(self, call: HandlerCall) -> DeferredJob:
-        return DeferredJob(
-            call,
-            run=lambda: self.run_background(call),
-            run_async=lambda: self.run_background_async(call),
-        )
-
-    def invoke_background(self, call: HandlerCall) -> Any:
-        """One attempt of a deferred handler from a thread, inside ``background_context``."""
-        handler = call.handler
-        context = self.background_context
-        if context is None:
-            return _invoke.call_sync(handler.fn, handler.is_async, call.event)
-        with context(call.event):
-            return _invoke.call_sync(handler.fn, handler.is_async, call.event)
-
-    async def ainvoke_background(self, call: HandlerCall) -> Any:
-        """One attempt from a coroutine; a sync handler (and its context) runs in a thread."""
-        handler = call.handler
-        if not handler.is_async:
-            return await _invoke.call_async(lambda _: self.invoke_background(call), False, None)
-        context = self.background_context
-        if context is None:
-            return await handler.fn(call.event)
-        with context(call.event):
-            return await handler.fn(call.event)
-
-    def retry_delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential."""
-        return float(self.retry_backoff * 2 ** (attempt - 1))
-
-    def run_background(self, call: HandlerCall) -> None:
-        """Every attempt of a deferred handler from a thread, then settle its claim."""
-        attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                self.invoke_background(call)
-            except Exception as exc:
-                if attempt < attempts:
-                    delay = self.retry_delay(attempt)
-                    self.log_retry(call, attempt, attempts, delay, exc)
-                    self._stopping.wait(delay)  # shutting down: retry at once instead
-                    continue
-                self.give_up(call, attempts, exc)
-                self.settle(call, ok=False)
-                return
-            self.settle(call, ok=True)
-            return
-
-    async def run_background_async(self, call: HandlerCall) -> None:
-        """Every attempt of a deferred handler on an event loop, then settle its claim."""
-        attempts = self.retries + 1
-        try:
-            for attempt in range(1, attempts + 1):
-                try:
-                    await self.ainvoke_background(call)
-                except Exception as exc:
-                    if attempt < attempts:
-                        delay = self.retry_delay(attempt)
-                        self.log_retry(call, attempt, attempts, delay, exc)
-                        await asyncio.sleep(0 if self._stopping.is_set() else delay)
-                        continue
-                    self.give_up(call, attempts, exc)
-                    await self.asettle(call, ok=False)
-                    return
-                await self.asettle(call, ok=True)
-                return
-        except asyncio.CancelledError:
-            logger.error(
-                "background handler for %s cancelled at shutdown before it finished; claim "
-                "released (event_id=%s)",
-                _safe(call.event.type),
-                _safe(call.event.event_id),
-            )
-            await self.asettle(call, ok=False)
-            raise
-
-    def log_retry(
-        self, call: HandlerCall, attempt: int, attempts: int, delay: float, error: BaseException
-    ) -> None:
-        """Log a failed background attempt that will be retried (ids only, never the body)."""
-        logger.warning(
-            "background handler for %s failed (attempt %d of %d), retrying in %.1fs "
-            "(event_id=%s, request_id=%s)",
-            _safe(call.event.type),
-            attempt,
-            attempts,
-            delay,
-            _safe(call.event.event_id),
-            _safe(call.event.request_id),
-            exc_info=error,
-        )
-
-    def give_up(self, call: HandlerCall, attempts: int, error: BaseException) -> None:
-        """Log a background handler's final failure and call ``on_give_up``."""
-        logger.error(
-            "background handler for %s failed %d time(s); giving up, the event was acknowledged "
-            "(event_id=%s, request_id=%s)",
-            _safe(call.event.type),
-            attempts,
-            _safe(call.event.event_id),
-            _safe(call.event.request_id),
-            exc_info=error,
-        )
-        if self.on_give_up is not None:
-            try:
-                self.on_give_up(call.event, error)
-            except Exception:
-                logger.exception("on_give_up failed (event_id=%s)", _safe(call.event.event_id))
-
-    def _sync_executor(self) -> Executor:
-        if self.executor is not None:
-            return self.executor
-        with self._lazy_lock:
-            if self._threads is None:
-                self._threads = ThreadExecutor()
-            return self._threads
-
-    def _async_executor(self) -> Executor:
-        return self.executor if self.executor is not None else self._task_tracker()
-
-    def _task_tracker(self) -> AsyncioExecutor:
-        with self._lazy_lock:
-            if self._tasks is None:
-                self._tasks = AsyncioExecutor()
-            return self._tasks
-
-    def _callbacks(self) -> ThreadExecutor:
-        with self._lazy_lock:
-            if self._callback_pool is None:
-                n = self.callback_workers
-                self._callback_pool = ThreadExecutor(n, n, 0.0, name="lark-events-callback")
-            return self._callback_pool
-
     # -- shutdown --------------------------------------------------------------------------------
-
-    def _take_executors(self) -> list[Executor]:
-        with self._lazy_lock:
-            owned: list[Executor | None] = [self._tasks, self._threads, self._callback_pool]
-            self._tasks = self._threads = self._callback_pool = None
-        explicit: list[Executor | None] = [self.executor]
-        return [e for e in owned + explicit if e is not None]
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Wait up to ``timeout`` seconds for background handler work, then stop accepting it.
@@ -857,23 +704,19 @@ class Dispatcher:
         Adapters call this on shutdown. Retry back-offs are cut short so pending retries run now.
         The built-in executors are replaced on next use; an ``executor`` you passed stays closed.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._stopping.set()
+        self.background.stopping.set()
         try:
-            for executor in self._take_executors():
-                executor.close(_remaining(deadline))
+            self._executors.close(timeout)
         finally:
-            self._stopping.clear()
+            self.background.stopping.clear()
 
     async def aclose(self, timeout: float | None = 30.0) -> None:
         """The awaitable twin of :meth:`close` (aiohttp ``on_cleanup``, ASGI lifespan)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._stopping.set()
+        self.background.stopping.set()
         try:
-            for executor in self._take_executors():
-                await executor.aclose(_remaining(deadline))
+            await self._executors.aclose(timeout)
         finally:
-            self._stopping.clear()
+            self.background.stopping.clear()
 
     # -- plaintext entry (long connection) -------------------------------------------------------
 

@@ -170,14 +170,14 @@ class CeleryExecutor:
             return
         retries = int(task.request.retries or 0)
         try:
-            dispatcher.invoke_background(call)
+            dispatcher.background.invoke(call)
         except Exception as exc:
             attempts = self.max_retries + 1
             if retries < self.max_retries:
                 delay = min(self.retry_backoff * 2**retries, self.retry_backoff_max)
-                dispatcher.log_retry(call, retries + 1, attempts, delay, exc)
+                dispatcher.background.log_retry(call, retries + 1, attempts, delay, exc)
                 raise task.retry(exc=exc, countdown=delay) from exc
-            dispatcher.give_up(call, attempts, exc)
+            dispatcher.background.give_up(call, attempts, exc)
             dispatcher.settle(call, ok=False)
             raise
         dispatcher.settle(call, ok=True)
