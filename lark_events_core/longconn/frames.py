@@ -157,7 +157,7 @@ def decode(data: bytes) -> Frame:
         log_id=msg.LogID,
         service=msg.service,
         method=msg.method,
-        headers=tuple((h.key, h.value) for h in msg.headers),
+        headers=tuple([(h.key, h.value) for h in msg.headers]),
         payload=msg.payload if has("payload") else None,
         payload_encoding=msg.payload_encoding if has("payload_encoding") else None,
         payload_type=msg.payload_type if has("payload_type") else None,

@@ -37,7 +37,6 @@ import json
 import random
 import secrets
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -138,8 +137,12 @@ class PushedMessage:
         return self._future.done()
 
     async def ack(self, timeout: float = 5.0) -> Ack:
-        """Wait up to ``timeout`` seconds for the ack."""
-        return await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        """Wait up to ``timeout`` seconds for the ack (:class:`TimeoutError` if none came)."""
+        if not self._future.done():
+            await asyncio.wait((self._future,), timeout=timeout)
+            if not self._future.done():
+                raise TimeoutError(f"no ack for {self.message_id} within {timeout}s")
+        return self._future.result()
 
     def _resolve(self, ack: Ack) -> None:
         if not self._future.done():
@@ -348,10 +351,15 @@ class FakePlatform:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         size = -(-len(body) // fragments) if fragments > 1 else len(body)
         parts = [body[i * size : (i + 1) * size] for i in range(fragments)]
-        pushed = PushedMessage(message_id or uuid.uuid4().hex, app, connection)
+        self._seq += 1
+        pushed = PushedMessage(
+            message_id or f"{self.instance_id}-{self._seq}-{self._rng.getrandbits(32):08x}",
+            app,
+            connection,
+        )
         self._pending[pushed.message_id] = pushed
         connection.delivered.append(pushed)
-        trace_id = uuid.uuid4().hex
+        trace_id = f"{self._rng.getrandbits(128):032x}"
         for index in order if order is not None else range(fragments):
             self._seq += 1
             frame = Frame(
