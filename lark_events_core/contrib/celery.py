@@ -201,8 +201,11 @@ def encode(dispatcher: Dispatcher, call: HandlerCall) -> dict[str, Any]:
     return message
 
 
-def decode(dispatcher: Dispatcher, message: dict[str, Any]) -> HandlerCall | None:
+def decode(dispatcher: Dispatcher, message: Any) -> HandlerCall | None:
     """The handler call a task message stands for, or ``None`` (logged) when it cannot be run."""
+    if not isinstance(message, dict):
+        logger.error("dropped a task message that is not an object")
+        return None
     event_id = message.get("event_id")
     try:
         if message.get("v") != _FORMAT:

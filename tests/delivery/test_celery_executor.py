@@ -157,3 +157,16 @@ def test_successful_task_completes_the_claim() -> None:
     assert executor.task.apply(args=(encode(d, call),)).successful()
     d.dedup.release(call.dedup_key or "", "owner-token")  # done keys are not released
     assert not d.dedup.claim(call.dedup_key or "", "someone-else", 60)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["not an object", {"v": 99}, {"v": 1, "raw": "%%%"}, {"v": 1, "encrypted": 5}, {"v": 1}],
+)
+def test_malformed_messages_are_dropped_and_logged(
+    message: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, _, d = make()
+    with caplog.at_level(logging.ERROR, "lark_events"):
+        assert decode(d, message) is None
+    assert "dropped" in caplog.text

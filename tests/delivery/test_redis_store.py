@@ -262,3 +262,42 @@ def test_unreachable_redis_async_path_keeps_the_policy() -> None:
 def test_repr_hides_the_url() -> None:
     s = RedisDedupStore("redis://:hunter2@127.0.0.1:1/0", prefix="p:")
     assert "hunter2" not in repr(s)
+
+
+def test_store_fails_fast_while_redis_is_down_and_recovers_when_it_is_back(prefix: str) -> None:
+    import shutil
+
+    from lark_events_core.redis_store import StoreUnavailable
+    from tests.support.servers import wait_for_port
+
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is not installed"
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port, proc, 10)
+        return proc
+
+    server = start()
+    store = RedisDedupStore(f"redis://127.0.0.1:{port}/0", prefix=prefix, cooldown=0.5)
+    try:
+        assert store.claim("k", "a", 60)
+        server.kill()
+        server.wait(5)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.claim("k2", "a", 60)
+        for _ in range(100):  # within the cooldown: no network at all
+            with pytest.raises(StoreUnavailable):
+                store.claim("k2", "a", 60)
+        assert time.monotonic() - started < 1.0
+        server = start()
+        time.sleep(0.6)  # the cooldown has passed
+        assert store.claim("k2", "a", 60)
+    finally:
+        store.close()
+        if server.poll() is None:
+            server.kill()
+        server.wait(5)

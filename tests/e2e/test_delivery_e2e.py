@@ -132,7 +132,7 @@ def throwaway_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, proc, 10)  # type: ignore[arg-type]
+        wait_for_port(port, proc, 10)
         yield f"redis://127.0.0.1:{port}/0", proc
     finally:
         if proc.poll() is None:
