@@ -69,12 +69,13 @@ def error_response(exc: RequestError) -> Response:
 
 def headers_from_environ(environ: Mapping[str, Any]) -> Headers:
     """The request headers of a WSGI ``environ`` (``HTTP_X_LARK_NONCE`` → ``x-lark-nonce``)."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            pairs.append((key[5:].replace("_", "-"), value))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            pairs.append((key.replace("_", "-"), value))
+    pairs = [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k[:5] == "HTTP_"]
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type:
+        pairs.append(("content-type", content_type))
+    content_length = environ.get("CONTENT_LENGTH")
+    if content_length:
+        pairs.append(("content-length", content_length))
     return Headers(pairs)
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from flask import Response as FlaskResponse
 from flask import current_app, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from lark_events_core import Dispatcher, Request, Response
-from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
-from lark_events_core.wsgi import error_response, headers_from_environ, read_bounded
+from lark_events_core.errors import MethodNotAllowed, RequestError
+from lark_events_core.http import JSON_CONTENT_TYPE
+from lark_events_core.wsgi import error_response, headers_from_environ, read_environ_body
 
 __all__ = ["METHODS", "make_view", "to_flask"]
 
@@ -26,32 +26,20 @@ _INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
 def to_flask(response: Response) -> FlaskResponse:
     """The core's response as the app's response class (status, JSON body, headers)."""
     out: FlaskResponse = current_app.response_class(
-        response.body, status=response.status, headers=list(response.headers)
+        response.body, status=response.status, content_type=JSON_CONTENT_TYPE
     )
+    for name, value in response.headers:
+        if name.lower() != "content-type":
+            out.headers[name] = value
     return out
-
-
-def _read_body(limit: int) -> bytes:
-    length = request.content_length
-    if length is not None and length > limit:  # refused before a byte of the body is read
-        raise PayloadTooLarge()
-    try:
-        # Werkzeug's stream stops at Content-Length, or (chunked) at the end the server marks.
-        body = read_bounded(request.stream, limit)
-    except RequestEntityTooLarge:  # the app's own MAX_CONTENT_LENGTH is smaller than ours
-        raise PayloadTooLarge() from None
-    except (ClientDisconnected, OSError):
-        raise BadRequest("incomplete body") from None
-    if body is None:
-        raise PayloadTooLarge()
-    return body
 
 
 def make_view(dispatcher: Dispatcher, *, card: bool = False) -> Callable[[], FlaskResponse]:
     """A Flask view for the event endpoint (or, with ``card=True``, the legacy card endpoint).
 
     Route it for :data:`METHODS` with ``provide_automatic_options=False``; :func:`make_blueprint`
-    does that for you.
+    does that for you. The body limit is the dispatcher's ``max_body_bytes``, or Flask's
+    ``MAX_CONTENT_LENGTH`` when that is smaller.
     """
     limit = dispatcher.settings.max_body_bytes
 
@@ -59,12 +47,17 @@ def make_view(dispatcher: Dispatcher, *, card: bool = False) -> Callable[[], Fla
         try:
             if request.method != "POST":
                 return to_flask(error_response(MethodNotAllowed()))
+            environ = request.environ
+            flask_limit = request.max_content_length
             try:
-                body = _read_body(limit)
+                # From the WSGI input: 413 from Content-Length before reading; a chunked body
+                # (the server sets wsgi.input_terminated) is read up to the limit and no further.
+                body = read_environ_body(
+                    environ, limit if flask_limit is None else min(limit, flask_limit)
+                )
             except RequestError as exc:
                 return to_flask(error_response(exc))
-            headers = headers_from_environ(request.environ)
-            core_request = Request.build("POST", headers, body, request.path)
+            core_request = Request("POST", headers_from_environ(environ), body, request.path)
             return to_flask(dispatcher.handle(core_request, card=card))
         except Exception:
             logger.exception("unexpected error while handling a Lark request")

@@ -1,0 +1,223 @@
+"""Requests/s of the Flask adapter on gunicorn (one worker), against Flask's floor and lark-oapi.
+
+    .venv/bin/pip install -e '.[bench]'                 # lark-oapi, the official SDK
+    .venv/bin/python benchmarks/bench_flask.py          # about a minute
+    .venv/bin/python benchmarks/bench_flask.py --seconds 8 --rounds 5
+
+Each server is ``gunicorn -w 1`` (one sync worker, as the issue's baseline) on a free port:
+
+- ``floor``: Flask's minimal endpoint, ``request.get_data()`` and a constant JSON answer;
+- ``lark``: ``lark_events_flask.make_blueprint`` with a sync handler (verify, decrypt, dedup);
+- ``lark-oapi``: the official SDK's Flask adapter (``lark_oapi.adapter.flask``: ``parse_req``,
+  ``EventDispatcherHandler.do``, ``parse_resp``) with a no-op ``im.message.receive_v1`` handler.
+
+All receive the same bytes: distinct, encrypted, signed ``im.message.receive_v1`` requests from
+``benchmarks/_load.py`` (wrk when installed — ``find_wrk(install=True)`` tries apt-get — else its
+asyncio generator), 32 connections. The modes alternate in every round so that each ratio compares
+runs made close together on a shared machine; the medians of the per-round ratios are printed
+last. Targets: lark >= 0.85x floor; lark >= 1.4x lark-oapi. The gunicorn worker's CPU time per
+request (user + system, psutil) is printed too: steadier than req/s when other work shares the
+machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks._load`` importable
+    sys.path.insert(0, str(ROOT))
+
+ENCRYPT_KEY = "bench_key"
+VERIFICATION_TOKEN = "bench_token"
+PATH = "/webhook/event"
+MODES = ("floor", "lark", "lark-oapi")
+SUCCESS = b'{"msg":"success"}'
+
+
+def create_app(mode: str) -> Any:
+    """The benchmarked Flask application for ``mode`` (gunicorn calls this factory)."""
+    from flask import Flask, request
+
+    logging.basicConfig(level=logging.WARNING)
+    app = Flask(f"bench_{mode.replace('-', '_')}")
+    if mode == "floor":
+
+        @app.post(PATH)
+        def floor() -> Any:
+            request.get_data()
+            return app.response_class(SUCCESS, content_type="application/json; charset=utf-8")
+
+        return app
+
+    if mode == "lark":
+        from lark_events_flask import make_blueprint
+
+        from lark_events_core import Dispatcher, Event
+
+        dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+
+        @dispatcher.on("im.message.receive_v1")
+        def on_message(event: Event[Any]) -> None:
+            return None
+
+        app.register_blueprint(make_blueprint(dispatcher, event_path=PATH, card_path=None))
+        return app
+
+    if mode == "lark-oapi":
+        import lark_oapi as lark
+        from lark_oapi.adapter.flask import parse_req, parse_resp
+
+        def do_message(data: Any) -> None:
+            return None
+
+        handler = (
+            lark.EventDispatcherHandler.builder(
+                ENCRYPT_KEY, VERIFICATION_TOKEN, lark.LogLevel.ERROR
+            )
+            .register_p2_im_message_receive_v1(do_message)
+            .build()
+        )
+
+        @app.post(PATH)
+        def oapi_event() -> Any:
+            return parse_resp(handler.do(parse_req()))
+
+        return app
+
+    raise SystemExit(f"unknown mode {mode!r}")
+
+
+def measure(
+    mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str
+) -> tuple[Any, float]:
+    """Load the ``mode`` server for ``seconds``: the result and its CPU microseconds per request."""
+    import psutil
+
+    from benchmarks._load import run_load, serve
+
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        "1",
+        "-b",
+        "127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "256",
+        f"benchmarks.bench_flask:create_app({mode!r})",
+    ]
+    with serve(argv, cwd=ROOT) as server:
+        url = server.url + PATH
+        run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
+        workers = psutil.Process(server.proc.pid).children()
+        if len(workers) != 1:
+            raise SystemExit(f"{mode}: expected one gunicorn worker, found {len(workers)}")
+        before = workers[0].cpu_times()
+        result = run_load(
+            url,
+            requests[warmup:],
+            concurrency=32,
+            duration=seconds,
+            engine=engine,  # type: ignore[arg-type]
+        )
+        after = workers[0].cpu_times()
+        if result.errors or result.non_2xx:
+            raise SystemExit(f"{mode}: the run had errors: {result.summary()}\n{server.log()}")
+        cpu = (after.user + after.system) - (before.user + before.system)
+        return result, cpu / max(result.requests, 1) * 1e6
+
+
+def check_answers(requests: list[Any]) -> None:
+    """Every mode must answer the benchmark's requests exactly like the platform expects."""
+    for mode in MODES:
+        app = create_app(mode)
+        client = app.test_client()
+        req = requests[0]
+        response = client.post(PATH, data=req.body, headers=req.headers)
+        if response.status_code != 200 or response.get_data() != SUCCESS:
+            raise SystemExit(f"{mode} answered {response.status_code} {response.get_data()!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the ratios last."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=5.0, help="timed load per run")
+    parser.add_argument("--warmup", type=int, default=1_000, help="untimed requests per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of all modes")
+    parser.add_argument("--pool", type=int, default=60_000, help="distinct requests")
+    parser.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
+    args = parser.parse_args(argv)
+
+    try:
+        import lark_oapi  # noqa: F401
+    except ImportError:
+        print("lark-oapi is missing: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    from benchmarks._load import find_wrk, make_event_requests
+
+    wrk = find_wrk(install=args.engine != "python")
+    engine = "python" if args.engine == "python" or wrk is None else args.engine
+    print(f"load generator: {'wrk at ' + wrk if engine != 'python' and wrk else 'python/aiohttp'}")
+
+    # Distinct event ids (each server starts with an empty dedup store); the same bytes for all.
+    requests = make_event_requests(
+        args.pool, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
+    )
+    check_answers(requests)
+    rps: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpu_us: dict[str, list[float]] = {mode: [] for mode in MODES}
+    vs_floor: list[float] = []
+    vs_oapi: list[float] = []
+    print(
+        f"Flask adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
+        "32 connections, gunicorn -w 1 (sync worker)"
+    )
+    for round_no in range(1, args.rounds + 1):
+        this_round: dict[str, float] = {}
+        for mode in MODES:
+            result, per_request = measure(
+                mode, requests, warmup=args.warmup, seconds=args.seconds, engine=engine
+            )
+            rps[mode].append(result.rps)
+            cpu_us[mode].append(per_request)
+            this_round[mode] = result.rps
+            print(
+                f"  round {round_no} {mode:<9} {result.summary()}"
+                f"  worker cpu {per_request:.1f} us/req"
+            )
+        vs_floor.append(this_round["lark"] / this_round["floor"])
+        vs_oapi.append(this_round["lark"] / this_round["lark-oapi"])
+    print()
+    for mode in MODES:
+        print(
+            f"{mode:<9} median {statistics.median(rps[mode]):9.1f} req/s"
+            f"  worker cpu {statistics.median(cpu_us[mode]):7.1f} us/req"
+        )
+
+    def cpu_ratio(a: str, b: str) -> float:
+        return statistics.median(cpu_us[b]) / statistics.median(cpu_us[a])
+
+    rounds_floor = " ".join(f"{v:.3f}" for v in vs_floor)
+    rounds_oapi = " ".join(f"{v:.3f}" for v in vs_oapi)
+    print(
+        f"ratio lark / floor:     {statistics.median(vs_floor):.3f}x  (target >= 0.85)"
+        f"  rounds: {rounds_floor}  cpu-time ratio: {cpu_ratio('lark', 'floor'):.3f}x"
+    )
+    print(
+        f"ratio lark / lark-oapi: {statistics.median(vs_oapi):.3f}x  (target >= 1.4)"
+        f"  rounds: {rounds_oapi}  cpu-time ratio: {cpu_ratio('lark', 'lark-oapi'):.3f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
