@@ -30,6 +30,7 @@ TOKEN = "e2e_reply_verification_token"
 APP_ID = "cli_e2e_reply"
 APP_SECRET = "e2e-reply-app-secret-9d2b"
 TENANT = "tenant_e2e_reply"
+DJANGO = ROOT / "sample_projects" / "django_echo"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,37 @@ SAMPLES = [
         ],
         "/webhook/event",
         workers=2,
+    ),
+    Sample(
+        "django_echo_gunicorn_wsgi",
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--bind",
+            "127.0.0.1:{port}",
+            "echo_project.wsgi",
+        ],
+        "/webhook/event",
+        cwd=DJANGO,
+    ),
+    Sample(
+        "django_echo_uvicorn_asgi",
+        [
+            str(VENV_BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "echo_project.asgi:application",
+        ],
+        "/webhook/event",
+        cwd=DJANGO,
     ),
 ]
 

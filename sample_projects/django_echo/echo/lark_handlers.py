@@ -6,17 +6,26 @@ module at startup, so these decorators register them on the dispatcher built fro
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import lark_events_django
 
-from lark_events_core import Event, Toast
+from lark_events_core import Event, LarkEventsError, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
 
 log = logging.getLogger("echo")
 _tickets: dict[str, str] = {}
+
+# With LARK_APP_ID / LARK_APP_SECRET set, the bot replies through the Open API (the ``outbound``
+# extra; base URL from LARK_OPENAPI_BASE_URL or LARK_DOMAIN, default Feishu); else it only logs.
+OPENAPI = None
+if os.environ.get("LARK_APP_ID") and os.environ.get("LARK_APP_SECRET"):
+    from lark_events_core.outbound import OpenAPIClient
+
+    OPENAPI = OpenAPIClient.from_env()
 
 
 def handled(event: Event[Any]) -> None:
@@ -30,6 +39,11 @@ def on_message(event: Event[MessageReceive]) -> None:
     message = event.event.message
     if message is not None and message.text is not None:
         log.info("echo message_id=%s text=%r", message.message_id, message.text)
+        if OPENAPI is not None:
+            try:
+                OPENAPI.for_event(event).reply_text_sync(message.text)
+            except LarkEventsError as exc:  # code, message and log id; never a token
+                log.warning("reply to message_id=%s failed: %s", message.message_id, exc)
     handled(event)
 
 
@@ -54,6 +68,8 @@ def on_v1_message(event: Event[MessageV1]) -> None:
 def on_app_ticket(event: Event[AppTicket]) -> None:
     if event.event.app_id and event.event.app_ticket:
         _tickets[event.event.app_id] = event.event.app_ticket  # kept, never logged
+        if OPENAPI is not None:
+            OPENAPI.set_app_ticket(event.event.app_ticket)
     handled(event)
 
 
