@@ -111,8 +111,10 @@ class LongConnectionClient:
     or ``client.start()`` from a script.
 
     ``liveness_timeout``: reconnect when no frame arrives this many seconds after a ping
-    (``None`` disables the watchdog). Hooks may be plain or async functions: ``on_connected()``,
-    ``on_disconnected(error_or_None)``, ``on_reconnecting(attempt)``.
+    (``None`` disables the watchdog). ``max_in_flight``: with that many handlers running, stop
+    reading until one finishes (backpressure instead of unbounded tasks). Hooks may be plain or
+    async functions: ``on_connected()``, ``on_disconnected(error_or_None)``,
+    ``on_reconnecting(attempt)``.
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class LongConnectionClient:
         close_timeout: float = 2.0,
         liveness_timeout: float | None = 10.0,
         fragment_ttl: float = 5.0,
+        max_in_flight: int = 1024,
         on_connected: Hook | None = None,
         on_disconnected: Hook | None = None,
         on_reconnecting: Hook | None = None,
@@ -153,6 +156,10 @@ class LongConnectionClient:
         self.on_reconnecting = on_reconnecting
         self.user_agent = user_agent
         self._fragments = Reassembler(fragment_ttl)
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.max_in_flight = max_in_flight
+        self._room = asyncio.Event()
         self._conn: _Connection | None = None
         self._inner: asyncio.Task[None] | None = None
         self._background: asyncio.Task[None] | None = None
@@ -160,7 +167,6 @@ class LongConnectionClient:
         self._connected: asyncio.Event | None = None
         self._finished: asyncio.Event | None = None
         self._config_changed = asyncio.Event()
-        self._stop_requested = False
         self.error: BaseException | None = None
         self.connections = 0
 
@@ -201,7 +207,6 @@ class LongConnectionClient:
         """Connect and serve until :meth:`stop` (returns) or a :class:`StopError` (raised)."""
         if self._inner is not None:
             raise RuntimeError("this client is already running")
-        self._stop_requested = False
         self.error = None
         self._connected = asyncio.Event()
         self._finished = asyncio.Event()
@@ -251,7 +256,6 @@ class LongConnectionClient:
 
         Safe to call more than once, from any task of the client's loop, running or not.
         """
-        self._stop_requested = True
         self._drain_timeout = timeout
         current = asyncio.current_task()
         inner = self._inner
@@ -433,6 +437,9 @@ class LongConnectionClient:
             if msg.type is aiohttp.WSMsgType.BINARY:
                 conn.unanswered_since = None
                 self._on_frame(msg.data)
+                if len(self._handlers) >= self.max_in_flight:
+                    self._room.clear()
+                    await self._room.wait()
             elif msg.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
@@ -507,7 +514,12 @@ class LongConnectionClient:
             payload = joined
         task = asyncio.create_task(self._handle(frame, payload, message_id))
         self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._handlers.discard(task)
+        if len(self._handlers) < self.max_in_flight:
+            self._room.set()
 
     def _apply_pong(self, payload: bytes) -> None:
         try:

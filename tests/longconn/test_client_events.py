@@ -298,3 +298,30 @@ def test_duplicate_deliveries_run_the_handler_once_and_are_both_acked() -> None:
         assert len(calls) == 1
 
     run_clean(scenario)
+
+
+def test_max_in_flight_applies_backpressure_instead_of_unbounded_tasks() -> None:
+    async def scenario() -> None:
+        dispatcher = quiet_dispatcher()
+        release = asyncio.Event()
+        running: list[str] = []
+
+        @dispatcher.on("im.message.receive_v1")
+        async def held(event: Event[Any]) -> None:
+            running.append(event.event_id or "")
+            await release.wait()
+
+        async with FakePlatform() as platform, make_client(platform, dispatcher, max_in_flight=2):
+            await platform.wait_for_connections(1)
+            pushed = [
+                await platform.push(make_event("im.message.receive_v1", {})) for _ in range(5)
+            ]
+            await asyncio.sleep(0.3)
+            assert len(running) == 2  # the third frame is not even read yet
+            release.set()
+            acks = [await p.ack() for p in pushed]
+            platform.assert_no_violations()
+        assert [a.code for a in acks] == [200] * 5
+        assert len(running) == 5
+
+    run_clean(scenario)
