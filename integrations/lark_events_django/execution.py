@@ -1,15 +1,23 @@
-"""Handlers run the way Django runs views, so Django manages their database connections.
+"""Handlers run so that Django closes every database connection they open.
 
-Django closes a request's database connections (``close_old_connections``) in the thread that ran
-the request's sync code. The core's own defaults would run a sync handler under an async view in
-the default thread pool, and an async handler under a sync view on a long-lived background loop;
-ORM connections opened there would never be closed. So, like Django does for views:
+Django closes a request's connections (``close_old_connections`` on ``request_started`` and
+``request_finished``) in the thread that served the request, and only there. The core, left alone,
+also runs handlers elsewhere: a sync handler under an async view in the default thread pool, an
+async handler under a sync view on a long-lived background loop, a callback in its deadline pool,
+a deferred handler in a background executor. Connections opened there would never be closed.
+So the views hand the core adapted handlers:
 
-- sync view (WSGI): a sync handler is called in the request thread; an async handler runs under
-  ``async_to_sync``, which sends its ``sync_to_async`` ORM calls back to the request thread.
-- async view (ASGI): an async handler is awaited; a sync handler runs under
-  ``sync_to_async(thread_sensitive=True)``, in the request's own thread
-  (Django's ``ThreadSensitiveContext``).
+- sync view (WSGI): a sync handler runs as it is in the request thread (inside the request's
+  ``ATOMIC_REQUESTS`` transaction, if any); anywhere else (callback pool, background executor) it
+  runs between two ``close_old_connections()`` calls, as Django's own request cycle would do.
+  An async handler runs under ``async_to_sync``, which sends its ``sync_to_async`` ORM calls back
+  to the calling thread, and is then treated like a sync handler.
+- async view (ASGI): a sync handler runs in a worker thread (``sync_to_async``), between two
+  ``close_old_connections()`` calls. An async handler that runs inline is awaited as it is: its
+  ``sync_to_async`` ORM calls run in the request's thread, which Django cleans up. A deferred
+  handler or a callback (which may finish after the answer) is run from a worker thread through
+  ``async_to_sync``: still on the event loop, but its ORM calls go to that thread, which closes
+  its connections when the handler returns.
 
 For threads you start yourself, wrap the work in :func:`closing_old_connections`.
 """
@@ -27,59 +35,28 @@ from django.db import close_old_connections
 
 from lark_events_core import Handler, HandlerCall
 
-__all__ = ["closing_old_connections", "for_async_view", "for_sync_view"]
+__all__ = ["RequestThread", "closing_old_connections", "for_async_view", "for_sync_view"]
 
 R = TypeVar("R")
 
+_local = threading.local()
 _cache_lock = threading.Lock()
 _sync_cache: dict[Handler, Handler] = {}
 _async_cache: dict[Handler, Handler] = {}
 _MAX_CACHED = 4096
 
 
-def _adapted(
-    cache: dict[Handler, Handler], handler: Handler, make: Callable[[], Handler]
-) -> Handler:
-    try:
-        found = cache.get(handler)
-    except TypeError:  # a handler object that is not hashable: adapt it every time
-        return make()
-    if found is not None:
-        return found
-    adapted = make()
-    with _cache_lock:
-        if len(cache) >= _MAX_CACHED:  # handlers come from dispatchers; bounded all the same
-            cache.clear()
-        cache[handler] = adapted
-    return adapted
+class RequestThread:
+    """Marks the current thread as serving a Django request while a sync view runs the core."""
 
+    __slots__ = ("_previous",)
 
-def for_sync_view(call: HandlerCall) -> HandlerCall:
-    """``call`` with an async handler wrapped in ``async_to_sync``; sync handlers unchanged."""
-    handler = call.handler
-    if not handler.is_async:
-        return call
-    adapted = _adapted(
-        _sync_cache,
-        handler,
-        lambda: dataclasses.replace(handler, fn=async_to_sync(handler.fn), is_async=False),
-    )
-    return dataclasses.replace(call, handler=adapted)
+    def __enter__(self) -> None:
+        self._previous = getattr(_local, "in_request", False)
+        _local.in_request = True
 
-
-def for_async_view(call: HandlerCall) -> HandlerCall:
-    """``call`` with a sync handler wrapped in ``sync_to_async(thread_sensitive=True)``."""
-    handler = call.handler
-    if handler.is_async:
-        return call
-    adapted = _adapted(
-        _async_cache,
-        handler,
-        lambda: dataclasses.replace(
-            handler, fn=sync_to_async(handler.fn, thread_sensitive=True), is_async=True
-        ),
-    )
-    return dataclasses.replace(call, handler=adapted)
+    def __exit__(self, *exc: object) -> None:
+        _local.in_request = self._previous
 
 
 def closing_old_connections(fn: Callable[..., R]) -> Callable[..., R]:
@@ -99,3 +76,63 @@ def closing_old_connections(fn: Callable[..., R]) -> Callable[..., R]:
             close_old_connections()
 
     return wrapper
+
+
+def _outside_requests_closing(fn: Callable[[Any], R]) -> Callable[[Any], R]:
+    closing = closing_old_connections(fn)
+
+    @functools.wraps(fn)
+    def wrapper(event: Any) -> R:
+        if getattr(_local, "in_request", False):
+            return fn(event)  # Django's request cycle closes this thread's connections
+        return closing(event)
+
+    return wrapper
+
+
+def _adapted(
+    cache: dict[Handler, Handler], handler: Handler, make: Callable[[], Handler]
+) -> Handler:
+    try:
+        found = cache.get(handler)
+    except TypeError:  # a handler object that is not hashable: adapt it every time
+        return make()
+    if found is not None:
+        return found
+    adapted = make()
+    with _cache_lock:
+        if len(cache) >= _MAX_CACHED:  # handlers come from dispatchers; bounded all the same
+            cache.clear()
+        cache[handler] = adapted
+    return adapted
+
+
+def _for_sync(handler: Handler) -> Handler:
+    fn = async_to_sync(handler.fn) if handler.is_async else handler.fn
+    return dataclasses.replace(handler, fn=_outside_requests_closing(fn), is_async=False)
+
+
+def _for_async(handler: Handler) -> Handler:
+    if not handler.is_async:
+        fn = sync_to_async(closing_old_connections(handler.fn), thread_sensitive=False)
+        return dataclasses.replace(handler, fn=fn, is_async=True)
+    if handler.deferred or handler.callback:  # may run after the request is over
+        # Still awaited on the server's loop, but from a worker thread that async_to_sync holds:
+        # the handler's sync_to_async ORM calls run in that thread, which closes them after.
+        worker = closing_old_connections(async_to_sync(handler.fn))
+        return dataclasses.replace(handler, fn=sync_to_async(worker, thread_sensitive=False))
+    return handler
+
+
+def for_sync_view(call: HandlerCall) -> HandlerCall:
+    """``call`` adapted for a sync view; run it inside ``with RequestThread():``."""
+    adapted = _adapted(_sync_cache, call.handler, lambda: _for_sync(call.handler))
+    return dataclasses.replace(call, handler=adapted)
+
+
+def for_async_view(call: HandlerCall) -> HandlerCall:
+    """``call`` adapted for an async view."""
+    adapted = _adapted(_async_cache, call.handler, lambda: _for_async(call.handler))
+    if adapted is call.handler:
+        return call
+    return dataclasses.replace(call, handler=adapted)

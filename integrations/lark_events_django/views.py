@@ -30,7 +30,7 @@ from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarg
 from lark_events_core.http import JSON_CONTENT_TYPE
 
 from . import conf
-from .execution import for_async_view, for_sync_view
+from .execution import RequestThread, for_async_view, for_sync_view
 
 __all__ = [
     "async_lark_card_view",
@@ -127,7 +127,8 @@ def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -
         step = disp.prepare(req, card=card)
         if isinstance(step, Response):
             return to_django(step)
-        return to_django(disp.run(for_sync_view(step)))
+        with RequestThread():
+            return to_django(disp.run(for_sync_view(step)))
 
     _exempt(lark_view, card)
     return lark_view

@@ -47,17 +47,8 @@ def apost(
     return asyncio.run(go())
 
 
-def asgi_request(
-    path: str,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]],
-    method: str = "POST",
-) -> tuple[int, dict[bytes, bytes], bytes]:
-    """One request through Django's real ``ASGIHandler`` with exactly these raw headers."""
-    from asgiref.testing import ApplicationCommunicator
-    from django.core.handlers.asgi import ASGIHandler
-
-    scope = {
+def _scope(path: str, headers: list[tuple[bytes, bytes]], method: str) -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -71,20 +62,32 @@ def asgi_request(
         "server": ("testserver", 80),
     }
 
-    async def go() -> tuple[int, dict[bytes, bytes], bytes]:
-        comm = ApplicationCommunicator(ASGIHandler(), scope)
-        await comm.send_input({"type": "http.request", "body": body, "more_body": False})
-        start = await comm.receive_output(10)
-        chunks = []
-        while True:
-            message = await comm.receive_output(10)
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        await comm.wait(10)
-        return start["status"], dict(start["headers"]), b"".join(chunks)
 
-    return asyncio.run(go())
+async def asgi_request_async(
+    path: str, body: bytes, headers: list[tuple[bytes, bytes]], method: str = "POST"
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One request through Django's real ``ASGIHandler``, on the running loop."""
+    from asgiref.testing import ApplicationCommunicator
+    from django.core.handlers.asgi import ASGIHandler
+
+    comm = ApplicationCommunicator(ASGIHandler(), _scope(path, headers, method))
+    await comm.send_input({"type": "http.request", "body": body, "more_body": False})
+    start = await comm.receive_output(10)
+    chunks = []
+    while True:
+        message = await comm.receive_output(10)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await comm.wait(10)
+    return start["status"], dict(start["headers"]), b"".join(chunks)
+
+
+def asgi_request(
+    path: str, body: bytes, headers: list[tuple[bytes, bytes]], method: str = "POST"
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One request through Django's real ``ASGIHandler`` with exactly these raw headers."""
+    return asyncio.run(asgi_request_async(path, body, headers, method))
 
 
 def wsgi_request(

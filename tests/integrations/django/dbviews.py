@@ -1,11 +1,16 @@
 """Views whose handlers use Django's database connection, and controls that bypass the adapter.
 
-The controls call the core directly (``handle`` / ``handle_async``), which runs handlers where
-Django never closes connections: they show what the adapter prevents.
+Every scenario is one way the core can run a handler: inline, as a callback (deadline pool),
+deferred (background executor), late (a callback answered with the fallback). The ``core-*``
+controls call the core directly (``handle`` / ``handle_async``), where Django never closes the
+handler's connections: they show what the adapter prevents.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -16,53 +21,100 @@ from lark_events_django.views import make_async_view, make_sync_view, read_reque
 from lark_events_core import Dispatcher, Event
 from tests.support.vectors import receiver
 
-QUERIES: list[str] = []
+#: The PostgreSQL backend pid of each handler's query, in order.
+QUERIES: list[int] = []
+MESSAGE = "im.message.receive_v1"
+CARD = "card.action.trigger"
 
 
-def _query() -> None:
+def query() -> None:
+    """One query on this thread's connection (opened on first use); records the backend's pid."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        QUERIES.append(str(cursor.fetchone()))
+        cursor.execute("SELECT pg_backend_pid()")
+        QUERIES.append(int(cursor.fetchone()[0]))
 
 
-def _dispatcher() -> Dispatcher:
-    rec = receiver()
-    return Dispatcher(rec["encrypt_key"], rec["verification_token"], dedup=False)
-
-
-SYNC_HANDLERS = _dispatcher()
-ASYNC_HANDLERS = _dispatcher()
-
-
-@SYNC_HANDLERS.on("im.message.receive_v1")
 def sync_handler(event: Event[Any]) -> None:
-    _query()
+    query()
 
 
-@ASYNC_HANDLERS.on("im.message.receive_v1")
 async def async_handler(event: Event[Any]) -> None:
-    await sync_to_async(_query)()  # Django's idiom for the ORM in async code
+    await sync_to_async(query)()  # Django's idiom for the ORM in async code
 
 
-def core_sync_view(request: HttpRequest) -> HttpResponse:
-    req = read_request(request, ASYNC_HANDLERS.settings.max_body_bytes)
-    assert not isinstance(req, HttpResponse)
-    return to_django(ASYNC_HANDLERS.handle(req))
+async def late_async_handler(event: Event[Any]) -> None:
+    await asyncio.sleep(0.1)  # past the request's end (and the callback deadline below)
+    await sync_to_async(query)()
 
 
-async def core_async_view(request: HttpRequest) -> HttpResponse:
-    req = read_request(request, SYNC_HANDLERS.settings.max_body_bytes)
-    assert not isinstance(req, HttpResponse)
-    return to_django(await SYNC_HANDLERS.handle_async(req))
+def _dispatcher(
+    event_type: str, handler: Callable[[Event[Any]], Any], **options: Any
+) -> Dispatcher:
+    rec = receiver()
+    dispatcher = Dispatcher(rec["encrypt_key"], rec["verification_token"], dedup=False, **options)
+    dispatcher.register(event_type, handler)
+    return dispatcher
 
 
-views = {
-    "adapter-asgi-sync-handler": make_async_view(SYNC_HANDLERS),
-    "adapter-wsgi-async-handler": make_sync_view(ASYNC_HANDLERS),
-    "adapter-asgi-async-handler": make_async_view(ASYNC_HANDLERS),
-    "adapter-wsgi-sync-handler": make_sync_view(SYNC_HANDLERS),
-    "core-asgi-sync-handler": core_async_view,
-    "core-wsgi-async-handler": core_sync_view,
+def core_sync_view(dispatcher: Dispatcher) -> Callable[[HttpRequest], HttpResponse]:
+    def view(request: HttpRequest) -> HttpResponse:
+        req = read_request(request, dispatcher.settings.max_body_bytes)
+        assert not isinstance(req, HttpResponse)
+        return to_django(dispatcher.handle(req))
+
+    view.__dict__.update(csrf_exempt=True, login_required=False)
+    return view
+
+
+def core_async_view(dispatcher: Dispatcher) -> Callable[[HttpRequest], Any]:
+    async def view(request: HttpRequest) -> HttpResponse:
+        req = read_request(request, dispatcher.settings.max_body_bytes)
+        assert not isinstance(req, HttpResponse)
+        return to_django(await dispatcher.handle_async(req))
+
+    view.__dict__.update(csrf_exempt=True, login_required=False)
+    return view
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A way handlers run: the event type to send, the dispatcher, whether the server is ASGI."""
+
+    event_type: str
+    dispatcher: Dispatcher
+    asgi: bool
+
+    def views(self) -> dict[str, Callable[..., Any]]:
+        if self.asgi:
+            return {
+                "adapter": make_async_view(self.dispatcher),
+                "core": core_async_view(self.dispatcher),
+            }
+        return {"adapter": make_sync_view(self.dispatcher), "core": core_sync_view(self.dispatcher)}
+
+
+SCENARIOS = {
+    "wsgi-sync-inline": Scenario(MESSAGE, _dispatcher(MESSAGE, sync_handler), False),
+    "wsgi-async-inline": Scenario(MESSAGE, _dispatcher(MESSAGE, async_handler), False),
+    "wsgi-sync-callback": Scenario(CARD, _dispatcher(CARD, sync_handler), False),
+    "wsgi-sync-deferred": Scenario(MESSAGE, _dispatcher(MESSAGE, sync_handler, defer=True), False),
+    "wsgi-async-deferred": Scenario(
+        MESSAGE, _dispatcher(MESSAGE, async_handler, defer=True), False
+    ),
+    "asgi-sync-inline": Scenario(MESSAGE, _dispatcher(MESSAGE, sync_handler), True),
+    "asgi-async-inline": Scenario(MESSAGE, _dispatcher(MESSAGE, async_handler), True),
+    "asgi-sync-deferred": Scenario(MESSAGE, _dispatcher(MESSAGE, sync_handler, defer=True), True),
+    "asgi-async-deferred": Scenario(  # deferred handlers are the slow ones
+        MESSAGE, _dispatcher(MESSAGE, late_async_handler, defer=True), True
+    ),
+    "asgi-async-late-callback": Scenario(
+        CARD, _dispatcher(CARD, late_async_handler, callback_deadline=0.02), True
+    ),
 }
-for _view in (core_sync_view, core_async_view):
-    _view.__dict__.update(csrf_exempt=True, login_required=False)
+
+#: ``db/<adapter|core>/<scenario>`` → view
+views = {
+    f"{kind}/{name}": view
+    for name, scenario in SCENARIOS.items()
+    for kind, view in scenario.views().items()
+}
