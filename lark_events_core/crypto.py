@@ -21,6 +21,7 @@ from .errors import DecryptionError
 __all__ = ["AESCipher", "decrypt", "encrypt"]
 
 _BLOCK = 16
+_PKCS7 = padding.PKCS7(128)  # stateless; each message gets its own padder / unpadder
 
 
 class AESCipher:
@@ -45,7 +46,7 @@ class AESCipher:
             raise DecryptionError("encrypt has an invalid length")
         decryptor = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
         padded = decryptor.update(raw[_BLOCK:]) + decryptor.finalize()
-        unpadder = padding.PKCS7(128).unpadder()
+        unpadder = _PKCS7.unpadder()
         try:
             return unpadder.update(padded) + unpadder.finalize()
         except ValueError:
@@ -58,7 +59,7 @@ class AESCipher:
             iv = os.urandom(_BLOCK)
         elif len(iv) != _BLOCK:
             raise ValueError("the IV must be 16 bytes")
-        padder = padding.PKCS7(128).padder()
+        padder = _PKCS7.padder()
         padded = padder.update(data) + padder.finalize()
         encryptor = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
         return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode(

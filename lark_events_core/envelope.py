@@ -9,6 +9,7 @@ from typing import Any
 from . import _json
 from .errors import BadRequest
 from .events import LEGACY_CARD_TYPE
+from .events._model import slot_constructor
 from .events.base import EventHeader, Kind
 
 __all__ = ["CALLBACK_TYPES", "Envelope", "classify", "parse_object"]
@@ -43,7 +44,13 @@ def parse_object(data: bytes | str) -> dict[str, Any]:
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if type(value) is str else None
+
+
+# Classification runs on every request: build these two without the frozen __setattr__.
+_header = slot_constructor(EventHeader)
+_envelope = slot_constructor(Envelope)
+_NO_HEADER = EventHeader()
 
 
 def classify(
@@ -53,61 +60,56 @@ def classify(
     callback_types: frozenset[str] = CALLBACK_TYPES,
 ) -> Envelope:
     """Classify a decrypted body: URL verification, v2 event or callback, v1 event, legacy card."""
-    if payload.get("type") == "url_verification":
-        challenge = payload.get("challenge")
-        if not isinstance(challenge, str):
+    get = payload.get
+    if get("type") == "url_verification":
+        challenge = get("challenge")
+        if type(challenge) is not str:
             raise BadRequest("url_verification without a challenge string")
-        return Envelope(
-            kind=Kind.URL_VERIFICATION,
-            type="url_verification",
-            header=EventHeader(),
-            payload=payload,
-            token=_str(payload.get("token")),
-            challenge=challenge,
+        token = _str(get("token"))
+        return _envelope(
+            Kind.URL_VERIFICATION, "url_verification", _NO_HEADER, payload, token, challenge
         )
     if "schema" in payload:
-        header = payload.get("header")
-        if not isinstance(header, Mapping):
+        header = get("header")
+        if type(header) is not dict and not isinstance(header, Mapping):
             raise BadRequest("v2 body without a header object")
-        event_type = _str(header.get("event_type"))
-        if not event_type:
+        h = header.get
+        event_type = h("event_type")
+        if type(event_type) is not str or not event_type:
             raise BadRequest("v2 body without header.event_type")
-        hdr = EventHeader(
-            event_id=_str(header.get("event_id")),
-            event_type=event_type,
-            create_time=_str(header.get("create_time")),
-            token=_str(header.get("token")),
-            app_id=_str(header.get("app_id")),
-            tenant_key=_str(header.get("tenant_key")),
+        token = _str(h("token"))
+        hdr = _header(
+            _str(h("event_id")),
+            event_type,
+            _str(h("create_time")),
+            token,
+            _str(h("app_id")),
+            _str(h("tenant_key")),
         )
         kind = Kind.CALLBACK if event_type in callback_types else Kind.EVENT_V2
-        return Envelope(kind=kind, type=event_type, header=hdr, payload=payload, token=hdr.token)
-    if "uuid" in payload or payload.get("type") == "event_callback":
-        event = payload.get("event")
-        if not isinstance(event, Mapping):
+        return _envelope(kind, event_type, hdr, payload, token, None)
+    if "uuid" in payload or get("type") == "event_callback":
+        event = get("event")
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise BadRequest("v1 body without an event object")
-        event_type = _str(event.get("type"))
-        if not event_type:
+        event_type = event.get("type")
+        if type(event_type) is not str or not event_type:
             raise BadRequest("v1 body without event.type")
-        token = _str(payload.get("token"))
-        hdr = EventHeader(
-            event_id=_str(payload.get("uuid")),
-            event_type=event_type,
-            create_time=_str(payload.get("ts")),
-            token=token,
-            app_id=_str(event.get("app_id")),
-            tenant_key=_str(event.get("tenant_key")),
+        token = _str(get("token"))
+        hdr = _header(
+            _str(get("uuid")),
+            event_type,
+            _str(get("ts")),
+            token,
+            _str(event.get("app_id")),
+            _str(event.get("tenant_key")),
         )
-        return Envelope(
-            kind=Kind.EVENT_V1, type=event_type, header=hdr, payload=payload, token=token
-        )
-    if card_endpoint and isinstance(payload.get("action"), Mapping):
-        hdr = EventHeader(
-            event_type=LEGACY_CARD_TYPE,
-            app_id=_str(payload.get("app_id")),
-            tenant_key=_str(payload.get("tenant_key")),
+        return _envelope(Kind.EVENT_V1, event_type, hdr, payload, token, None)
+    if card_endpoint and isinstance(get("action"), Mapping):
+        hdr = _header(
+            None, LEGACY_CARD_TYPE, None, None, _str(get("app_id")), _str(get("tenant_key"))
         )
         # The legacy card's ``token`` is a card-update credential, not the verification token:
         # its authenticity comes from the SHA-1 signature instead.
-        return Envelope(kind=Kind.LEGACY_CARD, type=LEGACY_CARD_TYPE, header=hdr, payload=payload)
+        return _envelope(Kind.LEGACY_CARD, LEGACY_CARD_TYPE, hdr, payload, None, None)
     raise BadRequest("unrecognised body")

@@ -25,12 +25,12 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_items",)
 
     def __init__(self, raw: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
-        items: dict[str, str] = {}
-        if raw is not None:
-            pairs = raw.items() if isinstance(raw, Mapping) else raw
-            for name, value in pairs:
-                items.setdefault(name.lower(), value)
-        self._items = items
+        if raw is None:
+            self._items: dict[str, str] = {}
+            return
+        pairs = raw.items() if type(raw) is dict or isinstance(raw, Mapping) else raw
+        # Built in reverse so that, when a name repeats, the first value is the one kept.
+        self._items = {name.lower(): value for name, value in reversed(list(pairs))}
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key.lower(), default)
@@ -70,8 +70,8 @@ class Request:
         path: str = "/",
     ) -> Request:
         """Build a request from any header mapping or sequence of pairs."""
-        hdrs = headers if isinstance(headers, Headers) else Headers(headers)
-        return cls(method=method.upper(), headers=hdrs, body=body, path=path)
+        hdrs = headers if type(headers) is Headers else Headers(headers)
+        return cls(method.upper(), hdrs, body, path)
 
     @property
     def request_id(self) -> str | None:

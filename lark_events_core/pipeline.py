@@ -24,6 +24,7 @@ from .errors import (
     MethodNotAllowed,
     PayloadTooLarge,
 )
+from .events._model import slot_constructor
 from .events.base import Kind
 from .http import Request
 from .settings import SecretInput, Settings
@@ -63,6 +64,9 @@ class ParsedRequest:
     envelope: Envelope
     plaintext: bytes = field(repr=False)  # holds the token and user data
     request_id: str | None = None
+
+
+_parsed = slot_constructor(ParsedRequest)  # on every request: skip the frozen __setattr__
 
 
 def check_size_and_method(request: Request, settings: Settings) -> None:
@@ -195,11 +199,7 @@ def parse_request(
     envelope = classify(payload, card_endpoint=card_endpoint, callback_types=callback_types)
     _require_signature(envelope, settings, signed)
     check_token(envelope, settings)
-    return ParsedRequest(
-        envelope=envelope,
-        plaintext=plaintext,
-        request_id=request.request_id,
-    )
+    return _parsed(envelope, plaintext, request.request_id)
 
 
 def challenge_body(envelope: Envelope) -> bytes:

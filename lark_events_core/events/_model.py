@@ -3,6 +3,12 @@
 Unknown fields are ignored, missing ones take their default, and a value of the wrong JSON type
 becomes the default rather than an exception: the platform adds fields over time and a model
 must never be the reason an event is lost. The raw dict is always there for anything a model lacks.
+
+Building models is on every typed handler's path, so each model class gets one straight-line
+builder function, generated once (as :mod:`dataclasses` generates ``__init__``): one ``dict.get``
+and one type check per field, and for slotted classes the slots are filled directly instead of
+through the frozen ``__setattr__``. Classes the fast path cannot serve (required fields, default
+factories, ``__post_init__``) use a plain loop with the same conversions.
 """
 
 from __future__ import annotations
@@ -18,22 +24,14 @@ __all__ = ["from_dict"]
 
 T = TypeVar("T")
 _Converter = Callable[[Any], Any]
+_MISSING: Any = object()
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 
 
 def from_dict(cls: type[T], data: Any) -> T:
     """Build the dataclass ``cls`` from ``data`` (decoded JSON; anything else → defaults)."""
-    if not isinstance(data, Mapping):
-        data = {}
-    kwargs: dict[str, Any] = {}
-    for name, key, convert in _fields(cls):  # type: ignore[arg-type]  # classes are hashable
-        if key in data:
-            value = convert(data[key])
-            if value is not _MISSING:
-                kwargs[name] = value
-    return cls(**kwargs)
-
-
-_MISSING: Any = object()
+    result: T = _builder(cls)(data)
+    return result
 
 
 def _to_str(value: Any) -> Any:
@@ -66,6 +64,11 @@ def _to_mapping(value: Any) -> Any:
     return value if isinstance(value, Mapping) else _MISSING
 
 
+# The exact JSON type that needs no conversion, per converter: the generated code checks
+# ``type(v) is <exact>`` inline and calls the converter only for anything else.
+_EXACT: dict[_Converter, type] = {_to_str: str, _to_int: int, _to_bool: bool, _to_mapping: dict}
+
+
 def _converter(hint: Any) -> _Converter:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -81,9 +84,11 @@ def _converter(hint: Any) -> _Converter:
         inner = _converter(typing.get_args(hint)[0])
 
         def to_tuple(value: Any) -> Any:
-            if not isinstance(value, list):
+            if type(value) is not list:
                 return _MISSING
-            items = (inner(item) for item in value)
+            if not value:
+                return ()
+            items = [inner(item) for item in value]
             return tuple(item for item in items if item is not _MISSING)
 
         return to_tuple
@@ -92,14 +97,19 @@ def _converter(hint: Any) -> _Converter:
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         model: type[Any] = hint
 
+        built: list[Callable[[Any], Any]] = []  # resolved on first use: models may nest
+
         def to_model(value: Any) -> Any:
-            return from_dict(model, value) if isinstance(value, Mapping) else _MISSING
+            if type(value) is not dict and not isinstance(value, Mapping):
+                return _MISSING
+            if not built:
+                built.append(_builder(model))
+            return built[0](value)
 
         return to_model
     return _to_any
 
 
-@functools.cache
 def _fields(cls: type[Any]) -> tuple[tuple[str, str, _Converter], ...]:
     hints = typing.get_type_hints(cls)
     out = []
@@ -107,3 +117,116 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, str, _Converter], ...]:
         key = f.metadata.get("json", f.name)
         out.append((f.name, key, _converter(hints[f.name])))
     return tuple(out)
+
+
+def _as_mapping(data: Any) -> Mapping[str, Any]:
+    return data if isinstance(data, Mapping) else _EMPTY
+
+
+def _build_slowly(
+    cls: type[Any], fields: tuple[tuple[str, str, _Converter], ...], data: Any
+) -> Any:
+    data = data if type(data) is dict else _as_mapping(data)
+    kwargs: dict[str, Any] = {}
+    for name, key, convert in fields:
+        if key in data:
+            value = convert(data[key])
+            if value is not _MISSING:
+                kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _all_slots(cls: type[Any], names: list[str]) -> bool:
+    """Whether every field is a slot of ``cls`` itself (so it can be filled directly)."""
+    return all(isinstance(cls.__dict__.get(n), types.MemberDescriptorType) for n in names)
+
+
+_BUILDERS: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def _builder(cls: type[Any]) -> Callable[[Any], Any]:
+    """The builder of ``cls``, made on first use (a race only builds it twice)."""
+    try:
+        return _BUILDERS[cls]
+    except KeyError:
+        built = _BUILDERS[cls] = _make_builder(cls)
+        return built
+
+
+def _make_builder(cls: type[Any]) -> Callable[[Any], Any]:
+    """Generated straight-line code, or the loop when the class needs it."""
+    fields = dataclasses.fields(cls)
+    simple = not hasattr(cls, "__post_init__") and all(
+        f.init and f.default is not dataclasses.MISSING for f in fields
+    )
+    if not simple:
+        return functools.partial(_build_slowly, cls, _fields(cls))
+    slotted = _all_slots(cls, [f.name for f in fields])
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "new": object.__new__,
+        "dict": dict,
+        "as_mapping": _as_mapping,
+        "MISSING": _MISSING,
+    }
+    lines = [
+        "def build(data):",
+        "    if type(data) is not dict:",
+        "        data = as_mapping(data)",
+        "    get = data.get",
+    ]
+    values = []
+    for i, (f, (_, key, convert)) in enumerate(zip(fields, _fields(cls), strict=True)):
+        namespace[f"K{i}"], namespace[f"D{i}"], namespace[f"C{i}"] = key, f.default, convert
+        exact = _EXACT.get(convert)
+        if convert is _to_any:
+            lines.append(f"    v{i} = get(K{i}, D{i})")
+        else:
+            if exact is not None:
+                namespace[f"T{i}"] = exact
+                check = f"type(v{i}) is not T{i}"
+            else:
+                check = "True"
+            lines += [
+                f"    v{i} = get(K{i})",
+                f"    if v{i} is None:",
+                f"        v{i} = D{i}",
+                f"    elif {check}:",
+                f"        v{i} = C{i}(v{i})",
+                f"        if v{i} is MISSING:",
+                f"            v{i} = D{i}",
+            ]
+        values.append(f"v{i}")
+    if slotted:
+        # Fill the slots directly: the frozen __setattr__ would cost a call per field.
+        lines.append("    obj = new(cls)")
+        for i, f in enumerate(fields):
+            namespace[f"S{i}"] = cls.__dict__[f.name].__set__
+            lines.append(f"    S{i}(obj, v{i})")
+        lines.append("    return obj")
+    else:
+        args = ", ".join(f"{f.name}={v}" for f, v in zip(fields, values, strict=True))
+        lines.append(f"    return cls({args})")
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own generated code, as dataclasses does
+    built: Callable[[Any], Any] = namespace["build"]
+    return built
+
+
+def slot_constructor(cls: type[T]) -> Callable[..., T]:
+    """A positional constructor for a frozen, slotted dataclass without ``__post_init__``.
+
+    Every field must be passed. It fills the slots directly: on a hot path, the frozen
+    ``__setattr__`` that the generated ``__init__`` goes through costs a call per field.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    if not _all_slots(cls, names) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass without __post_init__")
+    namespace: dict[str, Any] = {"cls": cls, "new": object.__new__}
+    lines = [f"def make({', '.join(names)}):", "    obj = new(cls)"]
+    for i, name in enumerate(names):
+        namespace[f"S{i}"] = cls.__dict__[name].__set__
+        lines.append(f"    S{i}(obj, {name})")
+    lines.append("    return obj")
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own generated code
+    make: Callable[..., T] = namespace["make"]
+    return make

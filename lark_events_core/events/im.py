@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _json
 from .common import UserId
 
 __all__ = [
@@ -64,8 +64,8 @@ class Message:
         if not self.content:
             return {}
         try:
-            value = json.loads(self.content)
-        except (ValueError, RecursionError):
+            value = _json.loads(self.content)
+        except _json.JSONDecodeError:
             return {}
         return value if isinstance(value, Mapping) else {}
 

@@ -1,0 +1,164 @@
+"""``from_dict`` on any dataclass shape: the generated fast path and the plain fallback agree."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from lark_events_core.events import from_dict
+from lark_events_core.events._model import slot_constructor
+
+
+@dataclass(frozen=True, slots=True)
+class Inner:
+    name: str | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outer:
+    inner: Inner | None = None
+    items: tuple[Inner, ...] = ()
+    flag: bool | None = None
+    extra: Mapping[str, Any] | None = None
+    anything: Any = None
+    renamed: str | None = field(default=None, metadata={"json": "wireName"})
+
+
+@dataclass(frozen=True)
+class NotSlotted:
+    a: str | None = None
+    b: int = 7
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeywordOnly:
+    a: str | None = None
+    b: int = 0
+
+
+@dataclass(frozen=True)
+class Required:
+    a: str
+    b: int = 1
+
+
+@dataclass(frozen=True)
+class WithFactory:
+    tags: list[str] = field(default_factory=list)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class WithPostInit:
+    a: str | None = None
+    seen: list[str] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        self.seen.append("post_init")
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    a: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Child(Base):
+    b: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    label: str | None = None
+    children: tuple[Tree, ...] = ()
+
+
+def test_nested_models_tuples_mappings_and_json_names() -> None:
+    data = {
+        "inner": {"name": "n", "count": "3"},
+        "items": [{"name": "a"}, "not an object", {"count": 2}],
+        "flag": True,
+        "extra": {"k": [1]},
+        "anything": [1, {"x": None}],
+        "wireName": "w",
+        "unknown": 1,
+    }
+    assert from_dict(Outer, data) == Outer(
+        inner=Inner("n", 3),
+        items=(Inner(name="a"), Inner(count=2)),
+        flag=True,
+        extra={"k": [1]},
+        anything=[1, {"x": None}],
+        renamed="w",
+    )
+
+
+def test_null_and_wrong_types_become_defaults() -> None:
+    data = {"inner": None, "items": None, "flag": "yes", "extra": [1], "wireName": {}}
+    assert from_dict(Outer, data) == Outer()
+    assert from_dict(NotSlotted, {"a": None, "b": None}) == NotSlotted()
+
+
+def test_any_mapping_is_accepted_not_only_dict() -> None:
+    data = MappingProxyType({"inner": MappingProxyType({"name": "m"})})
+    assert from_dict(Outer, data) == Outer(inner=Inner(name="m"))
+
+
+@pytest.mark.parametrize(
+    ("cls", "data", "expected"),
+    [
+        (NotSlotted, {"a": "x", "b": "5"}, NotSlotted("x", 5)),
+        (KeywordOnly, {"a": "x", "b": 2}, KeywordOnly(a="x", b=2)),
+        (Required, {"a": "x"}, Required("x")),
+        (WithFactory, {"tags": ["a"], "name": "n"}, WithFactory(name="n")),
+        (Child, {"a": "1", "b": "2"}, Child(a="1", b="2")),
+    ],
+)
+def test_every_dataclass_shape_builds(cls: type[Any], data: Any, expected: Any) -> None:
+    # ``list[str]`` is not a converted type (only tuples are), so it passes through as is.
+    built = from_dict(cls, data)
+    if cls is WithFactory:
+        assert built.tags == ["a"]
+        assert built.name == "n"
+    else:
+        assert built == expected
+
+
+def test_required_field_missing_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        from_dict(Required, {})
+
+
+def test_post_init_runs() -> None:
+    assert from_dict(WithPostInit, {"a": "x"}).seen == ["post_init"]
+
+
+def test_default_factories_are_fresh_per_instance() -> None:
+    first, second = from_dict(WithFactory, {}), from_dict(WithFactory, {})
+    assert first.tags == []
+    assert first.tags is not second.tags
+
+
+def test_recursive_models() -> None:
+    tree = from_dict(Tree, {"label": "r", "children": [{"label": "c", "children": [{}]}]})
+    assert tree == Tree("r", (Tree("c", (Tree(),)),))
+
+
+def test_built_models_stay_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        from_dict(Outer, {}).flag = True  # type: ignore[misc]
+
+
+def test_slot_constructor_fills_every_field_positionally() -> None:
+    make = slot_constructor(Inner)
+    assert make("n", 2) == Inner("n", 2)
+    with pytest.raises(TypeError):
+        slot_constructor(NotSlotted)
+    with pytest.raises(TypeError):
+        slot_constructor(Child)  # the base's field is not a slot of Child itself
