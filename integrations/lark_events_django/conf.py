@@ -8,6 +8,12 @@
         "HANDLERS": ["myapp.lark_handlers"],   # modules imported before the first request
     }
 
+Every other :class:`~lark_events_core.Dispatcher` option is a key too, upper-cased:
+``MAX_BODY_BYTES``, ``TIMESTAMP_TOLERANCE``, ``DEDUP`` (a store, or the dotted path of one or of
+its class), ``DEFER``, ``EXECUTOR`` (likewise), ``RETRIES``, ``CALLBACK_DEADLINE``,
+``BACKGROUND_CONTEXT`` and ``ON_GIVE_UP`` (dotted paths of functions), ...; an unknown key is an
+error (``manage.py check``: ``lark_events.E001``). ``"ASYNC"`` forces async (or sync) views.
+
 Handlers registered with :func:`on` / :func:`on_legacy_card` go to the default dispatcher, built
 once from these settings (and rebuilt when a test overrides ``LARK_EVENTS``). ``"DISPATCHER"``
 instead names your own :class:`~lark_events_core.Dispatcher` (or a function returning one).
@@ -16,6 +22,8 @@ instead names your own :class:`~lark_events_core.Dispatcher` (or a function retu
 from __future__ import annotations
 
 import atexit
+import functools
+import inspect
 import threading
 from collections.abc import Callable, Mapping
 from importlib import import_module
@@ -30,32 +38,22 @@ from lark_events_core import ConfigurationError, Dispatcher
 from lark_events_core.events import LEGACY_CARD_TYPE
 
 __all__ = [
-    "OPTION_KEYS",
     "dispatcher_options",
     "get_dispatcher",
     "lark_settings",
     "on",
     "on_legacy_card",
+    "option_keys",
     "registered_types",
     "reset",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: ``LARK_EVENTS`` keys passed to :class:`~lark_events_core.Dispatcher`, and their keyword names.
-OPTION_KEYS: Mapping[str, str] = {
-    "ENCRYPT_KEY": "encrypt_key",
-    "VERIFICATION_TOKEN": "verification_token",
-    "MAX_BODY_BYTES": "max_body_bytes",
-    "TIMESTAMP_TOLERANCE": "timestamp_tolerance",
-    "DEDUP": "dedup",
-    "DEDUP_BY_MESSAGE_ID": "dedup_by_message_id",
-    "DEDUP_CALLBACKS": "dedup_callbacks",
-    "CLAIM_TTL": "claim_ttl",
-    "DONE_TTL": "done_ttl",
-    "ON_STORE_ERROR": "on_store_error",
-    "CALLBACK_TYPES": "callback_types",
-}
+#: ``LARK_EVENTS`` keys that may name an object by its dotted path: an instance, or a class or
+#: function that builds one (``DEDUP``, ``EXECUTOR``), or a function used as it is.
+BUILT_FROM_PATH = frozenset({"dedup", "executor"})
+USED_FROM_PATH = frozenset({"background_context", "on_give_up"})
 #: Keys that configure the adapter itself.
 ADAPTER_KEYS = frozenset({"HANDLERS", "DISPATCHER", "ASYNC"})
 
@@ -74,21 +72,33 @@ def lark_settings() -> Mapping[str, Any]:
     return value
 
 
+@functools.cache
+def option_keys() -> Mapping[str, str]:
+    """``LARK_EVENTS`` keys for :class:`Dispatcher` options: each keyword argument, upper-cased
+    (``ENCRYPT_KEY``, ``MAX_BODY_BYTES``, ``DEFER``, ``CALLBACK_DEADLINE``, ...)."""
+    params = inspect.signature(Dispatcher.__init__).parameters
+    return {name.upper(): name for name in params if name != "self"}
+
+
 def dispatcher_options(conf: Mapping[str, Any]) -> dict[str, Any]:
     """The :class:`Dispatcher` keyword arguments that ``conf`` sets; unknown keys are errors."""
-    unknown = sorted(str(k) for k in conf if k not in OPTION_KEYS and k not in ADAPTER_KEYS)
+    keys = option_keys()
+    unknown = sorted(str(k) for k in conf if k not in keys and k not in ADAPTER_KEYS)
     if unknown:
         raise ConfigurationError(f"unknown LARK_EVENTS keys: {', '.join(unknown)}")
-    options = {OPTION_KEYS[k]: v for k, v in conf.items() if k in OPTION_KEYS}
-    dedup = options.get("dedup")
-    if isinstance(dedup, str):  # a dotted path to a store, or to a function returning one
-        target = import_string(dedup)
-        options["dedup"] = target() if isinstance(target, type) or _is_factory(target) else target
+    options = {keys[k]: v for k, v in conf.items() if k in keys}
+    for name, value in options.items():
+        if isinstance(value, str) and name in BUILT_FROM_PATH | USED_FROM_PATH:
+            target = import_string(value)
+            if name in BUILT_FROM_PATH and (isinstance(target, type) or _is_factory(target)):
+                target = target()
+            options[name] = target
     return options
 
 
 def _is_factory(obj: object) -> bool:
-    return callable(obj) and not hasattr(obj, "claim")
+    """A plain function (a factory), not an object that has the methods of a store/executor."""
+    return inspect.isfunction(obj)
 
 
 def import_handlers(conf: Mapping[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from lark_events_core import Dispatcher, Event, MemoryDedupStore
@@ -30,3 +32,17 @@ def not_a_dispatcher() -> object:
 
 #: A store instance for ``LARK_EVENTS["DEDUP"]``.
 STORE = MemoryDedupStore()
+
+
+#: ``LARK_EVENTS["BACKGROUND_CONTEXT"]`` / ``["ON_GIVE_UP"]`` name these functions.
+CONTEXTS: list[str] = []
+
+
+@contextlib.contextmanager
+def background_context(event: Event[Any]) -> Iterator[None]:
+    CONTEXTS.append(event.event_id or "-")
+    yield
+
+
+def on_give_up(event: Event[Any], error: BaseException) -> None:
+    CONTEXTS.append(f"gave up {event.event_id}")

@@ -63,6 +63,10 @@ def test_a_key_or_a_token_silences_the_warning(lark: dict[str, Any]) -> None:
         {"ENCRYPTKEY": "typo"},
         {"DEDUP": "no.such.module.Store"},
         {"DEDUP": 42},
+        {"RETRIES": -1},
+        {"CALLBACK_DEADLINE": 0},
+        {"EXECUTOR": "no.such.module.Executor"},
+        {"EXECUTOR": object()},
     ],
     ids=lambda v: next(iter(v)),
 )

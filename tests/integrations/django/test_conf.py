@@ -126,3 +126,26 @@ def test_the_default_dispatcher_is_closed_at_process_exit(monkeypatch: pytest.Mo
     conf.reset()
     conf.close_at_exit()  # nothing built: nothing to close
     assert closed == [30.0]
+
+
+def test_deferred_handlers_from_settings_run_after_the_answer_in_the_named_context() -> None:
+    import time
+
+    custom.CONTEXTS.clear()
+    lark = lark_settings(
+        DEFER=True,
+        BACKGROUND_CONTEXT="tests.integrations.django.custom.background_context",
+        ON_GIVE_UP="tests.integrations.django.custom.on_give_up",
+        RETRIES=0,
+    )
+    with override_settings(LARK_EVENTS=lark):
+        dispatcher = lark_events_django.get_dispatcher()
+        assert dispatcher.defer is True
+        assert _send("ev-deferred") == 200
+        deadline = time.monotonic() + 5
+        while not CALLS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        dispatcher.close(5)
+    assert [c[1] for c in CALLS] == ["ev-deferred"]
+    assert CALLS[0][2] != "MainThread"  # a background thread, not the request's
+    assert custom.CONTEXTS == ["ev-deferred"]
