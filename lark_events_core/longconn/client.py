@@ -93,12 +93,13 @@ def classify_handshake(status: int, headers: Mapping[str, str]) -> Exception:
 class _Connection:
     """One open WebSocket and its per-connection state."""
 
-    __slots__ = ("endpoint", "ping", "unanswered_since", "ws")
+    __slots__ = ("endpoint", "paused", "ping", "unanswered_since", "ws")
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, endpoint: Endpoint) -> None:
         self.ws = ws
         self.endpoint = endpoint
         self.unanswered_since: float | None = None
+        self.paused = False  # not reading (max_in_flight): unread pongs are not a dead peer
         self.ping = encode(Frame(0, 0, endpoint.service_id, METHOD_CONTROL, (("type", "ping"),)))
 
 
@@ -439,7 +440,12 @@ class LongConnectionClient:
                 self._on_frame(msg.data)
                 if len(self._handlers) >= self.max_in_flight:
                     self._room.clear()
-                    await self._room.wait()
+                    conn.paused = True
+                    try:
+                        await self._room.wait()
+                    finally:
+                        conn.paused = False
+                        conn.unanswered_since = None
             elif msg.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
@@ -468,6 +474,8 @@ class LongConnectionClient:
                 last_ping = now
                 next_ping = now + self.config.ping_interval
             wake = next_ping
+            if conn.paused:
+                conn.unanswered_since = None
             if self.liveness_timeout is not None and conn.unanswered_since is not None:
                 deadline = conn.unanswered_since + self.liveness_timeout
                 if now >= deadline:

@@ -311,13 +311,18 @@ def test_max_in_flight_applies_backpressure_instead_of_unbounded_tasks() -> None
             running.append(event.event_id or "")
             await release.wait()
 
-        async with FakePlatform() as platform, make_client(platform, dispatcher, max_in_flight=2):
-            await platform.wait_for_connections(1)
+        async with (
+            FakePlatform(pong_config={"PingInterval": 0.1}) as platform,
+            make_client(platform, dispatcher, max_in_flight=2, liveness_timeout=0.3),
+        ):
+            (conn,) = await platform.wait_for_connections(1)
             pushed = [
                 await platform.push(make_event("im.message.receive_v1", {})) for _ in range(5)
             ]
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.8)
             assert len(running) == 2  # the third frame is not even read yet
+            # Pongs went unread meanwhile, yet the watchdog did not take that for a dead peer.
+            assert platform.connections() == [conn]
             release.set()
             acks = [await p.ack() for p in pushed]
             platform.assert_no_violations()
