@@ -164,13 +164,15 @@ def per_request_us(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+# Peak RSS from VmHWM: ru_maxrss survives exec, so a child would report the parent's peak.
 _IMPORT_PROBE = """
-import resource, sys, time
+import time
 start = time.perf_counter()
 {statement}
 elapsed = time.perf_counter() - start
-rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(elapsed, rss_kb)
+with open("/proc/self/status") as status:
+    hwm_kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+print(elapsed, hwm_kb)
 """
 
 
@@ -185,7 +187,7 @@ def import_cost(statement: str, runs: int) -> tuple[float, float]:
             text=True,
         ).stdout.split()
         times.append(float(out[0]) * 1000)
-        rss.append(float(out[1]) / 1024)  # ru_maxrss is in KiB on Linux
+        rss.append(float(out[1]) / 1024)  # VmHWM is in KiB
     return statistics.median(times), statistics.median(rss)
 
 
