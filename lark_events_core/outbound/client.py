@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import uuid as uuid_module
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,6 +51,7 @@ logger = logging.getLogger("lark_events.outbound")
 T = TypeVar("T")
 
 MESSAGES = "/open-apis/im/v1/messages"
+_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")  # a path segment that cannot change the URL
 CARD_UPDATE = "/open-apis/interactive/v1/card/update"
 
 
@@ -276,7 +278,7 @@ class OpenAPIClient:
         uuid: str | None = None,
     ) -> dict[str, Any]:
         """Reply to ``message_id`` (``im/v1/messages/:id/reply``), in its thread if asked."""
-        if not message_id or "/" in message_id:
+        if not _ID.fullmatch(message_id):
             raise ValueError("message_id must be a message id such as 'om_...'")
         body: dict[str, Any] = {
             "msg_type": msg_type,
@@ -303,6 +305,8 @@ class OpenAPIClient:
         Call it after answering the callback, within 30 minutes. ``open_ids`` limits the update
         to those users (non-shared cards).
         """
+        if not isinstance(card_token, str) or not card_token:
+            raise ValueError("card_token must be the token of a card callback ('c-...')")
         card_json = card_object(card)
         if open_ids is not None:
             card_json["open_ids"] = list(open_ids)

@@ -228,3 +228,15 @@ def test_bot_added_to_a_chat_posts_to_that_chat_from_a_sync_handler() -> None:
         assert sent.query == {"receive_id_type": "chat_id"}
         assert sent.json["receive_id"] == "oc_new_chat"
         assert sent.content == {"text": "Hello, everyone!"}
+
+
+@pytest.mark.parametrize("bad", ["", "om_1/../../auth", "om_1?x=1", "om 1", "om_1#x"])
+def test_message_ids_that_would_change_the_url_are_refused(bad: str) -> None:
+    async def main() -> None:
+        client = client_for("http://127.0.0.1:9")
+        with pytest.raises(ValueError, match="message_id"):
+            await client.reply_message(bad, "text", {"text": "x"})
+        with pytest.raises(ValueError, match="card_token"):
+            await client.update_card("", {"elements": []})
+
+    asyncio.run(main())
