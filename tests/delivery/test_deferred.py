@@ -176,7 +176,7 @@ def test_close_timeout_returns_and_logs(caplog: pytest.LogCaptureFixture) -> Non
         started = time.monotonic()
         d.close(0.2)
     assert time.monotonic() - started < 2
-    assert "still running" in caplog.text
+    assert "still queued or running" in caplog.text
     gate.set()
 
 
@@ -365,3 +365,52 @@ def test_explicit_thread_executor_works_from_async_callers() -> None:
 
     asyncio.run(main())
     assert done.is_set()
+
+
+EXIT_SCRIPT = """
+import sys, time
+from lark_events_core import Dispatcher
+from tests.delivery.helpers import KEY, MESSAGE, event_request
+
+d = Dispatcher(KEY, defer=True)
+
+@d.on(MESSAGE)
+def handler(event):
+    time.sleep(0.5)
+    open(sys.argv[1], "w").write(event.event_id)
+
+assert d.handle(event_request(event_id="ev-exit")).status == 200
+# exit without close(): acknowledged work must still run
+"""
+
+
+def test_acknowledged_work_runs_before_a_normal_interpreter_exit(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.servers import ROOT
+
+    marker = tmp_path / "done"
+    subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, str(marker)], cwd=ROOT, check=True, timeout=60
+    )
+    assert marker.read_text() == "ev-exit"
+
+
+def test_forked_child_gets_a_working_pool() -> None:
+    import os
+
+    d = dispatcher(defer=True)
+    done = threading.Event()
+    d.register(MESSAGE, lambda e: done.set())
+    d.handle(event_request())  # the parent starts its pool thread
+    assert done.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's thread is not here; a new one must start
+        child_done = threading.Event()
+        d.register("im.chat.updated_v1", lambda e: child_done.set())
+        d.handle(event_request("im.chat.updated_v1"))
+        os._exit(0 if child_done.wait(5) else 1)
+    _, status = os.waitpid(pid, 0)
+    d.close(5)
+    assert os.waitstatus_to_exitcode(status) == 0
