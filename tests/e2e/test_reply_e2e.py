@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 import requests
 
-from lark_events_core.testing import make_event, sign_event
+from lark_events_core.testing import make_event, make_v1_event, sign_event
 from lark_events_core.testing.fake_openapi import FakeOpenAPI, RecordedRequest
 from tests.support.servers import ROOT, VENV_BIN, Server, run_server
 
@@ -111,7 +112,9 @@ def _env(sample: Sample, base_url: str, with_credentials: bool) -> dict[str, str
     return env
 
 
-def _send_message(server: Server, sample: Sample, message_id: str, text: str) -> str:
+def _send_message(
+    server: Server, sample: Sample, message_id: str, text: str, *, tenant_key: str = TENANT
+) -> str:
     event_id = uuid.uuid4().hex
     body = make_event(
         "im.message.receive_v1",
@@ -128,7 +131,7 @@ def _send_message(server: Server, sample: Sample, message_id: str, text: str) ->
         token=TOKEN,
         event_id=event_id,
         app_id=APP_ID,
-        tenant_key=TENANT,
+        tenant_key=tenant_key,
     )
     signed = sign_event(body, encrypt_key=KEY)
     resp = requests.post(
@@ -186,3 +189,49 @@ def test_sample_without_credentials_only_logs(sample: Sample) -> None:
             event_id = _send_message(server, sample, "om_no_credentials", "quiet")
             assert _wait_for(lambda: _handled(server, event_id)), server.log()
         assert fake.requests == []
+
+
+SINGLE_PROCESS = [s for s in SAMPLES if s.workers == 1]
+
+
+@pytest.mark.parametrize("sample", SINGLE_PROCESS, ids=[s.name for s in SINGLE_PROCESS])
+def test_sample_as_a_store_app_gets_its_ticket_pushed_and_replies_per_tenant(
+    sample: Sample,
+) -> None:
+    # The platform's store-app flow: the first reply finds no app_ticket, the client asks for a
+    # resend, the "platform" (the fake's hook) pushes a signed app_ticket event to the sample,
+    # and the reply goes out with a tenant token for the event's tenant.
+    target: dict[str, str] = {}
+    tickets: list[str] = []
+
+    async def push_ticket(app_id: str) -> None:
+        ticket = fake.issue_app_ticket(app_id)
+        tickets.append(ticket)
+        body = make_v1_event("app_ticket", {"app_ticket": ticket}, token=TOKEN, app_id=app_id)
+        signed = sign_event(body, encrypt_key=KEY)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(target["url"], data=signed.body, headers=signed.headers) as resp,
+        ):
+            assert resp.status == 200
+
+    with FakeOpenAPI(store_apps={APP_ID: APP_SECRET}, on_ticket_resend=push_ticket) as fake:
+        env = {**_env(sample, fake.base_url, with_credentials=True), "LARK_APP_TYPE": "store"}
+        with run_server(sample.argv, env=env, cwd=sample.cwd) as server:
+            target["url"] = server.url + sample.event_path
+            messages = {
+                f"om_{uuid.uuid4().hex[:12]}": tenant for tenant in ("tenant_a", "tenant_b")
+            }
+            for message_id, tenant in messages.items():
+                _send_message(server, sample, message_id, "store ping", tenant_key=tenant)
+            assert _wait_for(lambda: len(fake.sent) == 2), server.log()
+            log = server.log()
+        assert {r.path.split("/")[5]: r.tenant_key for r in fake.sent} == messages
+        assert len(fake.calls("app_ticket_resend")) == 1
+        assert len(fake.calls("app_access_token")) == 1
+        assert sorted(r.json["tenant_key"] for r in fake.calls("tenant_access_token")) == [
+            "tenant_a",
+            "tenant_b",
+        ]
+        assert "handled event_type=app_ticket" in log
+        assert all(s not in log for s in [APP_SECRET, *tickets, *fake.issued_tokens])
