@@ -11,9 +11,10 @@ import base64
 import binascii
 import hashlib
 import os
+import threading
 
 from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 from ._secrets import Secret
 from .errors import DecryptionError
@@ -27,11 +28,35 @@ _PKCS7 = padding.PKCS7(128)  # stateless; each message gets its own padder / unp
 class AESCipher:
     """Encrypts and decrypts with one Encrypt Key; build once, reuse for every request."""
 
-    __slots__ = ("_algorithm",)
+    __slots__ = ("_algorithm", "_local")
 
     def __init__(self, encrypt_key: str | Secret) -> None:
         raw = encrypt_key.reveal() if isinstance(encrypt_key, Secret) else encrypt_key
         self._algorithm = algorithms.AES(hashlib.sha256(raw.encode("utf-8")).digest())
+        self._local = threading.local()
+
+    def _decrypt_blocks(self, raw: bytes) -> bytes:
+        """CBC-decrypt ``iv ++ ciphertext`` with one long-lived decryption context per thread.
+
+        Setting up a context costs more than decrypting a whole event, so each thread keeps one
+        and never finalises it. In CBC, plaintext block i is D(C[i]) xor C[i-1]: feeding the IV
+        as the first "ciphertext" block makes the context chain from it, so every block after
+        the first output block is exactly the message's plaintext, whatever the context
+        decrypted before. The first output block (the IV decrypted against the previous
+        message's last block) is discarded.
+        """
+        decryptor: CipherContext
+        try:
+            decryptor = self._local.decryptor
+        except AttributeError:
+            decryptor = Cipher(self._algorithm, modes.CBC(bytes(_BLOCK))).decryptor()
+            self._local.decryptor = decryptor
+        out = decryptor.update(raw)
+        if len(out) != len(raw):  # never with whole blocks; if it ever were, start afresh
+            del self._local.decryptor
+            fresh = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
+            return fresh.update(raw[_BLOCK:]) + fresh.finalize()
+        return out[_BLOCK:]
 
     def __repr__(self) -> str:
         return "AESCipher(<key hidden>)"
@@ -44,8 +69,7 @@ class AESCipher:
             raise DecryptionError("encrypt is not valid base64") from None
         if len(raw) < 2 * _BLOCK or len(raw) % _BLOCK:
             raise DecryptionError("encrypt has an invalid length")
-        decryptor = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
-        padded = decryptor.update(raw[_BLOCK:]) + decryptor.finalize()
+        padded = self._decrypt_blocks(raw)
         unpadder = _PKCS7.unpadder()
         try:
             return unpadder.update(padded) + unpadder.finalize()

@@ -111,3 +111,37 @@ def test_cipher_is_reusable_across_messages() -> None:
     cipher = AESCipher("key")
     values = [cipher.encrypt(str(i)) for i in range(5)]
     assert [cipher.decrypt(v) for v in values] == [str(i).encode() for i in range(5)]
+
+
+def test_one_cipher_decrypts_interleaved_messages_of_every_length() -> None:
+    # The cipher keeps a decryption context per thread across messages: earlier messages,
+    # failed ones included, must never affect the next plaintext.
+    cipher = AESCipher("key")
+    messages = [os.urandom(n) for n in range(100)] + [b"x" * 4096]
+    values = [cipher.encrypt(m) for m in messages]
+    bad = _raw_cbc("key", os.urandom(16), b"A" * 15 + b"\x00")
+    for message, value in zip(messages, values, strict=True):
+        with pytest.raises(DecryptionError):
+            cipher.decrypt(bad)
+        assert cipher.decrypt(value) == message
+        assert decrypt(value, "key") == message
+
+
+def test_one_cipher_is_safe_to_share_between_threads() -> None:
+    import threading
+
+    cipher = AESCipher("key")
+    failures: list[int] = []
+
+    def worker(seed: int) -> None:
+        for i in range(300):
+            message = f"{seed}-{i}-".encode() * (1 + (seed * i) % 13)
+            if cipher.decrypt(cipher.encrypt(message)) != message:
+                failures.append(seed)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
