@@ -75,7 +75,7 @@ def test_a_bootstrap_that_hangs_times_out_and_is_retried() -> None:
             started = loop.time()
             async with client:
                 await client.wait_connected(3.0)
-            assert loop.time() - started < 2.0
+            assert loop.time() - started < 4.0  # not the 5 s hang
             assert platform.bootstrap_requests == 2
 
     run_clean(scenario)

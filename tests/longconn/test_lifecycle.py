@@ -80,7 +80,7 @@ def test_stop_cancels_handlers_that_outlive_the_timeout() -> None:
                 loop = asyncio.get_running_loop()
                 t0 = loop.time()
                 await client.stop(timeout=0.2)
-                assert loop.time() - t0 < 1.5
+                assert loop.time() - t0 < 3.0  # not the handler's 60 s
             assert cancelled.is_set()
             assert not pushed.acked  # the platform will redeliver it
 
@@ -101,7 +101,7 @@ def test_stop_while_reconnecting() -> None:
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             await client.stop()
-            assert loop.time() - t0 < 1.0  # did not wait out the 30 s interval
+            assert loop.time() - t0 < 5.0  # did not wait out the 30 s interval
             assert runner.result() is None
 
     run_clean(scenario)

@@ -24,8 +24,10 @@ def test_the_client_pings_at_once_and_then_every_ping_interval() -> None:
         ):
             (conn,) = await platform.wait_for_connections(1)
             await platform.wait_until(lambda: conn.pings >= 1, 1.0, "first ping")
-            await asyncio.sleep(0.5)
-            assert 3 <= conn.pings <= 5
+            loop = asyncio.get_running_loop()
+            first_at = loop.time()
+            await platform.wait_until(lambda: conn.pings >= 4, 5.0, "three more pings")
+            assert loop.time() - first_at >= 0.55  # never faster than the interval
             assert client.config.ping_interval == 0.2  # from the bootstrap answer
             platform.assert_no_violations()
 
@@ -124,8 +126,8 @@ def test_the_watchdog_reconnects_when_pings_go_unanswered() -> None:
                 lambda: platform.connections() not in ([], [first]), 3.0, "a new connection"
             )
             elapsed = loop.time() - silent_at
-            # Detected within liveness_timeout after the first unanswered ping.
-            assert 0.3 < elapsed < 1.5
+            # Detected liveness_timeout after the first unanswered ping, not before.
+            assert 0.4 < elapsed < 3.0
             platform.assert_no_violations()
 
     run_clean(scenario)
