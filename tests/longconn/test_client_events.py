@@ -331,3 +331,28 @@ def test_max_in_flight_applies_backpressure_instead_of_unbounded_tasks() -> None
         assert len(running) == 5
 
     run_clean(scenario)
+
+
+def test_deferred_handlers_are_acked_first_and_drained_by_dispatcher_aclose() -> None:
+    async def scenario() -> None:
+        dispatcher = quiet_dispatcher()
+        release = asyncio.Event()
+        done: list[str] = []
+
+        @dispatcher.on("im.message.receive_v1", deferred=True)
+        async def later(event: Event[Any]) -> None:
+            await release.wait()
+            done.append(event.event_id or "")
+
+        async with FakePlatform() as platform:
+            async with make_client(platform, dispatcher):
+                await platform.wait_for_connections(1)
+                pushed = await platform.push(make_event("im.message.receive_v1", {}))
+                ack = await pushed.ack(timeout=2.0)
+                assert ack.code == 200
+                assert done == []  # acknowledged before the handler ran
+            release.set()
+            await dispatcher.aclose(timeout=5.0)
+        assert len(done) == 1
+
+    run_clean(scenario)
