@@ -9,7 +9,7 @@ Configured through the environment (each test uses its own values):
 - ``LARK_TEST_POLICY`` — ``on_store_error``; ``LARK_TEST_BEHAVIOUR`` — what the handler does;
 - ``CELERY_BROKER_URL`` / ``LARK_TEST_QUEUE`` — Celery broker and queue (Celery apps only).
 
-Run with ``gunicorn tests.delivery.apps:wsgi_app`` (inline dispatcher) or
+Served by the core's ``WSGIApp``: ``gunicorn tests.delivery.apps:wsgi_app`` (inline dispatcher) or
 ``gunicorn tests.delivery.apps:celery_wsgi_app`` / ``celery -A tests.delivery.apps:celery_app
 worker`` (deferred to Celery).
 """
@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 
-from lark_events_core import Dispatcher, Event, Request, Response
+from lark_events_core import Dispatcher, Event
 from lark_events_core.redis_store import RedisDedupStore
+from lark_events_core.wsgi import WSGIApp
 
 KEY = "delivery-test-encrypt-key"
 ENV = os.environ
 PREFIX = ENV.get("LARK_TEST_PREFIX", "lark-test:unset:")
 REDIS_URL = ENV.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 _records = redis.Redis.from_url(REDIS_URL)
-
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 def record_run(event: Event[Any], outcome: str) -> int:
@@ -64,23 +62,6 @@ def _dispatcher(**options: Any) -> Dispatcher:
     return d
 
 
-def _wsgi(dispatcher: Dispatcher) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        headers = [
-            (name[5:].replace("_", "-"), value)
-            for name, value in environ.items()
-            if name.startswith("HTTP_")
-        ]
-        request = Request.build(environ["REQUEST_METHOD"], headers, body, environ["PATH_INFO"])
-        response: Response = dispatcher.handle(request)
-        start_response(f"{response.status} X", list(response.headers))
-        return [response.body]
-
-    return app
-
-
 def _celery() -> tuple[Any, Dispatcher]:
     from celery import Celery
 
@@ -97,8 +78,8 @@ def _celery() -> tuple[Any, Dispatcher]:
     return app, _dispatcher(defer=True, executor=executor)
 
 
-wsgi_app = _wsgi(_dispatcher())
+wsgi_app = WSGIApp(_dispatcher())
 
 if ENV.get("CELERY_BROKER_URL") and ENV.get("LARK_TEST_QUEUE"):
     celery_app, celery_dispatcher = _celery()
-    celery_wsgi_app = _wsgi(celery_dispatcher)
+    celery_wsgi_app = WSGIApp(celery_dispatcher)
