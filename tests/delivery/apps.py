@@ -7,6 +7,7 @@ Configured through the environment (each test uses its own values):
 - ``LARK_TEST_DEDUP_URL`` — the dedup store's Redis (default ``REDIS_URL``; the fault test points
   it at a throwaway server it kills);
 - ``LARK_TEST_POLICY`` — ``on_store_error``; ``LARK_TEST_BEHAVIOUR`` — what the handler does;
+- ``LARK_TEST_DEFER=1`` — ``wsgi_app`` defers its handler to the built-in thread pool;
 - ``CELERY_BROKER_URL`` / ``LARK_TEST_QUEUE`` — Celery broker and queue (Celery apps only).
 
 Served by the core's ``WSGIApp``: ``gunicorn tests.delivery.apps:wsgi_app`` (inline dispatcher) or
@@ -78,7 +79,7 @@ def _celery() -> tuple[Any, Dispatcher]:
     return app, _dispatcher(defer=True, executor=executor)
 
 
-wsgi_app = WSGIApp(_dispatcher())
+wsgi_app = WSGIApp(_dispatcher(defer=ENV.get("LARK_TEST_DEFER") == "1"))
 
 if ENV.get("CELERY_BROKER_URL") and ENV.get("LARK_TEST_QUEUE"):
     celery_app, celery_dispatcher = _celery()
