@@ -13,12 +13,19 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-__all__ = ["call_async", "call_sync", "is_async_callable", "run_coroutine_sync"]
+__all__ = [
+    "background_loop",
+    "call_async",
+    "call_sync",
+    "is_async_callable",
+    "run_coroutine_sync",
+]
 
 T = TypeVar("T")
 
@@ -59,8 +66,22 @@ class _LoopThread:
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop())
 
+    def forget(self) -> None:
+        """Drop the loop without touching it: after ``fork()`` its thread does not exist."""
+        self._lock = threading.Lock()
+        self._loop = None
+
 
 _LOOP_THREAD = _LoopThread()
+# A child forked after the loop started (gunicorn --preload) inherits the loop but not its thread;
+# it must start its own on first use instead of waiting forever on a loop nobody runs.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_LOOP_THREAD.forget)
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """The shared background event loop that sync callers run coroutines on (started on demand)."""
+    return _LOOP_THREAD.loop()
 
 
 def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:

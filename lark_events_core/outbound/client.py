@@ -56,7 +56,7 @@ CARD_UPDATE = "/open-apis/interactive/v1/card/update"
 
 
 def _io_loop() -> asyncio.AbstractEventLoop:
-    return _invoke._LOOP_THREAD.loop()
+    return _invoke.background_loop()
 
 
 class OpenAPIClient:
