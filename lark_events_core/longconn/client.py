@@ -573,8 +573,8 @@ class LongConnectionClient:
             logger.warning("ack of %s lost: not connected", _safe(frame.header("message_id")))
             return
         try:
-            await conn.ws.send_bytes(encode(ack))
-        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            await within(conn.ws.send_bytes(encode(ack)), self.send_timeout)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
             logger.warning(
                 "ack of %s lost: %s", _safe(frame.header("message_id")), type(exc).__name__
             )

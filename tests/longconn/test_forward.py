@@ -82,8 +82,9 @@ def test_events_and_callbacks_are_forwarded_encrypted_signed_and_answered(
     )
     assert [a.code for a in acks] == [200] * 5
     assert acks[0].data is None
-    assert acks[2].data["toast"]["content"] == "Received {'k': 'v'}"
+    # The sample's answer to a card click, relayed as the ack's data: a toast naming the value.
     assert acks[2].data["toast"]["type"] == "success"
+    assert "'k': 'v'" in acks[2].data["toast"]["content"]
     assert acks[3].data == {}
     assert acks[4].data == acks[2].data
     log = webhook.log()
@@ -147,7 +148,7 @@ def test_the_forward_command_runs_until_sigterm(webhook: Server) -> None:
                 card = make_event("card.action.trigger", {"action": {"value": "cli"}})
                 ack = await (await platform.push(card)).ack(timeout=10)
                 assert ack.code == 200
-                assert ack.data["toast"]["content"] == "Received 'cli'"
+                assert "'cli'" in ack.data["toast"]["content"]
             finally:
                 proc.send_signal(signal.SIGTERM)
                 output, _ = await asyncio.wait_for(proc.communicate(), 10)
