@@ -26,6 +26,7 @@ import argparse
 import logging
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ ENCRYPT_KEY = "bench_key"
 VERIFICATION_TOKEN = "bench_token"
 PATH = "/webhook/event"
 MODES = ("floor", "lark", "lark-oapi")
+#: Extra modes for diagnosis (``--extra lark-shell``): the adapter over a dispatcher that answers
+#: at once, i.e. the Flask side alone without any core work.
+EXTRA_MODES = ("lark-shell",)
 SUCCESS = b'{"msg":"success"}'
 
 
@@ -67,6 +71,21 @@ def create_app(mode: str) -> Any:
             return None
 
         app.register_blueprint(make_blueprint(dispatcher, event_path=PATH, card_path=None))
+        return app
+
+    if mode == "lark-shell":
+        from lark_events_flask import make_blueprint
+
+        from lark_events_core import Dispatcher, Request, Response
+
+        success = Response(200, SUCCESS)
+
+        class Shell(Dispatcher):
+            def handle(self, request: Request, *, card: bool = False) -> Response:
+                return success
+
+        shell = Shell(verification_token=VERIFICATION_TOKEN)
+        app.register_blueprint(make_blueprint(shell, event_path=PATH, card_path=None))
         return app
 
     if mode == "lark-oapi":
@@ -119,6 +138,10 @@ def measure(
         url = server.url + PATH
         run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
         workers = psutil.Process(server.proc.pid).children()
+        deadline = time.monotonic() + 10
+        while len(workers) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            workers = psutil.Process(server.proc.pid).children()
         if len(workers) != 1:
             raise SystemExit(f"{mode}: expected one gunicorn worker, found {len(workers)}")
         before = workers[0].cpu_times()
@@ -130,6 +153,8 @@ def measure(
             engine=engine,  # type: ignore[arg-type]
         )
         after = workers[0].cpu_times()
+        if psutil.Process(server.proc.pid).children() != workers:
+            raise SystemExit(f"{mode}: the gunicorn worker was replaced during the run")
         if result.errors or result.non_2xx:
             raise SystemExit(f"{mode}: the run had errors: {result.summary()}\n{server.log()}")
         cpu = (after.user + after.system) - (before.user + before.system)
@@ -155,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of all modes")
     parser.add_argument("--pool", type=int, default=60_000, help="distinct requests")
     parser.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--extra", choices=EXTRA_MODES, action="append", default=[])
     args = parser.parse_args(argv)
+    modes = MODES + tuple(args.extra)
 
     try:
         import lark_oapi  # noqa: F401
@@ -173,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         args.pool, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
     )
     check_answers(requests)
-    rps: dict[str, list[float]] = {mode: [] for mode in MODES}
-    cpu_us: dict[str, list[float]] = {mode: [] for mode in MODES}
+    rps: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu_us: dict[str, list[float]] = {mode: [] for mode in modes}
     vs_floor: list[float] = []
     vs_oapi: list[float] = []
     print(
@@ -183,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for round_no in range(1, args.rounds + 1):
         this_round: dict[str, float] = {}
-        for mode in MODES:
+        for mode in modes:
             result, per_request = measure(
                 mode, requests, warmup=args.warmup, seconds=args.seconds, engine=engine
             )
@@ -197,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         vs_floor.append(this_round["lark"] / this_round["floor"])
         vs_oapi.append(this_round["lark"] / this_round["lark-oapi"])
     print()
-    for mode in MODES:
+    for mode in modes:
         print(
             f"{mode:<9} median {statistics.median(rps[mode]):9.1f} req/s"
             f"  worker cpu {statistics.median(cpu_us[mode]):7.1f} us/req"
