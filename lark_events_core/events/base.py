@@ -72,15 +72,26 @@ class Event(Generic[T]):
         request_id: str | None = None,
         model: builtins.type[T] | None = None,
     ) -> None:
-        s = object.__setattr__
-        s(self, "kind", kind)
-        s(self, "type", type)
-        s(self, "header", header)
-        s(self, "payload", payload)
-        s(self, "raw", raw)
-        s(self, "request_id", request_id)
-        s(self, "_model", model)
-        s(self, "_body", _UNSET)
+        # One Event per request: fill the slots through their descriptors, which is cheaper
+        # than object.__setattr__ by name (this class refuses plain attribute assignment).
+        (
+            set_kind,
+            set_type,
+            set_header,
+            set_payload,
+            set_raw,
+            set_request_id,
+            set_model,
+            set_body,
+        ) = _EVENT_SLOT_SETTERS
+        set_kind(self, kind)
+        set_type(self, type)
+        set_header(self, header)
+        set_payload(self, payload)
+        set_raw(self, raw)
+        set_request_id(self, request_id)
+        set_model(self, model)
+        set_body(self, _UNSET)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Event is immutable")
@@ -119,7 +130,7 @@ class Event(Generic[T]):
         if self.kind is Kind.LEGACY_CARD:
             return self.payload
         inner = self.payload.get("event")
-        return inner if isinstance(inner, Mapping) else {}
+        return inner if type(inner) is dict or isinstance(inner, Mapping) else {}
 
     @property
     def event(self) -> T:
@@ -140,3 +151,7 @@ class Event(Generic[T]):
 
 
 _UNSET: Any = object()
+_EVENT_SLOT_SETTERS: tuple[Any, ...] = tuple(
+    vars(Event)[name].__set__
+    for name in ("kind", "type", "header", "payload", "raw", "request_id", "_model", "_body")
+)

@@ -103,8 +103,9 @@ def test_sync_handler_under_handle_async_does_not_block_the_loop() -> None:
 
     response, ticks = run(main())
     assert response.status == 200
-    # A blocked loop would tick once; a free one ticks about 50 times in 0.5 s.
-    assert ticks >= 15
+    # A blocked loop ticks at most twice (before and after the handler); a free one ticks about
+    # 50 times in 0.5 s. The bound is low so that a loaded machine cannot make it flaky.
+    assert ticks >= 6
 
 
 def test_sync_handler_error_under_handle_async_is_500() -> None:
