@@ -53,7 +53,9 @@ class EncryptKeyMissing(ConfigurationError):
 class Signed:
     """Which scheme and secret a request's signature matched; ``None`` fields: unsigned."""
 
-    scheme: str | None = None  # "event" (SHA-256, Encrypt Key) or "card" (SHA-1, token)
+    # "event" (SHA-256, Encrypt Key), "card" (SHA-1, token), or "unchecked" (card endpoint,
+    # no token configured: a legacy card signature that cannot be checked).
+    scheme: str | None = None
     secret: Secret | None = field(default=None, repr=False)
 
 
@@ -108,6 +110,10 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
         if secret is not None:
             _check_timestamp(timestamp, settings)
             return Signed("card", secret)
+        if not settings.verification_tokens:
+            # A legacy card is signed with the verification token, which is not configured:
+            # its signature cannot be checked (§5). Only a legacy card may pass like this.
+            return Signed("unchecked")
     raise AuthenticationError("signature mismatch")
 
 
@@ -179,6 +185,8 @@ def _require_signature(envelope: Envelope, settings: Settings, signed: Signed) -
         return
     if signed.scheme == "card":
         raise AuthenticationError("event signed with the wrong scheme")
+    if signed.scheme == "unchecked":
+        raise AuthenticationError("signature mismatch")
     if settings.encrypt_keys and signed.scheme != "event":
         raise AuthenticationError("signature headers missing")
 

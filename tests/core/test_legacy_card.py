@@ -123,3 +123,26 @@ def test_new_style_callback_on_the_card_endpoint_uses_the_event_signature() -> N
     d.on("card.action.trigger", lambda e: {"ok": True})
     req = signed(make_event("card.action.trigger", {}, token=TOKEN), encrypt_key=KEY)
     assert body_of(d.handle(req, card=True)) == {"ok": True}
+
+
+def test_legacy_card_with_only_an_encrypt_key_configured_is_accepted() -> None:
+    # §5: the card signature uses the verification token; without one it cannot be checked,
+    # so a key-only app must still receive its card callbacks.
+    d, seen = _card_dispatcher(verification_token=None)
+    req = signed_card(make_legacy_card(), token="the-apps-token-we-do-not-know")
+    assert d.handle(req, card=True).status == 200
+    assert len(seen) == 1
+
+
+def test_events_on_the_card_endpoint_still_need_the_event_signature_without_a_token() -> None:
+    from lark_events_core.testing import make_event
+
+    d = dispatcher(verification_token=None)
+    seen: list[Any] = []
+    d.on("card.action.trigger", seen.append)
+    payload = make_event("card.action.trigger", {})
+    forged = signed_card(payload, token="anything")  # a SHA-1 "signature" anyone can make
+    response = d.handle(forged, card=True)
+    assert (response.status, body_of(response)) == (401, {"msg": "signature mismatch"})
+    assert d.handle(signed(payload, encrypt_key=KEY), card=True).status == 200
+    assert len(seen) == 1
