@@ -14,80 +14,36 @@ import inspect
 import logging
 import os
 import random
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 
 from .. import _json
 from .._secrets import Secret
 from ..dispatcher import Dispatcher
+from ._aio import within
 from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint
 from .config import ClientConfig
-from .delivery import FAILED, OK, Delivery, Reply, Target, ack_payload, dispatcher_target
-from .errors import (
-    ConnectionLost,
-    HandshakeFailed,
-    HandshakeRejected,
-    ReconnectExhausted,
-    RetryableError,
-    StopError,
-    TooManyConnections,
-)
-from .fragments import Reassembler
-from .frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, decode, encode
+from .delivery import Target, dispatcher_target
+from .errors import ConnectionLost, ReconnectExhausted, RetryableError, StopError
+from .frames import METHOD_CONTROL, Frame, encode
+from .handshake import open_websocket
+from .receiver import Receiver
 
 __all__ = ["LongConnectionClient"]
 
 logger = logging.getLogger("lark_events.longconn")
 
 USER_AGENT = "lark-events-longconn/0.1"
-TOO_MANY_CONNECTIONS = 1000040350
-_AUTH_FAILED = 514
-_FORBIDDEN = 403
-_DATA_TYPES = frozenset({"event", "card"})
 
 Hook = Callable[..., Any]
-T = TypeVar("T")
-
-
-async def within(awaitable: Awaitable[T], timeout: float) -> T:
-    """``await awaitable`` for at most ``timeout`` seconds (:class:`asyncio.TimeoutError`).
-
-    Not ``asyncio.wait_for``: before Python 3.12 it swallows a cancellation that arrives just as
-    the awaited operation finishes, which would leave a stopped client's task running.
-    """
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):
-            return await awaitable
-    return await asyncio.wait_for(awaitable, timeout)  # pragma: no cover - Python 3.10
 
 
 def _safe(text: str | None, limit: int = 80) -> str:
     if text is None:
         return "-"
     return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
-
-
-def classify_handshake(status: int, headers: Mapping[str, str]) -> Exception:
-    """The error for a refused upgrade: stop on 403 and on 514 + 1000040350, else retry."""
-    try:
-        code = int(headers.get("Handshake-Status", status))
-    except ValueError:
-        code = status
-    message = _safe(headers.get("Handshake-Msg", ""), 200)
-    auth_raw = headers.get("Handshake-Autherrcode")
-    try:
-        auth_code = int(auth_raw) if auth_raw is not None else None
-    except ValueError:
-        auth_code = None
-    if code == _AUTH_FAILED and auth_code == TOO_MANY_CONNECTIONS:
-        return TooManyConnections(code, message, auth_code)
-    if code == _FORBIDDEN:
-        return HandshakeRejected(code, message, auth_code)
-    return HandshakeFailed(f"status {code}", status=code)
 
 
 class _Connection:
@@ -140,9 +96,6 @@ class LongConnectionClient:
     ) -> None:
         if not app_id or not app_secret:
             raise ValueError("app_id and app_secret are required")
-        self._deliver: Target = (
-            dispatcher_target(target) if isinstance(target, Dispatcher) else target
-        )
         self.app_id = app_id
         self._secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret)
         self.domain = domain
@@ -156,15 +109,16 @@ class LongConnectionClient:
         self.on_disconnected = on_disconnected
         self.on_reconnecting = on_reconnecting
         self.user_agent = user_agent
-        self._fragments = Reassembler(fragment_ttl)
-        if max_in_flight < 1:
-            raise ValueError("max_in_flight must be at least 1")
-        self.max_in_flight = max_in_flight
-        self._room = asyncio.Event()
+        self._receiver = Receiver(
+            dispatcher_target(target) if isinstance(target, Dispatcher) else target,
+            on_pong=self._apply_pong,
+            fragment_ttl=fragment_ttl,
+            max_in_flight=max_in_flight,
+            send_timeout=send_timeout,
+        )
         self._conn: _Connection | None = None
         self._inner: asyncio.Task[None] | None = None
         self._background: asyncio.Task[None] | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
         self._connected: asyncio.Event | None = None
         self._finished: asyncio.Event | None = None
         self._config_changed = asyncio.Event()
@@ -212,6 +166,7 @@ class LongConnectionClient:
         self._connected = asyncio.Event()
         self._finished = asyncio.Event()
         self._config_changed = asyncio.Event()
+        self._receiver.reset()
         inner = asyncio.create_task(self._serve(), name=f"lark-longconn-{self.app_id}")
         self._inner = inner
         try:
@@ -330,7 +285,8 @@ class LongConnectionClient:
                         reason = exc
                         logger.warning("long connection lost: %s; reconnecting", exc)
                     except asyncio.CancelledError:
-                        await self._drain()  # the socket is still open: acks can go out
+                        # The socket is still open: running handlers can still ack.
+                        await self._receiver.drain(self._drain_timeout)
                         raise
                     finally:
                         await self._disconnect(conn, reason)
@@ -338,7 +294,7 @@ class LongConnectionClient:
                 logger.error("long connection stopped: %s", exc)
                 raise
             finally:
-                await self._drain()
+                await self._receiver.drain(self._drain_timeout)
 
     async def _connect_with_retries(
         self, session: aiohttp.ClientSession, *, first: bool
@@ -371,32 +327,16 @@ class LongConnectionClient:
             user_agent=self.user_agent,
         )
         self.config = self.config.updated(endpoint.client_config)
-        try:
-            ws = await within(
-                session.ws_connect(
-                    endpoint.url.reveal(),
-                    headers={"User-Agent": self.user_agent},
-                    autoclose=True,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=self.close_timeout),
-                    max_msg_size=16 * 1024 * 1024,
-                ),
-                self.connect_timeout,
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            # str(exc) holds the URL and its one-time ticket: the error raised below is built
-            # outside this block so that it does not even keep it as its __context__.
-            failure: Exception = classify_handshake(exc.status, exc.headers or {})
-        except asyncio.TimeoutError:
-            failure = HandshakeFailed(f"no upgrade within {self.connect_timeout:g}s")
-        except (aiohttp.ClientError, OSError) as exc:
-            failure = HandshakeFailed(f"network error ({type(exc).__name__})")
-        else:
-            return await self._opened(ws, endpoint)
-        raise failure
-
-    async def _opened(self, ws: aiohttp.ClientWebSocketResponse, endpoint: Endpoint) -> _Connection:
+        ws = await open_websocket(
+            session,
+            endpoint,
+            timeout=self.connect_timeout,
+            close_timeout=self.close_timeout,
+            user_agent=self.user_agent,
+        )
         conn = _Connection(ws, endpoint)
         self._conn = conn
+        self._receiver.ws = ws
         self.connections += 1
         logger.info(
             "long connection open (app_id=%s, device_id=%s)", self.app_id, _safe(endpoint.device_id)
@@ -409,6 +349,7 @@ class LongConnectionClient:
     async def _disconnect(self, conn: _Connection, reason: BaseException | None) -> None:
         if self._conn is conn:
             self._conn = None
+            self._receiver.ws = None
         if self._connected is not None:
             self._connected.clear()
         with contextlib.suppress(Exception):
@@ -417,10 +358,11 @@ class LongConnectionClient:
         await self._hook(self.on_disconnected, reason)
 
     async def _session(self, conn: _Connection) -> None:
+        """Read and keep alive until either fails; always raises (:class:`ConnectionLost`)."""
         reader = asyncio.create_task(self._read_loop(conn))
         keeper = asyncio.create_task(self._keepalive(conn))
         try:
-            done, _ = await asyncio.wait({reader, keeper}, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait({reader, keeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (reader, keeper):
                 task.cancel()
@@ -433,16 +375,16 @@ class LongConnectionClient:
 
     async def _read_loop(self, conn: _Connection) -> None:
         ws = conn.ws
+        receiver = self._receiver
         while True:
             msg = await ws.receive()
             if msg.type is aiohttp.WSMsgType.BINARY:
                 conn.unanswered_since = None
-                self._on_frame(msg.data)
-                if len(self._handlers) >= self.max_in_flight:
-                    self._room.clear()
+                receiver.on_frame(msg.data)
+                if receiver.full:  # backpressure: stop reading until a handler finishes
                     conn.paused = True
                     try:
-                        await self._room.wait()
+                        await receiver.room()
                     finally:
                         conn.paused = False
                         conn.unanswered_since = None
@@ -458,6 +400,7 @@ class LongConnectionClient:
                 logger.warning("ignored a non-binary WebSocket message")
 
     async def _keepalive(self, conn: _Connection) -> None:
+        """Ping at once and every ``PingInterval``; the watchdog raises when pings go unanswered."""
         loop = asyncio.get_running_loop()
         last_ping: float | None = None
         while True:
@@ -474,7 +417,7 @@ class LongConnectionClient:
                 last_ping = now
                 next_ping = now + self.config.ping_interval
             wake = next_ping
-            if conn.paused:
+            if conn.paused:  # we are not reading: an unread pong proves nothing
                 conn.unanswered_since = None
             if self.liveness_timeout is not None and conn.unanswered_since is not None:
                 deadline = conn.unanswered_since + self.liveness_timeout
@@ -488,47 +431,6 @@ class LongConnectionClient:
             with contextlib.suppress(asyncio.TimeoutError):
                 await within(self._config_changed.wait(), max(wake - now, 0.0))
 
-    # -- frames -----------------------------------------------------------------------------------
-
-    def _on_frame(self, data: bytes) -> None:
-        try:
-            frame = decode(data)
-        except FrameError as exc:
-            logger.warning("ignored an invalid frame: %s", exc)
-            return
-        if frame.method == METHOD_CONTROL:
-            if frame.header("type") == "pong" and frame.payload:
-                self._apply_pong(frame.payload)
-            return
-        if frame.method != METHOD_DATA:
-            logger.warning("ignored a frame with method %d", frame.method)
-            return
-        message_id = frame.header("message_id")
-        if not message_id:
-            logger.warning("ignored a data frame without message_id")
-            return
-        payload = frame.payload or b""
-        total_raw = frame.header("sum") or "1"
-        if total_raw != "1":
-            try:
-                joined = self._fragments.add(
-                    message_id, int(total_raw), int(frame.header("seq") or "0"), payload
-                )
-            except ValueError:
-                logger.warning("ignored a malformed fragment of %s", _safe(message_id))
-                return
-            if joined is None:
-                return
-            payload = joined
-        task = asyncio.create_task(self._handle(frame, payload, message_id))
-        self._handlers.add(task)
-        task.add_done_callback(self._handler_done)
-
-    def _handler_done(self, task: asyncio.Task[None]) -> None:
-        self._handlers.discard(task)
-        if len(self._handlers) < self.max_in_flight:
-            self._room.set()
-
     def _apply_pong(self, payload: bytes) -> None:
         try:
             raw = _json.loads(payload)
@@ -539,60 +441,6 @@ class LongConnectionClient:
         if config != self.config:
             self.config = config
             self._config_changed.set()
-
-    async def _handle(self, frame: Frame, payload: bytes, message_id: str) -> None:
-        frame_type = frame.header("type") or "event"
-        started = time.perf_counter()
-        if frame_type in _DATA_TYPES:
-            delivery = Delivery(payload, frame_type, message_id, frame.header("trace_id"))
-            try:
-                reply = await self._deliver(delivery)
-            except Exception:
-                logger.exception("long-connection target failed (message_id=%s)", _safe(message_id))
-                reply = FAILED
-        else:
-            logger.info("acknowledged a data frame of unknown type %s", _safe(frame_type))
-            reply = OK
-        await self._ack(frame, reply, started)
-
-    async def _ack(self, frame: Frame, reply: Reply, started: float) -> None:
-        biz_rt = int((time.perf_counter() - started) * 1000)
-        ack = Frame(
-            frame.seq_id,
-            frame.log_id,
-            frame.service,
-            frame.method,
-            (*frame.headers, ("biz_rt", str(biz_rt))),
-            ack_payload(reply),
-            frame.payload_encoding,
-            frame.payload_type,
-            frame.log_id_new,
-        )
-        conn = self._conn
-        if conn is None:
-            logger.warning("ack of %s lost: not connected", _safe(frame.header("message_id")))
-            return
-        try:
-            await within(conn.ws.send_bytes(encode(ack)), self.send_timeout)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
-            logger.warning(
-                "ack of %s lost: %s", _safe(frame.header("message_id")), type(exc).__name__
-            )
-
-    async def _drain(self) -> None:
-        """Give running handlers a bounded time to finish, then cancel what is left."""
-        pending = set(self._handlers)
-        if pending and self._drain_timeout > 0:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait(pending, timeout=self._drain_timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await within(conn.ws.close(), self.close_timeout)
 
     async def _hook(self, hook: Hook | None, *args: Any) -> None:
         if hook is None:

@@ -329,3 +329,26 @@ def test_the_session_is_closed_even_when_the_platform_is_unreachable() -> None:
         assert aiohttp  # the module under test imports it lazily; keep the import honest
 
     run_clean(scenario)
+
+
+def test_a_client_can_run_again_in_another_event_loop() -> None:
+    dispatcher = quiet_dispatcher()
+    dispatcher.register("im.message.receive_v1", lambda event: None)
+    clients: list[LongConnectionClient] = []
+
+    async def scenario() -> None:
+        async with FakePlatform() as platform:
+            if not clients:
+                clients.append(make_client(platform, dispatcher, max_in_flight=1))
+            client = clients[0]
+            client.domain = platform.domain
+            async with client:
+                await platform.wait_for_connections(1)
+                pushed = [
+                    await platform.push(make_event("im.message.receive_v1", {})) for _ in range(3)
+                ]
+                assert [(await p.ack()).code for p in pushed] == [200] * 3
+
+    run_clean(scenario)
+    run_clean(scenario)  # a second asyncio.run: nothing may stay bound to the first loop
+    assert clients[0].connections == 2
