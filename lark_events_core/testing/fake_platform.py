@@ -49,10 +49,12 @@ from ..longconn.frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, de
 
 __all__ = [
     "BAD_CREDENTIALS",
+    "BAD_CREDENTIALS_CODE",
     "BUSY",
     "FORBIDDEN",
     "HTTP_UNAVAILABLE",
     "INTERNAL_ERROR",
+    "TEST_CLIENT_CONFIG",
     "TOO_MANY_CONNECTIONS",
     "Ack",
     "BootstrapAnswer",
