@@ -366,3 +366,52 @@ def test_gunicorn_stops_cleanly_on_sigterm() -> None:
         srv.proc.send_signal(signal.SIGTERM)
         assert srv.proc.wait(timeout=20) == 0
     assert "Traceback" not in srv.log()
+
+
+def _served(target: str) -> list[str]:
+    return [
+        str(VENV_BIN / "gunicorn"),
+        "-w",
+        "1",
+        "--threads",
+        "2",
+        "-b",
+        "127.0.0.1:{port}",
+        f"tests.integrations.flask.served_app:{target}",
+    ]
+
+
+@pytest.mark.parametrize("target", ["app", "wsgi_app"], ids=["flask", "generic-wsgi"])
+def test_deferred_work_is_drained_when_gunicorn_stops_the_worker(target: str) -> None:
+    with run_server(_served(target), env=ENV) as srv:
+        event_id = uuid.uuid4().hex
+        req = sign_event(
+            make_v1_event("message", {"text": "later"}, token=TOKEN, event_uuid=event_id),
+            encrypt_key=KEY,
+        )
+        started = time.monotonic()
+        resp = post(srv, req.body, req.headers)
+        assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
+        assert time.monotonic() - started < 0.9  # acknowledged before the 1 s handler ran
+        assert handled_count(srv, "message", event_id) == 0
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=20) == 0
+    assert handled_count(srv, "message", event_id) == 1
+    assert "Traceback" not in srv.log()
+
+
+@pytest.mark.parametrize("target", ["app", "wsgi_app"], ids=["flask", "generic-wsgi"])
+def test_shutdown_cuts_a_pending_retry_back_off_short(target: str) -> None:
+    with run_server(_served(target), env=ENV) as srv:
+        event_id = uuid.uuid4().hex
+        req = sign_event(
+            make_v1_event("app_ticket", {"app_ticket": "t"}, token=TOKEN, event_uuid=event_id),
+            encrypt_key=KEY,
+        )
+        assert post(srv, req.body, req.headers).status_code == 200
+        time.sleep(0.3)  # the first attempt fails; the retry now waits out a 60 s back-off
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=20) == 0
+        assert time.monotonic() - started < 15
+    assert handled_count(srv, "app_ticket", event_id) == 1
