@@ -28,9 +28,12 @@ class Headers(Mapping[str, str]):
         if raw is None:
             self._items: dict[str, str] = {}
             return
-        pairs = raw.items() if type(raw) is dict or isinstance(raw, Mapping) else raw
-        # Built in reverse so that, when a name repeats, the first value is the one kept.
-        self._items = {name.lower(): value for name, value in reversed(list(pairs))}
+        pairs = list(raw.items() if type(raw) is dict or isinstance(raw, Mapping) else raw)
+        items = {name.lower(): value for name, value in pairs}
+        if len(items) != len(pairs):
+            # A name repeats (in any case): rebuild in reverse so that the first value is kept.
+            items = {name.lower(): value for name, value in reversed(pairs)}
+        self._items = items
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key.lower(), default)

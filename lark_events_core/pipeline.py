@@ -68,7 +68,9 @@ class ParsedRequest:
     request_id: str | None = None
 
 
-_parsed = slot_constructor(ParsedRequest)  # on every request: skip the frozen __setattr__
+# On every request: build these without the frozen __setattr__.
+_parsed = slot_constructor(ParsedRequest)
+_signed = slot_constructor(Signed)
 
 
 def check_size_and_method(request: Request, settings: Settings) -> None:
@@ -97,7 +99,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
     secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
     if secret is not None:
         _check_timestamp(timestamp, settings)
-        return Signed("event", secret)
+        return _signed("event", secret)
     if card_endpoint:
         secret = matching_secret(
             signature,
@@ -109,7 +111,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
         )
         if secret is not None:
             _check_timestamp(timestamp, settings)
-            return Signed("card", secret)
+            return _signed("card", secret)
         if not settings.verification_tokens:
             # A legacy card is signed with the verification token, which is not configured:
             # its signature cannot be checked (§5). Only a legacy card may pass like this.
