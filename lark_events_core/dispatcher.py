@@ -560,7 +560,9 @@ class Dispatcher:
         )
         if future is None:  # every callback worker busy: run here, unguarded, rather than drop
             logger.warning(
-                "callback workers busy; %s handled without a deadline guard", call.event.type
+                "callback workers busy; %s handled without a deadline guard (event_id=%s)",
+                _safe(call.event.type),
+                _safe(call.event.event_id),
             )
             future = Future()
             try:

@@ -156,3 +156,27 @@ def test_async_callback_does_not_block_the_loop_when_sync_and_slow() -> None:
 def test_bad_fallback_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         dispatcher(callback_fallback=42)
+
+
+def test_busy_callback_workers_run_the_callback_rather_than_drop_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = dispatcher(callback_deadline=0.1, callback_workers=1)
+    gate = threading.Event()
+    calls: list[str | None] = []
+
+    def handler(event: Event[Any]) -> dict[str, Any]:
+        calls.append(event.event_id)
+        if event.event_id == "first":
+            gate.wait(5)
+        return {"toast": {"type": "info", "content": "ran"}}
+
+    d.register(CARD, handler)
+    assert d.handle(event_request(CARD, event_id="first")).json_body() == {}  # fallback
+    with caplog.at_level(logging.WARNING, "lark_events"):
+        second = d.handle(event_request(CARD, event_id="second"))
+    assert second.json_body() == {"toast": {"type": "info", "content": "ran"}}
+    assert "event_id=second" in caplog.text
+    gate.set()
+    d.close(5)
+    assert calls == ["first", "second"]
