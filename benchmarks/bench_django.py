@@ -16,6 +16,9 @@ Every run receives the same bytes: distinct, encrypted, signed ``im.message.rece
 from ``benchmarks/_load.py`` (wrk when installed, else its asyncio generator), 32 connections.
 The runs alternate in every round so that each ratio compares runs made close together on a
 shared machine; the ratios (median over rounds) are printed last. Target: >= 0.85x the floor.
+The server's CPU time per request (user + system of the server and its worker processes, from
+psutil) is printed too: on a machine shared with other work it is steadier than req/s, and
+``floor cpu / mode cpu`` is the ratio a quiet machine would show.
 
 When gunicorn or uvicorn imports this file (``bench_django:application``) it is the Django project
 itself: ``BENCH_DJANGO_MODE`` picks the URLconf.
@@ -163,16 +166,33 @@ def env_mode(server: str, mode: str) -> str:
     return "lark-wsgi" if mode == "lark" else mode
 
 
+def _cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of ``pid`` and of each of its descendants (gunicorn workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    found: dict[int, float] = {}
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        found[proc.pid] = times.user + times.system
+    return found
+
+
 def measure(
     server: str, mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str
-) -> Any:
-    """Start the server in ``mode``, warm it up, then load it for ``seconds``."""
+) -> tuple[Any, float]:
+    """Start the server in ``mode``, warm it up, load it for ``seconds``: the load result and
+    the server's CPU microseconds per request."""
     from benchmarks._load import run_load, serve
 
     env = {MODE_ENV: env_mode(server, mode)}
     with serve(server_argv(server), env=env) as running:
         url = running.url + PATH
         run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
+        before = _cpu_seconds(running.proc.pid)
         result = run_load(
             url,
             requests[warmup:],
@@ -180,9 +200,11 @@ def measure(
             duration=seconds,
             engine=engine,  # type: ignore[arg-type]
         )
+        after = _cpu_seconds(running.proc.pid)
         if result.errors or result.non_2xx:
             raise SystemExit(f"{server} {mode}: the run had errors: {result.summary()}")
-        return result
+        cpu = sum(after[pid] - before.get(pid, 0.0) for pid in after)
+        return result, cpu / max(result.requests, 1) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         args.pool, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
     )
     rps: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    cpu_us: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     ratios: dict[tuple[str, str], list[float]] = {run: [] for run in runs if run[1] != "floor"}
     print(
         f"Django adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
@@ -214,23 +237,33 @@ def main(argv: list[str] | None = None) -> int:
     for round_no in range(1, args.rounds + 1):
         floor_rps: dict[str, float] = {}
         for server, mode in runs:
-            result = measure(
+            result, per_request = measure(
                 server, mode, pool, warmup=args.warmup, seconds=args.seconds, engine=args.engine
             )
             rps[server, mode].append(result.rps)
-            print(f"  round {round_no} {server:<8} {mode:<10} {result.summary()}")
+            cpu_us[server, mode].append(per_request)
+            print(
+                f"  round {round_no} {server:<8} {mode:<10} {result.summary()}"
+                f"  server cpu {per_request:.1f} us/req"
+            )
             if mode == "floor":
                 floor_rps[server] = result.rps
             else:
                 ratios[server, mode].append(result.rps / floor_rps[server])
     print()
     for (server, mode), values in rps.items():
-        print(f"{server:<8} {mode:<10} median {statistics.median(values):9.1f} req/s")
+        print(
+            f"{server:<8} {mode:<10} median {statistics.median(values):9.1f} req/s"
+            f"  server cpu {statistics.median(cpu_us[server, mode]):7.1f} us/req"
+        )
     for (server, mode), values in ratios.items():
         per_round = " ".join(f"{v:.3f}" for v in values)
+        cpu_ratio = statistics.median(cpu_us[server, "floor"]) / statistics.median(
+            cpu_us[server, mode]
+        )
         print(
             f"ratio {server} {mode} / floor: {statistics.median(values):.3f}x (target >= 0.85)"
-            f"  rounds: {per_round}"
+            f"  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
         )
     return 0
 

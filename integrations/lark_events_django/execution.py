@@ -41,8 +41,9 @@ R = TypeVar("R")
 
 _local = threading.local()
 _cache_lock = threading.Lock()
-_sync_cache: dict[Handler, Handler] = {}
-_async_cache: dict[Handler, Handler] = {}
+# id(handler) -> (handler, adapted): the handler is kept, so its id cannot be reused meanwhile.
+_sync_cache: dict[int, tuple[Handler, Handler]] = {}
+_async_cache: dict[int, tuple[Handler, Handler]] = {}
 _MAX_CACHED = 4096
 
 
@@ -91,19 +92,16 @@ def _outside_requests_closing(fn: Callable[[Any], R]) -> Callable[[Any], R]:
 
 
 def _adapted(
-    cache: dict[Handler, Handler], handler: Handler, make: Callable[[], Handler]
+    cache: dict[int, tuple[Handler, Handler]], handler: Handler, make: Callable[[Handler], Handler]
 ) -> Handler:
-    try:
-        found = cache.get(handler)
-    except TypeError:  # a handler object that is not hashable: adapt it every time
-        return make()
-    if found is not None:
-        return found
-    adapted = make()
+    found = cache.get(id(handler))
+    if found is not None and found[0] is handler:
+        return found[1]
+    adapted = make(handler)
     with _cache_lock:
         if len(cache) >= _MAX_CACHED:  # handlers come from dispatchers; bounded all the same
             cache.clear()
-        cache[handler] = adapted
+        cache[id(handler)] = (handler, adapted)
     return adapted
 
 
@@ -125,14 +123,13 @@ def _for_async(handler: Handler) -> Handler:
 
 
 def for_sync_view(call: HandlerCall) -> HandlerCall:
-    """``call`` adapted for a sync view; run it inside ``with RequestThread():``."""
-    adapted = _adapted(_sync_cache, call.handler, lambda: _for_sync(call.handler))
-    return dataclasses.replace(call, handler=adapted)
+    """``call`` (fresh from ``prepare``) adapted in place for a sync view; run it inside
+    ``with RequestThread():``."""
+    call.handler = _adapted(_sync_cache, call.handler, _for_sync)
+    return call
 
 
 def for_async_view(call: HandlerCall) -> HandlerCall:
-    """``call`` adapted for an async view."""
-    adapted = _adapted(_async_cache, call.handler, lambda: _for_async(call.handler))
-    if adapted is call.handler:
-        return call
-    return dataclasses.replace(call, handler=adapted)
+    """``call`` (fresh from ``prepare``) adapted in place for an async view."""
+    call.handler = _adapted(_async_cache, call.handler, _for_async)
+    return call
