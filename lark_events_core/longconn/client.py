@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import random
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -49,10 +50,11 @@ def _safe(text: str | None, limit: int = 80) -> str:
 class _Connection:
     """One open WebSocket and its per-connection state."""
 
-    __slots__ = ("endpoint", "paused", "ping", "unanswered_since", "ws")
+    __slots__ = ("endpoint", "paused", "ping", "sock", "unanswered_since", "ws")
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, endpoint: Endpoint) -> None:
         self.ws = ws
+        self.sock: Any = ws.get_extra_info("socket")
         self.endpoint = endpoint
         self.unanswered_since: float | None = None
         self.paused = False  # not reading (max_in_flight): unread pongs are not a dead peer
@@ -114,7 +116,6 @@ class LongConnectionClient:
             on_pong=self._apply_pong,
             fragment_ttl=fragment_ttl,
             max_in_flight=max_in_flight,
-            send_timeout=send_timeout,
         )
         self._conn: _Connection | None = None
         self._inner: asyncio.Task[None] | None = None
@@ -352,10 +353,23 @@ class LongConnectionClient:
             self._receiver.ws = None
         if self._connected is not None:
             self._connected.clear()
-        with contextlib.suppress(Exception):
-            await within(conn.ws.close(), self.close_timeout)
+        await self._close(conn)
         logger.info("long connection closed (device_id=%s)", _safe(conn.endpoint.device_id))
         await self._hook(self.on_disconnected, reason)
+
+    async def _close(self, conn: _Connection) -> None:
+        """Close within ``close_timeout``, then shut the socket down.
+
+        A peer that stopped reading leaves our writes (acks) waiting for buffer space, and a
+        graceful transport close waits for that buffer to drain forever. Shutting the socket
+        down makes those writes fail at once and frees the connection; after a clean close the
+        socket is closed already and this does nothing.
+        """
+        with contextlib.suppress(Exception):
+            await within(conn.ws.close(), self.close_timeout)
+        if conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
 
     async def _session(self, conn: _Connection) -> None:
         """Read and keep alive until either fails; always raises (:class:`ConnectionLost`)."""

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import aiohttp
 
-from ._aio import within
 from .delivery import FAILED, OK, Delivery, Reply, Target, ack_payload
 from .fragments import Reassembler
 from .frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, decode, encode
@@ -43,14 +42,12 @@ class Receiver:
         on_pong: Callable[[bytes], None],
         fragment_ttl: float,
         max_in_flight: int,
-        send_timeout: float,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.target = target
         self.on_pong = on_pong
         self.max_in_flight = max_in_flight
-        self.send_timeout = send_timeout
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._fragments = Reassembler(fragment_ttl)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -150,8 +147,12 @@ class Receiver:
             logger.warning("ack of %s lost: not connected", _safe(frame.header("message_id")))
             return
         try:
-            await within(ws.send_bytes(encode(ack)), self.send_timeout)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
+            # No timer per ack (asyncio.timeout costs about a fifth of the per-event CPU): a send
+            # only blocks when the peer stopped reading, and then the next ping goes unanswered
+            # (watchdog) or cannot be sent (send_timeout); the client closes that connection, which
+            # fails this send at once.
+            await ws.send_bytes(encode(ack))
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             logger.warning(
                 "ack of %s lost: %s", _safe(frame.header("message_id")), type(exc).__name__
             )

@@ -180,8 +180,17 @@ class FakeConnection:
         self.silent = True
 
     def resume(self) -> None:
-        """Answer pings again."""
+        """Answer pings again (and read again after :meth:`stop_reading`)."""
         self.silent = False
+        transport = self._request.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    def stop_reading(self) -> None:
+        """Stop reading from the socket, so the client's writes back up (a stalled peer)."""
+        transport = self._request.transport
+        if transport is not None:
+            transport.pause_reading()
 
     async def close(self, code: int = 1000) -> None:
         """Close cleanly with a WebSocket close frame."""

@@ -198,3 +198,28 @@ def test_failed_attempts_are_spaced_by_reconnect_interval_until_one_succeeds() -
             assert platform.bootstrap_requests == 4
 
     run_clean(scenario)
+
+
+def test_a_peer_that_stops_reading_is_dropped_and_blocked_acks_are_released() -> None:
+    async def scenario() -> None:
+        dispatcher = quiet_dispatcher()
+        big = {"card": {"elements": [{"tag": "markdown", "content": "x" * 2_000_000}]}}
+        dispatcher.register("card.action.trigger", lambda event: big)
+        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.2)
+        async with FakePlatform(client_config=config, ack_deadline=30) as platform:
+            client = make_client(platform, dispatcher, liveness_timeout=0.5, close_timeout=0.5)
+            async with client:
+                (first,) = await platform.wait_for_connections(1)
+                first.stop_reading()
+                for _ in range(6):  # about 16 MB of acks: more than the socket buffers hold
+                    await platform.push(make_event("card.action.trigger", {}), connection=first)
+                await platform.wait_until(
+                    lambda: platform.connections() not in ([], [first]), 5.0, "a new connection"
+                )
+                await client.wait_connected(2.0)
+                # The acks stuck behind the stalled socket failed instead of hanging forever.
+                await platform.wait_until(
+                    lambda: client._receiver.in_flight == 0, 5.0, "no ack left blocked"
+                )
+
+    run_clean(scenario)
