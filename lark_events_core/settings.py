@@ -76,7 +76,11 @@ class Settings:
             raise ConfigurationError("max_body_bytes must be an int")
         if max_body_bytes < 1:
             raise ConfigurationError("max_body_bytes must be positive")
-        if timestamp_tolerance is not None and not timestamp_tolerance > 0:
+        if timestamp_tolerance is not None and (
+            isinstance(timestamp_tolerance, bool)
+            or not isinstance(timestamp_tolerance, (int, float))
+            or not timestamp_tolerance > 0
+        ):
             raise ConfigurationError("timestamp_tolerance must be positive seconds, or None")
         ciphers = tuple((key, AESCipher(key)) for key in keys)
         return cls(keys, tokens, max_body_bytes, timestamp_tolerance, ciphers)

@@ -29,6 +29,12 @@ from lark_events_core.settings import DEFAULT_MAX_BODY_BYTES
         {"encrypt_key": "k", "max_body_bytes": "1024"},
         {"encrypt_key": "k", "timestamp_tolerance": 0},
         {"encrypt_key": "k", "timestamp_tolerance": -5},
+        {"encrypt_key": "k", "timestamp_tolerance": "300"},
+        {"encrypt_key": "k", "timestamp_tolerance": True},
+        {"encrypt_key": "k", "timestamp_tolerance": float("nan")},
+        {"encrypt_key": "k", "max_body_bytes": 1.5},
+        {"encrypt_key": {"k": "v"}},
+        {"encrypt_key": "\ud800"},
     ],
 )
 def test_bad_configuration_is_refused_when_the_dispatcher_is_built(
