@@ -31,6 +31,7 @@ from .views import (
     make_async_view,
     make_sync_view,
     make_view,
+    to_django,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "on",
     "on_legacy_card",
     "reset",
+    "to_django",
 ]

@@ -86,6 +86,10 @@ def dispatcher_options(conf: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(str(k) for k in conf if k not in keys and k not in ADAPTER_KEYS)
     if unknown:
         raise ConfigurationError(f"unknown LARK_EVENTS keys: {', '.join(unknown)}")
+    if conf.get("ASYNC") not in (None, True, False):
+        raise ConfigurationError("LARK_EVENTS['ASYNC'] must be True, False or None")
+    if not isinstance(conf.get("DISPATCHER", ""), str):
+        raise ConfigurationError("LARK_EVENTS['DISPATCHER'] must be a dotted path (a str)")
     options = {keys[k]: v for k, v in conf.items() if k in keys}
     for name, value in options.items():
         if isinstance(value, str) and name in BUILT_FROM_PATH | USED_FROM_PATH:

@@ -67,6 +67,8 @@ def test_a_key_or_a_token_silences_the_warning(lark: dict[str, Any]) -> None:
         {"CALLBACK_DEADLINE": 0},
         {"EXECUTOR": "no.such.module.Executor"},
         {"EXECUTOR": object()},
+        {"ASYNC": "yes"},
+        {"DISPATCHER": 42},
     ],
     ids=lambda v: next(iter(v)),
 )

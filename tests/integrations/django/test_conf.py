@@ -149,3 +149,14 @@ def test_deferred_handlers_from_settings_run_after_the_answer_in_the_named_conte
     assert [c[1] for c in CALLS] == ["ev-deferred"]
     assert CALLS[0][2] != "MainThread"  # a background thread, not the request's
     assert custom.CONTEXTS == ["ev-deferred"]
+
+
+def test_the_package_exports_exactly_its_public_names() -> None:
+    import inspect
+
+    public = {
+        name
+        for name, value in vars(lark_events_django).items()
+        if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
+    }
+    assert set(lark_events_django.__all__) == public
