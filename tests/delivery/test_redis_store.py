@@ -84,8 +84,8 @@ def test_expired_claim_is_taken_over_and_the_stale_owner_cannot_touch_it(
     time.sleep(0.3)
     assert store.claim("k", "new", 60)
     store.release("k", "slow")
+    assert not store.claim("k", "third", 60)  # the stale release did not drop new's claim
     store.complete("k", "slow", 3600)
-    assert not store.claim("k", "third", 60)
     store.release("k", "new")  # new still owns it: the stale complete did not overwrite it
     assert store.claim("k", "third", 60)
 
