@@ -45,9 +45,9 @@ def make_view(dispatcher: Dispatcher, *, card: bool = False) -> Callable[[], Fla
 
     def lark_events_view() -> FlaskResponse:
         try:
-            if request.method != "POST":
-                return to_flask(error_response(MethodNotAllowed()))
             environ = request.environ
+            if environ.get("REQUEST_METHOD") != "POST":
+                return to_flask(error_response(MethodNotAllowed()))
             flask_limit = request.max_content_length
             try:
                 # From the WSGI input: 413 from Content-Length before reading; a chunked body
@@ -57,7 +57,8 @@ def make_view(dispatcher: Dispatcher, *, card: bool = False) -> Callable[[], Fla
                 )
             except RequestError as exc:
                 return to_flask(error_response(exc))
-            core_request = Request("POST", headers_from_environ(environ), body, request.path)
+            headers = headers_from_environ(environ)
+            core_request = Request("POST", headers, body, environ.get("PATH_INFO") or "/")
             return to_flask(dispatcher.handle(core_request, card=card))
         except Exception:
             logger.exception("unexpected error while handling a Lark request")
