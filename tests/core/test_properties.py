@@ -221,7 +221,13 @@ def test_handle_never_raises_and_always_answers_safe_json(
     _check(response, request[1], may_be_unconfigured)
 
 
-_LOOP = asyncio.new_event_loop()
+_LOOP = asyncio.new_event_loop()  # one loop for every example: a loop per example is slow
+
+
+def teardown_module() -> None:
+    """Stop the shared loop's worker threads and close it."""
+    _LOOP.run_until_complete(_LOOP.shutdown_default_executor())
+    _LOOP.close()
 
 
 @pytest.mark.timeout(120)
