@@ -389,11 +389,9 @@ def test_deferred_work_is_drained_when_gunicorn_stops_the_worker(target: str) ->
             make_v1_event("message", {"text": "later"}, token=TOKEN, event_uuid=event_id),
             encrypt_key=KEY,
         )
-        started = time.monotonic()
         resp = post(srv, req.body, req.headers)
         assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
-        assert time.monotonic() - started < 0.9  # acknowledged before the 1 s handler ran
-        assert handled_count(srv, "message", event_id) == 0
+        assert handled_count(srv, "message", event_id) == 0  # acknowledged before it ran
         srv.proc.send_signal(signal.SIGTERM)
         assert srv.proc.wait(timeout=20) == 0
     assert handled_count(srv, "message", event_id) == 1
