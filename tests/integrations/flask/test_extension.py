@@ -205,3 +205,26 @@ def test_timestamp_tolerance_from_config_rejects_stale_requests() -> None:
     fresh = sign_event(body, encrypt_key=KEY)
     assert client.post("/webhook/event", data=stale.body, headers=stale.headers).status_code == 401
     assert client.post("/webhook/event", data=fresh.body, headers=fresh.headers).status_code == 200
+
+
+def test_make_blueprint_without_a_dispatcher_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lark_events_flask import make_blueprint
+
+    monkeypatch.setenv("LARK_ENCRYPT_KEY", "bp-env-key")
+    monkeypatch.setenv("LARK_VERIFICATION_TOKEN", TOKEN)
+    app = Flask(__name__)
+    app.register_blueprint(make_blueprint(max_body_bytes=4096))
+    assert _post(app, key="bp-env-key").status_code == 200
+    assert _post(app, key=KEY).status_code == 401
+
+
+def test_make_view_mounts_on_any_rule() -> None:
+    from lark_events_flask import make_view
+
+    disp = Dispatcher(encrypt_key=KEY, verification_token=TOKEN)
+    app = Flask(__name__)
+    app.add_url_rule("/lark", "lark", make_view(disp), methods=["POST", "GET"])
+    assert _post(app, path="/lark").status_code == 200
+    assert app.test_client().get("/lark").status_code == 405
