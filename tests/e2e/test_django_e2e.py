@@ -312,3 +312,56 @@ def test_2000_requests_from_32_concurrent_clients(server: Server) -> None:
     lines = [row for row in server.log().splitlines() if f"event_id={prefix}-" in row]
     handled = [row.rsplit("event_id=", 1)[1] for row in lines if "handled event_type=" in row]
     assert sorted(handled) == sorted(ids)  # every event handled, each exactly once
+
+
+# -- several worker processes --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_workers_with_redis() -> Iterator[Server]:
+    """gunicorn with two worker processes sharing deduplication through Redis, access log on
+    (``%(p)s`` is the pid of the worker that answered)."""
+    from tests.support.services import service_url
+
+    env = {
+        **ENV,
+        "LARK_REDIS_URL": service_url("REDIS_URL"),
+        "LARK_REDIS_PREFIX": f"django-e2e-{uuid.uuid4().hex}:",
+    }
+    argv = [a for a in SERVERS["gunicorn-wsgi"] if a not in ("--threads", "4")]
+    argv[argv.index("--workers") + 1] = "2"
+    argv[-1:-1] = ["--access-logfile", "-", "--access-logformat", "access pid=%(p)s %(s)s %(U)s"]
+    with run_server(argv, env=env, cwd=SAMPLE) as srv:
+        yield srv
+    assert KEY not in srv.log()
+
+
+@pytest.mark.services
+def test_a_redelivery_to_another_worker_is_handled_once_with_redis(
+    two_workers_with_redis: Server,
+) -> None:
+    server = two_workers_with_redis
+    event_id = uuid.uuid4().hex
+    req = message_request(event_id)
+    deliveries = 40
+
+    async def deliver_concurrently() -> list[int]:
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> int:
+                url = server.url + "/webhook/event"
+                async with session.post(url, data=req.body, headers=req.headers) as resp:
+                    return resp.status
+
+            return await asyncio.gather(*(one() for _ in range(deliveries)))
+
+    def workers_seen() -> set[str]:
+        access = [row for row in server.log().splitlines() if "access pid=" in row]
+        return {row.split("pid=")[1].split()[0] for row in access}
+
+    for _ in range(20):  # the kernel picks the accepting worker: repeat until both have served
+        assert asyncio.run(deliver_concurrently()) == [200] * deliveries
+        if len(workers_seen()) == 2:
+            break
+    assert len(workers_seen()) == 2
+    assert handled_count(server, "im.message.receive_v1", event_id) == 1

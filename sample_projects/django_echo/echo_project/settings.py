@@ -28,15 +28,19 @@ DATABASES: dict[str, dict[str, str]] = {}  # the sample keeps no data
 USE_TZ = True
 TIME_ZONE = "UTC"
 
-LARK_EVENTS = {
+LARK_EVENTS: dict[str, object] = {
     "ENCRYPT_KEY": os.environ.get("LARK_ENCRYPT_KEY") or None,
     "VERIFICATION_TOKEN": os.environ.get("LARK_VERIFICATION_TOKEN") or None,
 }
+if os.environ.get("LARK_REDIS_URL"):  # several worker processes: share "already handled"
+    LARK_EVENTS["DEDUP"] = "echo.dedup.redis_store"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "echo": {"handlers": ["console"], "level": "INFO", "propagate": False},
