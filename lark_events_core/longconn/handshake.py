@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 
@@ -52,17 +53,19 @@ async def open_websocket(
     user_agent: str,
 ) -> aiohttp.ClientWebSocketResponse:
     """Upgrade within ``timeout`` seconds; :class:`HandshakeFailed` or a stop-type error."""
+    options: dict[str, Any] = {
+        "headers": {"User-Agent": user_agent},
+        "autoclose": True,
+        "max_msg_size": _MAX_MESSAGE,
+        # aiohttp < 3.10 takes the close timeout as a float.
+        "timeout": (
+            aiohttp.ClientWSTimeout(ws_close=close_timeout)
+            if hasattr(aiohttp, "ClientWSTimeout")
+            else close_timeout
+        ),
+    }
     try:
-        return await within(
-            session.ws_connect(
-                endpoint.url.reveal(),
-                headers={"User-Agent": user_agent},
-                autoclose=True,
-                timeout=aiohttp.ClientWSTimeout(ws_close=close_timeout),
-                max_msg_size=_MAX_MESSAGE,
-            ),
-            timeout,
-        )
+        return await within(session.ws_connect(endpoint.url.reveal(), **options), timeout)
     except aiohttp.WSServerHandshakeError as exc:
         # str(exc) holds the URL and its one-time ticket: the error raised below is built
         # outside this block so that it does not even keep it as its __context__.
