@@ -352,3 +352,42 @@ def test_a_client_can_run_again_in_another_event_loop() -> None:
     run_clean(scenario)
     run_clean(scenario)  # a second asyncio.run: nothing may stay bound to the first loop
     assert clients[0].connections == 2
+
+
+def test_startable_from_an_asgi_lifespan_under_uvicorn() -> None:
+    import uvicorn
+
+    from tests.support.servers import free_port
+
+    async def scenario() -> None:
+        dispatcher = quiet_dispatcher()
+        seen: list[str] = []
+        dispatcher.register("im.message.receive_v1", lambda e: seen.append(e.event_id))
+        async with FakePlatform() as platform:
+            client = make_client(platform, dispatcher)
+
+            async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+                assert scope["type"] == "lifespan"
+                message = await receive()
+                assert message["type"] == "lifespan.startup"
+                async with client:  # what a FastAPI lifespan would do
+                    await send({"type": "lifespan.startup.complete"})
+                    message = await receive()
+                assert message["type"] == "lifespan.shutdown"
+                await send({"type": "lifespan.shutdown.complete"})
+
+            config = uvicorn.Config(
+                app, host="127.0.0.1", port=free_port(), lifespan="on", log_level="warning"
+            )
+            server = uvicorn.Server(config)
+            serving = asyncio.create_task(server.serve())
+            await platform.wait_for_connections(1)
+            ack = await (await platform.push(make_event("im.message.receive_v1", {}))).ack()
+            assert ack.code == 200
+            server.should_exit = True
+            await asyncio.wait_for(serving, 10)
+            assert not client.connected
+            await platform.wait_for_connections(0)
+        assert len(seen) == 1
+
+    run_clean(scenario)
