@@ -365,3 +365,15 @@ def test_a_redelivery_to_another_worker_is_handled_once_with_redis(
             break
     assert len(workers_seen()) == 2
     assert handled_count(server, "im.message.receive_v1", event_id) == 1
+
+
+def test_the_documented_runserver_command_listens_on_port() -> None:
+    # ``python manage.py runserver``: no address given, so $PORT (set by run_server) is used.
+    argv = [str(VENV_BIN / "python"), str(SAMPLE / "manage.py"), "runserver", "--noreload"]
+    with run_server(argv, env=ENV, cwd=ROOT) as srv:
+        event_id = uuid.uuid4().hex
+        resp = post(srv, message_request(event_id, "dev server"))
+        assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
+        assert handled_count(srv, "im.message.receive_v1", event_id) == 1
+        assert f"Starting development server at http://127.0.0.1:{srv.port}/" in srv.log()
+    assert KEY not in srv.log()
