@@ -1,9 +1,10 @@
-"""A separate OS process receiving one event through a dispatcher with a RedisDedupStore.
+"""A separate OS process receiving events through a dispatcher with a RedisDedupStore.
 
-``python -m tests.delivery.redis_worker REQUEST_FILE`` with ``REDIS_URL``, ``LARK_TEST_PREFIX``,
-``LARK_TEST_START_AT`` (epoch seconds to wait for, so all processes hit Redis together),
-``LARK_TEST_CLAIM_TTL`` and ``LARK_TEST_HANDLER_SLEEP``. The handler counts its runs in Redis
-(``{prefix}runs``) and marks ``{prefix}started``; the process prints the response status.
+``python -m tests.delivery.redis_worker REQUEST_FILE`` (a JSON list of requests, handled in order)
+with ``REDIS_URL``, ``LARK_TEST_PREFIX``, ``LARK_TEST_START_AT`` (epoch seconds to wait for, the
+last moment spinning, so all processes hit Redis together), ``LARK_TEST_CLAIM_TTL`` and
+``LARK_TEST_HANDLER_SLEEP``. The handler appends its event id to ``{prefix}runs`` and marks
+``{prefix}started``; the process prints the response statuses.
 """
 
 from __future__ import annotations
@@ -36,16 +37,18 @@ def main(request_file: str) -> int:
 
     @dispatcher.on("im.message.receive_v1")
     def handler(event: Event[Any]) -> None:
-        counter.incr(prefix + "runs")
+        counter.rpush(prefix + "runs", event.event_id or "-")
         counter.set(prefix + "started", os.getpid())
         time.sleep(sleep)
 
-    spec = json.loads(Path(request_file).read_text())
-    request = Request.build("POST", spec["headers"], spec["body"].encode())
+    specs = json.loads(Path(request_file).read_text())
+    requests = [Request.build("POST", s["headers"], s["body"].encode()) for s in specs]
     start_at = float(os.environ.get("LARK_TEST_START_AT", "0"))
-    time.sleep(max(0.0, start_at - time.time()))
-    response = dispatcher.handle(request)
-    print(response.status, flush=True)
+    time.sleep(max(0.0, start_at - time.time() - 0.05))
+    while time.time() < start_at:  # spin the last moment: a sleep wakes up too unevenly
+        pass
+    statuses = [dispatcher.handle(request).status for request in requests]
+    print(" ".join(map(str, statuses)), flush=True)
     return 0
 
 

@@ -143,10 +143,13 @@ def test_failing_first_attempt_then_the_retry_runs_on_another_process(
     assert attempts == ["first", "retry"]
 
 
-def _write_request(tmp_path: Path, event_id: str) -> Path:
-    signed = sign_event(make_event(MESSAGE, {}, event_id=event_id), encrypt_key=KEY)
-    path = tmp_path / "request.json"
-    path.write_text(json.dumps({"headers": signed.headers, "body": signed.body.decode()}))
+def _write_requests(tmp_path: Path, event_ids: list[str]) -> Path:
+    specs = []
+    for event_id in event_ids:
+        signed = sign_event(make_event(MESSAGE, {}, event_id=event_id), encrypt_key=KEY)
+        specs.append({"headers": signed.headers, "body": signed.body.decode()})
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps(specs))
     return path
 
 
@@ -161,29 +164,34 @@ def _worker(request_file: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def test_n_processes_same_event_same_moment_handler_runs_once(
+def test_n_processes_same_events_same_moment_each_handler_runs_once(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
-    request_file = _write_request(tmp_path, f"ev-{uuid.uuid4().hex}")
+    # Six processes race on each of 30 events, started at the same instant: a check-then-set
+    # claim lets some event through twice; SET NX never does.
+    event_ids = [f"ev-{uuid.uuid4().hex}" for _ in range(30)]
+    request_file = _write_requests(tmp_path, event_ids)
     env = {
         "REDIS_URL": redis_url,
         "LARK_TEST_PREFIX": prefix,
         "LARK_TEST_START_AT": str(time.time() + 4.0),  # every process imported and waiting
-        "LARK_TEST_HANDLER_SLEEP": "0.3",
+        "LARK_TEST_HANDLER_SLEEP": "0.01",
     }
     procs = [_worker(request_file, env) for _ in range(6)]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
-    assert sorted(out.strip() for out, _ in outputs) == ["200"] * 6
-    runs = redis.Redis.from_url(redis_url).get(prefix + "runs")
-    assert runs == b"1"
+    assert [out.split() for out, _ in outputs] == [["200"] * 30] * 6
+    client = redis.Redis.from_url(redis_url)
+    runs = [r.decode() for r in client.lrange(prefix + "runs", 0, -1)]
+    client.close()
+    assert sorted(runs) == sorted(event_ids)
 
 
 def test_claim_of_a_killed_owner_is_taken_over_after_the_claim_ttl(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
     event_id = f"ev-{uuid.uuid4().hex}"
-    request_file = _write_request(tmp_path, event_id)
+    request_file = _write_requests(tmp_path, [event_id])
     client = redis.Redis.from_url(redis_url)
     ttl = 2.0
     owner = _worker(
