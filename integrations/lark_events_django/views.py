@@ -135,7 +135,7 @@ def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -
 
 
 def make_async_view(dispatcher: DispatcherSource = None, *, card: bool = False) -> AsyncView:
-    """An async view (for ASGI); sync handlers run in the request's thread, never on the loop."""
+    """An async view (for ASGI); sync handlers run in a worker thread, never on the loop."""
     get = _resolver(dispatcher)
 
     async def lark_view(request: HttpRequest) -> HttpResponse:

@@ -1,6 +1,6 @@
 """ASGI entry point, for uvicorn (see the README).
 
-Under ASGI the lark views are async views; sync handlers run in the request's thread, never on the
+Under ASGI the lark views are async views; sync handlers run in a worker thread, never on the
 event loop.
 """
 
