@@ -23,7 +23,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from .errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 from .http import Headers, Request, Response
 
 __all__ = [
+    "EnvironHeaders",
     "StartResponse",
     "WSGIApp",
     "close_at_exit",
@@ -67,16 +68,60 @@ def error_response(exc: RequestError) -> Response:
     return response
 
 
+_CGI_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
+def _environ_key(name: str) -> str:
+    key = name.upper().replace("-", "_")
+    return key if key in _CGI_HEADERS else "HTTP_" + key
+
+
+class EnvironHeaders(Headers):
+    """The request headers of a WSGI ``environ``, read on demand instead of copied.
+
+    ``x-lark-signature`` is looked up as ``HTTP_X_LARK_SIGNATURE``; ``Content-Type`` and
+    ``Content-Length`` as their CGI names (an empty value counts as absent). The core reads only
+    a handful of headers per request, so this is cheaper than converting all of them.
+    """
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self._environ = environ
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._environ.get(_environ_key(key))
+        return value if isinstance(value, str) and value else default
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        result: str = value
+        return result
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for key, value in self._environ.items():
+            if not (isinstance(value, str) and value):
+                continue
+            if key[:5] == "HTTP_":
+                yield key[5:].replace("_", "-").lower()
+            elif key in _CGI_HEADERS:
+                yield key.replace("_", "-").lower()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"EnvironHeaders({sorted(self)!r})"
+
+
 def headers_from_environ(environ: Mapping[str, Any]) -> Headers:
     """The request headers of a WSGI ``environ`` (``HTTP_X_LARK_NONCE`` → ``x-lark-nonce``)."""
-    pairs = [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k[:5] == "HTTP_"]
-    content_type = environ.get("CONTENT_TYPE")
-    if content_type:
-        pairs.append(("content-type", content_type))
-    content_length = environ.get("CONTENT_LENGTH")
-    if content_length:
-        pairs.append(("content-length", content_length))
-    return Headers(pairs)
+    return EnvironHeaders(environ)
 
 
 def read_bounded(stream: Readable, limit: int, expected: int | None = None) -> bytes | None:

@@ -17,7 +17,7 @@ from wsgiref.validate import validator
 import pytest
 import requests
 
-from lark_events_core import Dispatcher, Event
+from lark_events_core import Dispatcher, Event, Request
 from lark_events_core.testing import make_event, make_legacy_card, sign_event, sign_legacy_card
 from lark_events_core.wsgi import WSGIApp, headers_from_environ, read_bounded
 from tests.support.vectors import receiver
@@ -221,16 +221,29 @@ def test_unexpected_error_is_a_json_500_without_detail(monkeypatch: pytest.Monke
 def test_headers_from_environ_maps_names_and_case() -> None:
     headers = headers_from_environ(
         {
-            "HTTP_X_LARK_SIGNATURE": "sig",
+            "HTTP_X_LARK_SIGNATURE": "0badc0de",
+            "HTTP_X_TT_LOGID": "log-1",
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": "",
+            "REQUEST_METHOD": "POST",
             "wsgi.input": None,
         }
     )
-    assert headers.get("X-Lark-Signature") == "sig"
+    assert headers.get("X-Lark-Signature") == "0badc0de"
+    assert headers["x-lark-signature"] == "0badc0de"
     assert headers.get("content-type") == "application/json"
-    assert "content-length" not in headers
+    assert "Content-Type" in headers
+    assert "content-length" not in headers  # empty CGI value: absent
+    assert "request-method" not in headers  # not a header
     assert headers.get("x-missing") is None
+    assert headers.get("x-missing", "d") == "d"
+    with pytest.raises(KeyError):
+        headers["x-missing"]
+    assert sorted(headers) == ["content-type", "x-lark-signature", "x-tt-logid"]
+    assert len(headers) == 3
+    assert dict(headers.items())["x-tt-logid"] == "log-1"
+    assert "0badc0de" not in repr(headers)  # values (signatures) never show in a repr
+    assert Request.build("POST", headers, b"").request_id == "log-1"
 
 
 def test_read_bounded_stops_after_the_limit() -> None:
