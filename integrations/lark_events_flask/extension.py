@@ -47,6 +47,8 @@ def make_blueprint(
     Without a dispatcher, one is built by ``Dispatcher.from_env(**options)``. A ``None`` path
     leaves that endpoint out. Endpoints: ``<name>.event`` and ``<name>.card``.
     """
+    if dispatcher is not None and options:
+        raise TypeError("pass Dispatcher options only when make_blueprint() builds the dispatcher")
     disp = dispatcher if dispatcher is not None else Dispatcher.from_env(**options)
     bp = Blueprint(name, __name__, url_prefix=url_prefix)
     for path, card, endpoint in ((event_path, False, "event"), (card_path, True, "card")):

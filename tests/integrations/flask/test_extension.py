@@ -228,3 +228,10 @@ def test_make_view_mounts_on_any_rule() -> None:
     app.add_url_rule("/lark", "lark", make_view(disp), methods=["POST", "GET"])
     assert _post(app, path="/lark").status_code == 200
     assert app.test_client().get("/lark").status_code == 405
+
+
+def test_make_blueprint_refuses_options_it_would_ignore() -> None:
+    from lark_events_flask import make_blueprint
+
+    with pytest.raises(TypeError):
+        make_blueprint(Dispatcher(verification_token=TOKEN), max_body_bytes=10)
