@@ -9,15 +9,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
-import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    # asyncio and concurrent.futures are imported on first use: a WSGI app with sync handlers
+    # never needs them, and they are the largest part of the package's import time.
+    import asyncio
+    from concurrent.futures import Future
 
 __all__ = [
     "background_loop",
@@ -32,6 +34,8 @@ T = TypeVar("T")
 
 def is_async_callable(obj: object) -> bool:
     """Whether calling ``obj`` returns an awaitable (functions, partials, callable objects)."""
+    import inspect  # local: only needed when a handler is registered
+
     while isinstance(obj, functools.partial):
         obj = obj.func
     if inspect.iscoroutinefunction(obj):
@@ -48,6 +52,8 @@ class _LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio
+
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 loop = asyncio.new_event_loop()
@@ -64,6 +70,8 @@ class _LoopThread:
             return self._loop
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coro, self.loop())
 
     def forget(self) -> None:
@@ -100,6 +108,9 @@ async def call_async(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
     """Call a handler from a coroutine without blocking the running loop."""
     if is_async:
         return await fn(arg)
+    import asyncio
+    import contextvars
+
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()
     return await loop.run_in_executor(None, functools.partial(ctx.run, fn, arg))

@@ -9,8 +9,6 @@ and drained by ``close``/``aclose``.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -18,26 +16,19 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from . import _invoke
+from ._log import logger, safe
 from .events.base import Event
-from .executors import AsyncioExecutor, DeferredJob, Executor, ThreadExecutor
 
 if TYPE_CHECKING:
-    from .dispatcher import HandlerCall
+    # Imported on first use: executors pull in asyncio, queues and thread pools.
+    from .executors import AsyncioExecutor, DeferredJob, Executor, ThreadExecutor
+    from .handlers import HandlerCall
 
 __all__ = ["BackgroundContext", "BackgroundRunner", "Executors", "safe"]
-
-logger = logging.getLogger("lark_events")
 
 #: Wraps every background attempt, e.g. Django's ``close_old_connections`` before and after.
 BackgroundContext = Callable[[Event[Any]], AbstractContextManager[Any]]
 GiveUpHook = Callable[[Event[Any], BaseException], Any]
-
-
-def safe(text: str | None, limit: int = 80) -> str:
-    """A type or id as it may appear in a log line: bounded and printable."""
-    if text is None:
-        return "-"
-    return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
 
 
 class BackgroundRunner:
@@ -64,6 +55,8 @@ class BackgroundRunner:
 
     def job(self, call: HandlerCall) -> DeferredJob:
         """The job an executor runs for ``call``."""
+        from .executors import DeferredJob
+
         return DeferredJob(call, run=lambda: self.run(call), run_async=lambda: self.run_async(call))
 
     def invoke(self, call: HandlerCall) -> Any:
@@ -107,6 +100,8 @@ class BackgroundRunner:
 
     async def run_async(self, call: HandlerCall) -> None:
         """Every attempt on an event loop, then settle the claim; cancellation releases it."""
+        import asyncio
+
         attempts = self.retries + 1
         try:
             for attempt in range(1, attempts + 1):
@@ -183,6 +178,8 @@ class Executors:
             return self.explicit
         with self._lock:
             if self._threads is None:
+                from .executors import ThreadExecutor
+
                 self._threads = ThreadExecutor()
             return self._threads
 
@@ -194,6 +191,8 @@ class Executors:
         """The built-in asyncio task tracker (also keeps late callback handlers)."""
         with self._lock:
             if self._tasks is None:
+                from .executors import AsyncioExecutor
+
                 self._tasks = AsyncioExecutor()
             return self._tasks
 
@@ -201,6 +200,8 @@ class Executors:
         """The pool that runs callback handlers under a deadline for sync callers (no queue)."""
         with self._lock:
             if self._callbacks is None:
+                from .executors import ThreadExecutor
+
                 n = self.callback_workers
                 self._callbacks = ThreadExecutor(n, n, 0.0, name="lark-events-callback")
             return self._callbacks

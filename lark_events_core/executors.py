@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from . import _invoke
 
 if TYPE_CHECKING:
-    from .dispatcher import HandlerCall
+    from .handlers import HandlerCall
 
 __all__ = ["AsyncioExecutor", "DeferredJob", "Executor", "ThreadExecutor"]
 

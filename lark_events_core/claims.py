@@ -1,0 +1,195 @@
+"""Deduplication claims of handler calls: keys, owner tokens, claiming, settling, store errors.
+
+A call *claims* its key before its handler runs and *settles* it when the handler has finished:
+completed on success, released on failure (docs/delivery.md). The decisions (which key, what a
+refused or failed claim answers) are shared; only the store calls differ between the sync and the
+awaitable methods.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from . import _invoke
+from ._log import logger, safe
+from ._responses import STORE_UNAVAILABLE, SUCCESS
+from .dedup import AsyncDedupStore, DedupStore
+from .events.base import Event, Kind
+from .handlers import HandlerCall
+from .http import Response
+
+__all__ = ["Claims", "StoreErrorPolicy", "new_owner"]
+
+StoreErrorPolicy = Literal["process", "retry"]
+
+_CALLBACK_KINDS = frozenset(kind for kind in Kind if kind.is_callback)
+
+
+class _Owners:
+    """Claim owner tokens: a random prefix per process plus a counter (cheap, unique).
+
+    The prefix is drawn again in a forked child, so gunicorn workers never share tokens.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(6) + "-"
+        self.counter = itertools.count(1)
+
+    def new(self) -> str:
+        return self.prefix + str(next(self.counter))
+
+
+_OWNERS = _Owners()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_OWNERS.reset)
+
+
+def new_owner() -> str:
+    """A claim owner token unique to this process (and to every forked child)."""
+    return _OWNERS.new()
+
+
+class Claims:
+    """Claims and settles the deduplication keys of handler calls in one store.
+
+    ``on_error`` is the store-error policy: ``"process"`` handles the event anyway and logs,
+    ``"retry"`` answers 503 so the platform re-pushes it.
+    """
+
+    __slots__ = (
+        "_async_store",
+        "by_message_id",
+        "callbacks",
+        "claim_ttl",
+        "done_ttl",
+        "on_error",
+        "store",
+    )
+
+    def __init__(
+        self,
+        store: DedupStore | None,
+        *,
+        by_message_id: bool,
+        callbacks: bool,
+        claim_ttl: float,
+        done_ttl: float,
+        on_error: StoreErrorPolicy,
+    ) -> None:
+        self.store = store
+        self.by_message_id = by_message_id
+        self.callbacks = callbacks
+        self.claim_ttl = claim_ttl
+        self.done_ttl = done_ttl
+        self.on_error: StoreErrorPolicy = on_error
+        self._async_store = isinstance(store, AsyncDedupStore)
+
+    def key(self, event: Event[Any]) -> str | None:
+        """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
+        if self.store is None or (event.kind in _CALLBACK_KINDS and not self.callbacks):
+            return None
+        header = event.header
+        app = header.app_id or "-"
+        if self.by_message_id and event.type == "im.message.receive_v1":
+            message = event.data.get("message")
+            message_id = message.get("message_id") if isinstance(message, Mapping) else None
+            if isinstance(message_id, str) and message_id:
+                return f"lark:{app}:msg:{message_id}"
+        event_id = header.event_id
+        return f"lark:{app}:{event_id}" if event_id else None
+
+    # -- claiming: ``None`` to go on, or the response that ends the request -------------------
+
+    def claim(self, call: HandlerCall) -> Response | None:
+        """Claim ``call``'s key from a thread."""
+        store = self.store
+        key = call.dedup_key
+        if key is None or store is None:
+            return None
+        owner = _OWNERS.new()
+        try:
+            claimed = store.claim(key, owner, self.claim_ttl)
+        except Exception:
+            return self.failed(call, "claim")
+        return self._claimed(call, owner, claimed)
+
+    async def aclaim(self, call: HandlerCall) -> Response | None:
+        """Claim ``call``'s key from a coroutine; a sync-only store is called in a thread."""
+        store = self.store
+        key = call.dedup_key
+        if key is None or store is None:
+            return None
+        owner = _OWNERS.new()
+        ttl = self.claim_ttl
+        try:
+            if self._async_store:
+                claimed = await store.aclaim(key, owner, ttl)  # type: ignore[attr-defined]
+            else:
+                claimed = await _invoke.call_async(lambda k: store.claim(k, owner, ttl), False, key)
+        except Exception:
+            return self.failed(call, "claim")
+        return self._claimed(call, owner, claimed)
+
+    def _claimed(self, call: HandlerCall, owner: str, claimed: bool) -> Response | None:
+        if not claimed:
+            logger.info(
+                "duplicate of %s ignored (event_id=%s)",
+                safe(call.event.type),
+                safe(call.event.event_id),
+            )
+            return SUCCESS
+        call.owner = owner
+        return None
+
+    def failed(self, call: HandlerCall, action: str) -> Response | None:
+        """Log a store failure; the response the policy answers (``None``: handle anyway)."""
+        logger.error(
+            "deduplication store failed to %s (event_id=%s); policy %r",
+            action,
+            safe(call.event.event_id),
+            self.on_error,
+            exc_info=True,
+        )
+        return STORE_UNAVAILABLE if self.on_error == "retry" else None
+
+    # -- settling: complete on success, release on failure; errors are logged, not raised ----
+
+    def settle(self, call: HandlerCall, *, ok: bool) -> None:
+        """Complete (``ok``) or release ``call``'s claim from a thread."""
+        store = self.store
+        owner = call.owner
+        key = call.dedup_key
+        if owner is None or store is None or key is None:
+            return
+        try:
+            if ok:
+                store.complete(key, owner, self.done_ttl)
+            else:
+                store.release(key, owner)
+        except Exception:
+            self.failed(call, "complete" if ok else "release")
+
+    async def asettle(self, call: HandlerCall, *, ok: bool) -> None:
+        """Complete or release ``call``'s claim from a coroutine."""
+        store = self.store
+        owner = call.owner
+        key = call.dedup_key
+        if owner is None or store is None or key is None:
+            return
+        if not self._async_store:
+            await _invoke.call_async(lambda _: self.settle(call, ok=ok), False, None)
+            return
+        try:
+            if ok:
+                await store.acomplete(key, owner, self.done_ttl)  # type: ignore[attr-defined]
+            else:
+                await store.arelease(key, owner)  # type: ignore[attr-defined]
+        except Exception:
+            self.failed(call, "complete" if ok else "release")

@@ -1,0 +1,142 @@
+"""Registered handlers, the registry that holds them, and one prepared call of a handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+
+from . import _invoke
+from ._log import logger, safe
+from .errors import ConfigurationError
+from .events import LEGACY_CARD_TYPE, MODELS
+from .events.base import Event
+
+__all__ = ["PLATFORM_DEADLINE", "Handler", "HandlerCall", "HandlerRegistry", "ainvoke", "invoke"]
+
+#: The platform counts a push as failed when it is not answered within this many seconds.
+PLATFORM_DEADLINE = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A registered handler and how to call it."""
+
+    event_type: str
+    fn: Callable[[Any], Any]
+    is_async: bool
+    model: type[Any] | None
+    callback: bool
+    deferred: bool = False
+
+
+@dataclass(slots=True)
+class HandlerCall:
+    """One handler call prepared by :meth:`Dispatcher.prepare`: the handler, its event, its key.
+
+    ``owner`` is the token of the deduplication claim this call holds (``None``: no claim).
+    """
+
+    handler: Handler
+    event: Event[Any]
+    dedup_key: str | None = None
+    owner: str | None = None
+
+    @property
+    def claimed(self) -> bool:
+        """Whether this call holds a deduplication claim that must be settled."""
+        return self.owner is not None
+
+
+class HandlerRegistry:
+    """One handler per plain event type, and which types are callbacks.
+
+    ``callback_types`` grows when a custom type is registered with ``callback=True``; the
+    dispatcher classifies requests with it.
+    """
+
+    __slots__ = ("by_type", "callback_types", "defer")
+
+    def __init__(self, callback_types: frozenset[str], *, defer: bool) -> None:
+        self.by_type: dict[str, Handler] = {}
+        self.callback_types = callback_types
+        self.defer = defer
+
+    def register(
+        self,
+        event_type: str,
+        fn: Callable[[Any], Any],
+        *,
+        model: type[Any] | None = None,
+        callback: bool | None = None,
+        deferred: bool | None = None,
+    ) -> Handler:
+        """Validate and add a handler; a second handler for one type is an error."""
+        if not isinstance(event_type, str) or not event_type:
+            raise ConfigurationError("event_type must be a non-empty string")
+        if not callable(fn):
+            raise ConfigurationError("a handler must be callable")
+        if event_type in self.by_type:
+            raise ConfigurationError(f"a handler for {event_type!r} is already registered")
+        is_callback = (
+            bool(callback) or event_type in self.callback_types or event_type == LEGACY_CARD_TYPE
+        )
+        if is_callback and deferred:
+            raise ConfigurationError(
+                f"{event_type!r} is a callback: its answer is the handler's result, so it cannot "
+                "be deferred (callback_deadline answers slow callbacks with a fallback instead)"
+            )
+        if callback:
+            self.callback_types = self.callback_types | {event_type}
+        handler = Handler(
+            event_type=event_type,
+            fn=fn,
+            is_async=_invoke.is_async_callable(fn),
+            model=model if model is not None else MODELS.get(event_type),
+            callback=is_callback,
+            deferred=not is_callback and (self.defer if deferred is None else deferred),
+        )
+        self.by_type[event_type] = handler
+        return handler
+
+
+def invoke(call: HandlerCall, slow_after: float | None) -> Any:
+    """Call the handler from a thread; warn when it takes longer than ``slow_after`` seconds."""
+    handler = call.handler
+    if slow_after is None:
+        return _invoke.call_sync(handler.fn, handler.is_async, call.event)
+    start = monotonic()
+    try:
+        return _invoke.call_sync(handler.fn, handler.is_async, call.event)
+    finally:
+        elapsed = monotonic() - start
+        if elapsed > slow_after:
+            _warn_slow(call, elapsed)
+
+
+async def ainvoke(call: HandlerCall, slow_after: float | None) -> Any:
+    """Call the handler from a coroutine (a sync one in a thread); warn when it is slow."""
+    handler = call.handler
+    if slow_after is None:
+        return await _invoke.call_async(handler.fn, handler.is_async, call.event)
+    start = monotonic()
+    try:
+        return await _invoke.call_async(handler.fn, handler.is_async, call.event)
+    finally:
+        elapsed = monotonic() - start
+        if elapsed > slow_after:
+            _warn_slow(call, elapsed)
+
+
+def _warn_slow(call: HandlerCall, elapsed: float) -> None:
+    logger.warning(
+        "handler for %s took %.1fs, over the platform's %.0fs deadline: the platform "
+        "counts the push as failed and sends it again; consider deferred=True "
+        "(event_id=%s, request_id=%s)",
+        safe(call.event.type),
+        elapsed,
+        PLATFORM_DEADLINE,
+        safe(call.event.event_id),
+        safe(call.event.request_id),
+    )
