@@ -314,16 +314,19 @@ class Dispatcher:
         return self.route(parsed)
 
     def prepare_plaintext(
-        self, plaintext: bytes, *, request_id: str | None = None
+        self, plaintext: bytes, *, request_id: str | None = None, card: bool = False
     ) -> Response | HandlerCall:
         """Route an already-authenticated plain event body (long-connection frames).
 
         The long connection authenticates at connect time, so no signature or token applies.
+        ``card`` classifies like the card endpoint (a flat legacy card body is a callback).
         A body that is not a Lark event is a 400 response.
         """
         try:
             payload = parse_object(plaintext)
-            envelope = classify(payload, callback_types=self._registry.callback_types)
+            envelope = classify(
+                payload, card_endpoint=card, callback_types=self._registry.callback_types
+            )
         except RequestError as exc:
             return Response.json(exc.status, {"msg": exc.public_message})
         return self.route(ParsedRequest(envelope, plaintext, request_id))

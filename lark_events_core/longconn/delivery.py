@@ -12,11 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..dispatcher import Dispatcher, HandlerCall
-from ..envelope import classify, parse_object
-from ..errors import RequestError
+from ..dispatcher import Dispatcher
 from ..http import Response
-from ..pipeline import ParsedRequest
 
 __all__ = ["Delivery", "Reply", "Target", "ack_payload", "dispatcher_target", "reply_from_response"]
 
@@ -84,9 +81,10 @@ def dispatcher_target(dispatcher: Dispatcher) -> Target:
     async def deliver(delivery: Delivery) -> Reply:
         card_frame = delivery.frame_type == "card"
         request_id = delivery.trace_id or delivery.message_id
-        step = dispatcher.prepare_plaintext(delivery.payload, request_id=request_id)
-        if card_frame and isinstance(step, Response) and step.status == 400:
-            step = _legacy_card(dispatcher, delivery.payload, request_id) or step
+        # A card frame may hold a flat legacy card body: classify it as the card endpoint does.
+        step = dispatcher.prepare_plaintext(
+            delivery.payload, request_id=request_id, card=card_frame
+        )
         if isinstance(step, Response):
             # Unhandled types: events get {"msg":"success"}, callbacks {} (sent as data).
             return reply_from_response(step, callback=card_frame or step.body != _SUCCESS_BODY)
@@ -94,14 +92,3 @@ def dispatcher_target(dispatcher: Dispatcher) -> Target:
         return reply_from_response(response, callback=card_frame or step.handler.callback)
 
     return deliver
-
-
-def _legacy_card(
-    dispatcher: Dispatcher, payload: bytes, request_id: str
-) -> Response | HandlerCall | None:
-    """A ``type=card`` frame holding a flat legacy card body, routed like the card endpoint."""
-    try:
-        envelope = classify(parse_object(payload), card_endpoint=True)
-    except RequestError:
-        return None
-    return dispatcher.route(ParsedRequest(envelope, payload, request_id))
