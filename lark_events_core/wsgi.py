@@ -182,6 +182,11 @@ def close_at_exit(dispatcher: Dispatcher, timeout: float | None = 30.0) -> None:
 
     WSGI has no shutdown hook; gunicorn workers and ``python app.py`` both run ``atexit``.
     """
+    # atexit runs hooks last-registered-first. The executors module registers its own exit drain
+    # (which waits but does not cut retry back-offs short) when first imported, often after this
+    # call; importing it now makes this close() run before that drain.
+    from . import executors  # noqa: F401
+
     with _closing_lock:
         if id(dispatcher) in _closing:
             return

@@ -186,10 +186,13 @@ def test_on_legacy_card_through_the_extension() -> None:
 
 
 def test_init_app_drains_the_dispatcher_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import lark_events_core.wsgi
+
     registered: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(
-        "lark_events_core.wsgi.atexit.register", lambda *args: registered.append(args)
-    )
+    fake_atexit = types.SimpleNamespace(register=lambda *args: registered.append(args))
+    monkeypatch.setattr(lark_events_core.wsgi, "atexit", fake_atexit)
     app = _app(LARK_EVENTS_SHUTDOWN_TIMEOUT=5.0)
     LarkEvents(app)
     disp = get_dispatcher(app)
