@@ -36,7 +36,8 @@ def test_legacy_card_body_is_rejected_without_card() -> None:
     d = _dispatcher()
     d.on_legacy_card(lambda event: None)
     step = d.prepare_plaintext(_body(make_legacy_card()))
-    assert isinstance(step, Response) and step.status == 400
+    assert isinstance(step, Response)
+    assert step.status == 400
 
 
 def test_card_true_keeps_v2_events_and_custom_callback_types() -> None:
@@ -45,13 +46,16 @@ def test_card_true_keeps_v2_events_and_custom_callback_types() -> None:
     seen: list[str | None] = []
     d.on("im.message.receive_v1", lambda event: seen.append(event.event_id))
     custom = d.prepare_plaintext(_body(make_event("my.custom.callback", {})), card=True)
-    assert isinstance(custom, HandlerCall) and custom.event.kind is Kind.CALLBACK
+    assert isinstance(custom, HandlerCall)
+    assert custom.event.kind is Kind.CALLBACK
     assert d.run(custom).json_body() == {"done": True}
     message = d.prepare_plaintext(
         _body(make_event("im.message.receive_v1", {}, event_id="e-1")), card=True
     )
-    assert isinstance(message, HandlerCall) and message.event.kind is Kind.EVENT_V2
-    assert d.run(message).status == 200 and seen == ["e-1"]
+    assert isinstance(message, HandlerCall)
+    assert message.event.kind is Kind.EVENT_V2
+    assert d.run(message).status == 200
+    assert seen == ["e-1"]
 
 
 def test_unhandled_legacy_card_is_answered_with_an_empty_object() -> None:
@@ -63,7 +67,8 @@ def test_unhandled_legacy_card_is_answered_with_an_empty_object() -> None:
 def test_plaintext_that_is_not_an_event_is_a_400_json_answer() -> None:
     for body in (b"", b"[1]", b"not json", b'{"action": "x"}'):
         step = _dispatcher().prepare_plaintext(body, card=True)
-        assert isinstance(step, Response) and step.status == 400
+        assert isinstance(step, Response)
+        assert step.status == 400
         assert isinstance(step.json_body()["msg"], str)
 
 
