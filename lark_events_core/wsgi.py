@@ -54,6 +54,16 @@ _closing: set[int] = set()
 _closing_lock = threading.Lock()
 
 
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+_STATUS_LINES = {code: _status_line(code) for code in (200, 400, 401, 404, 405, 413, 500, 503)}
+
+
 class Readable(Protocol):
     """Anything with ``read(size)``: ``wsgi.input``, Werkzeug's streams."""
 
@@ -227,7 +237,7 @@ class WSGIApp:
         except Exception:
             logger.exception("unexpected error while handling a Lark request")
             response = _INTERNAL_ERROR
-        status = f"{response.status} {HTTPStatus(response.status).phrase}"
+        status = _STATUS_LINES.get(response.status) or _status_line(response.status)
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(status, headers)
         return [response.body]
@@ -243,5 +253,6 @@ class WSGIApp:
             body = read_environ_body(environ, self.dispatcher.settings.max_body_bytes)
         except RequestError as exc:
             return error_response(exc)
-        request = Request.build("POST", headers_from_environ(environ), body, path)
+        # Request(...) rather than Request.build(): build() copies any Headers subclass.
+        request = Request("POST", headers_from_environ(environ), body, path)
         return self.dispatcher.handle(request, card=card)
