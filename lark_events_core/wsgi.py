@@ -81,9 +81,17 @@ def error_response(exc: RequestError) -> Response:
 _CGI_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
 
 
+_KEYS: dict[str, str] = {}  # header name as the core asks for it → environ key
+
+
 def _environ_key(name: str) -> str:
-    key = name.upper().replace("-", "_")
-    return key if key in _CGI_HEADERS else "HTTP_" + key
+    key = _KEYS.get(name)
+    if key is None:
+        key = name.upper().replace("-", "_")
+        key = key if key in _CGI_HEADERS else "HTTP_" + key
+        if len(_KEYS) < 256:  # names come from code, not requests; bounded all the same
+            _KEYS[name] = key
+    return key
 
 
 class EnvironHeaders(Headers):
