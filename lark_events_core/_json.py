@@ -47,9 +47,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     pass
 
 
-def loads(data: bytes | str) -> Any:
-    """Parse JSON; raises one of :data:`JSONDecodeError`."""
-    return _loads(data)
+#: Parse JSON; raises one of :data:`JSONDecodeError`. (The backend's own function: this runs
+#: several times per request, and a wrapper would add a call each time.)
+loads: Callable[[bytes | str], Any] = _loads
 
 
 def dumps(obj: Any) -> bytes:

@@ -28,7 +28,7 @@ from .dedup import DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, DedupStore, MemoryDedupS
 from .envelope import CALLBACK_TYPES, classify, parse_object
 from .errors import ConfigurationError, LarkEventsError, RequestError
 from .events import LEGACY_CARD_TYPE
-from .events.base import Event, Kind
+from .events.base import Event, Kind, new_event
 from .handlers import PLATFORM_DEADLINE, Handler, HandlerCall, HandlerRegistry, ainvoke, invoke
 from .http import Request, Response
 from .pipeline import ParsedRequest, challenge_body, parse_request
@@ -340,16 +340,16 @@ class Dispatcher:
         if handler is None:
             self._log_unhandled(envelope.type)
             return EMPTY if envelope.kind.is_callback else SUCCESS
-        event: Event[Any] = Event(
-            kind=envelope.kind,
-            type=envelope.type,
-            header=envelope.header,
-            payload=envelope.payload,
-            raw=parsed.plaintext,
-            request_id=parsed.request_id,
-            model=handler.model,
+        event = new_event(
+            envelope.kind,
+            envelope.type,
+            envelope.header,
+            envelope.payload,
+            parsed.plaintext,
+            parsed.request_id,
+            handler.model,
         )
-        return HandlerCall(handler, event, self.claims.key(event))
+        return HandlerCall(handler, event, None if self.dedup is None else self.claims.key(event))
 
     def dedup_key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
@@ -409,9 +409,11 @@ class Dispatcher:
 
     def run(self, call: HandlerCall) -> Response:
         """Claim, then call the handler (inline, deferred or deadline-guarded), then answer."""
-        refusal = self.claims.claim(call)
-        if refusal is not None:
-            return refusal
+        # The ``is not None`` tests skip a call on the hot path; the methods check them too.
+        if call.dedup_key is not None:
+            refusal = self.claims.claim(call)
+            if refusal is not None:
+                return refusal
         handler = call.handler
         if handler.deferred:
             return self._defer(call)
@@ -422,8 +424,9 @@ class Dispatcher:
         except Exception as exc:
             self.claims.settle(call, ok=False)
             return self.finish(call, error=exc)
-        self.claims.settle(call, ok=True)
-        return self.finish(call, result)
+        if call.owner is not None:
+            self.claims.settle(call, ok=True)
+        return self.finish(call, result) if handler.callback else SUCCESS
 
     def _defer(self, call: HandlerCall) -> Response:
         try:
@@ -456,9 +459,10 @@ class Dispatcher:
 
     async def run_async(self, call: HandlerCall) -> Response:
         """The awaitable twin of :meth:`run`."""
-        refusal = await self.claims.aclaim(call)
-        if refusal is not None:
-            return refusal
+        if call.dedup_key is not None:
+            refusal = await self.claims.aclaim(call)
+            if refusal is not None:
+                return refusal
         handler = call.handler
         if handler.deferred:
             return await self._defer_async(call)
@@ -469,8 +473,9 @@ class Dispatcher:
         except Exception as exc:
             await self.claims.asettle(call, ok=False)
             return self.finish(call, error=exc)
-        await self.claims.asettle(call, ok=True)
-        return self.finish(call, result)
+        if call.owner is not None:
+            await self.claims.asettle(call, ok=True)
+        return self.finish(call, result) if handler.callback else SUCCESS
 
     async def _defer_async(self, call: HandlerCall) -> Response:
         try:

@@ -77,15 +77,22 @@ def classify(
         event_type = h("event_type")
         if type(event_type) is not str or not event_type:
             raise BadRequest("v2 body without header.event_type")
-        token = _str(h("token"))
+        # Inline ``type(v) is str`` checks: this runs on every event, a call per field adds up.
+        token = h("token")
+        event_id = h("event_id")
+        create_time = h("create_time")
+        app_id = h("app_id")
+        tenant_key = h("tenant_key")
         hdr = _header(
-            _str(h("event_id")),
+            event_id if type(event_id) is str else None,
             event_type,
-            _str(h("create_time")),
-            token,
-            _str(h("app_id")),
-            _str(h("tenant_key")),
+            create_time if type(create_time) is str else None,
+            token if type(token) is str else None,
+            app_id if type(app_id) is str else None,
+            tenant_key if type(tenant_key) is str else None,
         )
+        if type(token) is not str:
+            token = None
         kind = Kind.CALLBACK if event_type in callback_types else Kind.EVENT_V2
         return _envelope(kind, event_type, hdr, payload, token, None)
     if "uuid" in payload or get("type") == "event_callback":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _json
+from .events._model import slot_constructor
 
 __all__ = ["JSON_CONTENT_TYPE", "Headers", "Request", "Response"]
 
@@ -28,7 +29,12 @@ class Headers(Mapping[str, str]):
         if raw is None:
             self._items: dict[str, str] = {}
             return
-        pairs = list(raw.items() if type(raw) is dict or isinstance(raw, Mapping) else raw)
+        if type(raw) is dict:  # the common case: one pass, no list of pairs
+            items = {name.lower(): value for name, value in raw.items()}
+            if len(items) == len(raw):
+                self._items = items
+                return
+        pairs = list(raw.items() if isinstance(raw, Mapping) else raw)
         items = {name.lower(): value for name, value in pairs}
         if len(items) != len(pairs):
             # A name repeats (in any case): rebuild in reverse so that the first value is kept.
@@ -74,6 +80,8 @@ class Request:
     ) -> Request:
         """Build a request from any header mapping or sequence of pairs."""
         hdrs = headers if type(headers) is Headers else Headers(headers)
+        if cls is Request:  # every request: fill the slots without the frozen __setattr__
+            return _new_request(method.upper(), hdrs, body, path)
         return cls(method.upper(), hdrs, body, path)
 
     @property
@@ -84,6 +92,9 @@ class Request:
 
     def __repr__(self) -> str:
         return f"Request(method={self.method!r}, path={self.path!r}, body=<{len(self.body)} bytes>)"
+
+
+_new_request = slot_constructor(Request)
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,9 +146,12 @@ def decrypt_body(
         raise BadRequest("encrypt is not a string")
     if not settings.ciphers:
         raise EncryptKeyMissing("an encrypted request arrived but no encrypt_key is configured")
-    ciphers: list[AESCipher] = [c for k, c in settings.ciphers if k is signed.secret]
-    if not ciphers:
-        ciphers = [c for _, c in settings.ciphers]
+    pairs = settings.ciphers
+    ciphers: list[AESCipher] | tuple[AESCipher] = (
+        (pairs[0][1],)  # one key: the one to use whether it signed the request or not
+        if len(pairs) == 1
+        else [c for k, c in pairs if k is signed.secret] or [c for _, c in pairs]
+    )
     for cipher in ciphers:
         try:
             plaintext = cipher.decrypt(encrypted)
