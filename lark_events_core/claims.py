@@ -26,8 +26,6 @@ __all__ = ["Claims", "StoreErrorPolicy", "new_owner"]
 
 StoreErrorPolicy = Literal["process", "retry"]
 
-_CALLBACK_KINDS = frozenset(kind for kind in Kind if kind.is_callback)
-
 
 class _Owners:
     """Claim owner tokens: a random prefix per process plus a counter (cheap, unique).
@@ -54,6 +52,9 @@ if hasattr(os, "register_at_fork"):
 def new_owner() -> str:
     """A claim owner token unique to this process (and to every forked child)."""
     return _OWNERS.new()
+
+
+_new_owner = _OWNERS.new
 
 
 class Claims:
@@ -93,7 +94,10 @@ class Claims:
 
     def key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
-        if self.store is None or (event.kind in _CALLBACK_KINDS and not self.callbacks):
+        kind = event.kind
+        if self.store is None or (
+            (kind is Kind.CALLBACK or kind is Kind.LEGACY_CARD) and not self.callbacks
+        ):
             return None
         header = event.header
         app = header.app_id or "-"
@@ -113,12 +117,14 @@ class Claims:
         key = call.dedup_key
         if key is None or store is None:
             return None
-        owner = _OWNERS.new()
+        owner = _new_owner()
         try:
-            claimed = store.claim(key, owner, self.claim_ttl)
+            if store.claim(key, owner, self.claim_ttl):
+                call.owner = owner
+                return None
         except Exception:
             return self.failed(call, "claim")
-        return self._claimed(call, owner, claimed)
+        return self.duplicate(call)
 
     async def aclaim(self, call: HandlerCall) -> Response | None:
         """Claim ``call``'s key from a coroutine; a sync-only store is called in a thread."""
@@ -126,7 +132,7 @@ class Claims:
         key = call.dedup_key
         if key is None or store is None:
             return None
-        owner = _OWNERS.new()
+        owner = _new_owner()
         ttl = self.claim_ttl
         try:
             if self._async_store:
@@ -135,18 +141,19 @@ class Claims:
                 claimed = await _invoke.call_async(lambda k: store.claim(k, owner, ttl), False, key)
         except Exception:
             return self.failed(call, "claim")
-        return self._claimed(call, owner, claimed)
+        if claimed:
+            call.owner = owner
+            return None
+        return self.duplicate(call)
 
-    def _claimed(self, call: HandlerCall, owner: str, claimed: bool) -> Response | None:
-        if not claimed:
-            logger.info(
-                "duplicate of %s ignored (event_id=%s)",
-                safe(call.event.type),
-                safe(call.event.event_id),
-            )
-            return SUCCESS
-        call.owner = owner
-        return None
+    def duplicate(self, call: HandlerCall) -> Response:
+        """Log a delivery refused because its key is claimed or done; it is answered 200."""
+        logger.info(
+            "duplicate of %s ignored (event_id=%s)",
+            safe(call.event.type),
+            safe(call.event.event_id),
+        )
+        return SUCCESS
 
     def failed(self, call: HandlerCall, action: str) -> Response | None:
         """Log a store failure; the response the policy answers (``None``: handle anyway)."""

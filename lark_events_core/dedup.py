@@ -113,32 +113,52 @@ class MemoryDedupStore:
         """Estimated memory held by the entries."""
         return self._current_bytes + self._previous_bytes
 
+    # claim() and complete() run once per event each: the lock is taken with acquire/release
+    # (cheaper than ``with``), and claim() accounts for a new key inline.
+
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
         now = self._now()
-        with self._lock:
+        entry: _Entry = (now + ttl, owner)
+        lock = self._lock
+        lock.acquire()
+        try:
             current = self._current
-            entry = current.get(key) or self._previous.get(key)
-            if entry is not None and entry[0] > now:
+            found = current.setdefault(key, entry)
+            if found is entry:  # a new key in the current generation (the common case)
+                older = self._previous.get(key)
+                if older is not None and older[0] > now:
+                    del current[key]  # still live in the previous generation
+                    return False
+                self._current_bytes += _ENTRY_OVERHEAD + len(key)
+                if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
+                    self._rotate()
+                return True
+            if found[0] > now:
                 return False
-            size = len(current)
-            current[key] = (now + ttl, owner)
-            if len(current) != size:
-                self._grew(key)
+            current[key] = entry  # expired: taken over
             return True
+        finally:
+            lock.release()
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
         now = self._now()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             current = self._current
-            entry = current.get(key) or self._previous.get(key)
+            entry = current.get(key)
+            grew = entry is None
+            if grew:
+                entry = self._previous.get(key)
             if entry is not None and entry[0] > now and entry[1] != owner and entry[1] != _DONE:
                 return  # our claim expired and another delivery took over: it will settle
-            size = len(current)
             current[key] = (now + ttl, _DONE)  # an older copy in the previous one is shadowed
-            if len(current) != size:
+            if grew:
                 self._grew(key)
+        finally:
+            lock.release()
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
@@ -167,5 +187,8 @@ class MemoryDedupStore:
         # A new key in the current generation: count it; rotate at half a bound.
         self._current_bytes += _ENTRY_OVERHEAD + len(key)
         if len(self._current) >= self._half_entries or self._current_bytes >= self._half_bytes:
-            self._previous, self._previous_bytes = self._current, self._current_bytes
-            self._current, self._current_bytes = {}, 0
+            self._rotate()
+
+    def _rotate(self) -> None:
+        self._previous, self._previous_bytes = self._current, self._current_bytes
+        self._current, self._current_bytes = {}, 0
