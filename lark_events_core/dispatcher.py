@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._log import logger
 from ._log import safe as _safe
@@ -27,9 +27,16 @@ from .deadline import CallbackGuard
 from .dedup import DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, DedupStore, MemoryDedupStore
 from .envelope import CALLBACK_TYPES, classify, parse_object
 from .errors import ConfigurationError, LarkEventsError, RequestError
-from .events import LEGACY_CARD_TYPE
 from .events.base import Event, Kind, new_event
-from .handlers import PLATFORM_DEADLINE, Handler, HandlerCall, HandlerRegistry, ainvoke, invoke
+from .handlers import (
+    PLATFORM_DEADLINE,
+    Handler,
+    HandlerCall,
+    HandlerRegistry,
+    Registrar,
+    ainvoke,
+    invoke,
+)
 from .http import Request, Response
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
@@ -51,7 +58,6 @@ __all__ = [
     "StoreErrorPolicy",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
 _MAX_LOGGED_TYPES = 1024
 
 
@@ -61,7 +67,7 @@ def _is_executor(obj: object) -> bool:
     return isinstance(obj, Executor)
 
 
-class Dispatcher:
+class Dispatcher(Registrar):
     """Turns raw Lark requests into handler calls and responses.
 
     ``encrypt_key`` and ``verification_token`` each take one value, several (the first is the
@@ -200,90 +206,6 @@ class Dispatcher:
             f"verification_tokens={len(self.settings.verification_tokens)}, "
             f"handlers={sorted(self._handlers)})"
         )
-
-    @property
-    def callback_types(self) -> frozenset[str]:
-        """The v2 types answered with their handler's result (built-in plus custom ones)."""
-        return self._registry.callback_types
-
-    @property
-    def defer(self) -> bool:
-        """Whether event handlers run after the response unless registered otherwise."""
-        return self._registry.defer
-
-    # -- registration -----------------------------------------------------------------------
-
-    @overload
-    def on(
-        self,
-        event_type: str,
-        fn: F,
-        *,
-        model: type[Any] | None = ...,
-        callback: bool | None = ...,
-        deferred: bool | None = ...,
-    ) -> F: ...
-
-    @overload
-    def on(
-        self,
-        event_type: str,
-        fn: None = ...,
-        *,
-        model: type[Any] | None = ...,
-        callback: bool | None = ...,
-        deferred: bool | None = ...,
-    ) -> Callable[[F], F]: ...
-
-    def on(
-        self,
-        event_type: str,
-        fn: F | None = None,
-        *,
-        model: type[Any] | None = None,
-        callback: bool | None = None,
-        deferred: bool | None = None,
-    ) -> F | Callable[[F], F]:
-        """Register ``fn`` for the plain ``event_type``; usable as ``@dispatcher.on("type")``.
-
-        ``model`` overrides the typed body (a dataclass) for custom or newer types; ``callback``
-        marks a custom type as a callback (answered with the handler's result); ``deferred``
-        runs the handler after the 200 answer (default: the dispatcher's ``defer``).
-        """
-
-        def register(func: F) -> F:
-            self.register(event_type, func, model=model, callback=callback, deferred=deferred)
-            return func
-
-        return register if fn is None else register(fn)
-
-    def register(
-        self,
-        event_type: str,
-        fn: Callable[[Any], Any],
-        *,
-        model: type[Any] | None = None,
-        callback: bool | None = None,
-        deferred: bool | None = None,
-    ) -> Handler:
-        """Register ``fn`` for ``event_type``; a second handler for one type is an error."""
-        return self._registry.register(
-            event_type, fn, model=model, callback=callback, deferred=deferred
-        )
-
-    def on_legacy_card(self, fn: F) -> F:
-        """Register the handler of legacy message-card callbacks (the card request URL)."""
-        self.register(LEGACY_CARD_TYPE, fn)
-        return fn
-
-    def handler_for(self, event_type: str) -> Handler | None:
-        """The handler registered for ``event_type``, if any."""
-        return self._handlers.get(event_type)
-
-    @property
-    def event_types(self) -> frozenset[str]:
-        """The types that have a handler."""
-        return frozenset(self._handlers)
 
     # -- prepare: request → final response or handler call ------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from . import _invoke
 from ._log import logger, safe
@@ -13,7 +13,17 @@ from .errors import ConfigurationError
 from .events import LEGACY_CARD_TYPE, MODELS
 from .events.base import Event
 
-__all__ = ["PLATFORM_DEADLINE", "Handler", "HandlerCall", "HandlerRegistry", "ainvoke", "invoke"]
+__all__ = [
+    "PLATFORM_DEADLINE",
+    "Handler",
+    "HandlerCall",
+    "HandlerRegistry",
+    "Registrar",
+    "ainvoke",
+    "invoke",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: The platform counts a push as failed when it is not answered within this many seconds.
 PLATFORM_DEADLINE = 3.0
@@ -99,6 +109,96 @@ class HandlerRegistry:
         )
         self.by_type[event_type] = handler
         return handler
+
+
+class Registrar:
+    """The registration API of :class:`~lark_events_core.Dispatcher`, over its registry."""
+
+    _registry: HandlerRegistry
+
+    @property
+    def callback_types(self) -> frozenset[str]:
+        """The v2 types answered with their handler's result (built-in plus custom ones)."""
+        return self._registry.callback_types
+
+    @property
+    def defer(self) -> bool:
+        """Whether event handlers run after the response unless registered otherwise."""
+        return self._registry.defer
+
+    # -- registration -----------------------------------------------------------------------
+
+    @overload
+    def on(
+        self,
+        event_type: str,
+        fn: F,
+        *,
+        model: type[Any] | None = ...,
+        callback: bool | None = ...,
+        deferred: bool | None = ...,
+    ) -> F: ...
+
+    @overload
+    def on(
+        self,
+        event_type: str,
+        fn: None = ...,
+        *,
+        model: type[Any] | None = ...,
+        callback: bool | None = ...,
+        deferred: bool | None = ...,
+    ) -> Callable[[F], F]: ...
+
+    def on(
+        self,
+        event_type: str,
+        fn: F | None = None,
+        *,
+        model: type[Any] | None = None,
+        callback: bool | None = None,
+        deferred: bool | None = None,
+    ) -> F | Callable[[F], F]:
+        """Register ``fn`` for the plain ``event_type``; usable as ``@dispatcher.on("type")``.
+
+        ``model`` overrides the typed body (a dataclass) for custom or newer types; ``callback``
+        marks a custom type as a callback (answered with the handler's result); ``deferred``
+        runs the handler after the 200 answer (default: the dispatcher's ``defer``).
+        """
+
+        def register(func: F) -> F:
+            self.register(event_type, func, model=model, callback=callback, deferred=deferred)
+            return func
+
+        return register if fn is None else register(fn)
+
+    def register(
+        self,
+        event_type: str,
+        fn: Callable[[Any], Any],
+        *,
+        model: type[Any] | None = None,
+        callback: bool | None = None,
+        deferred: bool | None = None,
+    ) -> Handler:
+        """Register ``fn`` for ``event_type``; a second handler for one type is an error."""
+        return self._registry.register(
+            event_type, fn, model=model, callback=callback, deferred=deferred
+        )
+
+    def on_legacy_card(self, fn: F) -> F:
+        """Register the handler of legacy message-card callbacks (the card request URL)."""
+        self.register(LEGACY_CARD_TYPE, fn)
+        return fn
+
+    def handler_for(self, event_type: str) -> Handler | None:
+        """The handler registered for ``event_type``, if any."""
+        return self._registry.by_type.get(event_type)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The types that have a handler."""
+        return frozenset(self._registry.by_type)
 
 
 def invoke(call: HandlerCall, slow_after: float | None) -> Any:
