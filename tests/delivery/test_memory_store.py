@@ -140,3 +140,31 @@ def test_memory_stays_flat_when_inserting_far_more_ids_than_the_bound() -> None:
 def test_bounds_must_be_positive(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         MemoryDedupStore(**bad)
+
+
+def test_claims_and_done_keys_in_the_previous_generation_still_count() -> None:
+    clock = Clock()
+    store = MemoryDedupStore(max_entries=6, clock=clock)  # rotates every 3 new keys
+    assert store.claim("held", "a", 60)
+    assert store.claim("done", "b", 60)
+    store.complete("done", "b", 3600)
+    assert store.claim("x", "c", 60)  # rotation: all three are in the previous generation
+    assert not store.claim("held", "other", 60)
+    assert not store.claim("done", "other", 60)
+    assert len(store) == 3  # a refused claim leaves nothing behind
+    store.complete("held", "a", 3600)  # the owner completes from the previous generation
+    assert not store.claim("held", "other", 60)
+    clock.now += 61
+    assert store.claim("x", "d", 60)  # expired in the previous generation: taken over
+
+
+def test_completing_an_expired_claim_taken_over_is_refused_in_any_generation() -> None:
+    clock = Clock()
+    store = MemoryDedupStore(max_entries=4, clock=clock)
+    assert store.claim("k", "slow", 10)
+    clock.now += 11
+    assert store.claim("k", "new", 10)
+    assert store.claim("a", "z", 10)  # rotation: "k" (held by "new") is in the previous one
+    store.complete("k", "slow", 3600)
+    store.release("k", "new")
+    assert store.claim("k", "third", 10)  # "slow" did not mark it done
