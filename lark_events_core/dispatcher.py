@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._log import logger
 from ._log import safe as _safe
-from ._responses import BUSY, EMPTY, INTERNAL_ERROR, STORE_UNAVAILABLE, SUCCESS
+from ._responses import BUSY, EMPTY, INTERNAL_ERROR, SUCCESS
 from .background import BackgroundContext, BackgroundRunner, Executors, GiveUpHook
 from .claims import Claims, StoreErrorPolicy
 from .deadline import CallbackGuard
@@ -45,18 +45,7 @@ from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_setting
 if TYPE_CHECKING:
     from .executors import Executor
 
-__all__ = [
-    "BUSY",
-    "INTERNAL_ERROR",
-    "PLATFORM_DEADLINE",
-    "STORE_UNAVAILABLE",
-    "SUCCESS",
-    "BackgroundContext",
-    "Dispatcher",
-    "Handler",
-    "HandlerCall",
-    "StoreErrorPolicy",
-]
+__all__ = ["BackgroundContext", "Dispatcher", "Handler", "HandlerCall", "StoreErrorPolicy"]
 
 _MAX_LOGGED_TYPES = 1024
 

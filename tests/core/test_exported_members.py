@@ -22,6 +22,11 @@ MODULES = [
     "lark_events_core.errors",
     "lark_events_core.events",
     "lark_events_core.testing",
+    "lark_events_core.dispatcher",
+    "lark_events_core.handlers",
+    "lark_events_core.claims",
+    "lark_events_core.deadline",
+    "lark_events_core.dedup",
 ]
 
 
