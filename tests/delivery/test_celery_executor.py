@@ -19,6 +19,13 @@ from .helpers import KEY, MESSAGE, event_request
 SECRET_TEXT = "secret-message-text"
 
 
+@pytest.fixture(autouse=True)
+def _broker_from_the_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Celery lets CELERY_BROKER_URL override the broker given to Celery(); CI exports it for the
+    # real-worker tests; these tests must use the broker they name (memory://, a dead one).
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+
 def make(broker: str = "memory://") -> tuple[Celery, CeleryExecutor, Dispatcher]:
     app = Celery(f"t{uuid.uuid4().hex}", broker=broker)
     executor = CeleryExecutor(app, name=f"lark_events.test_{uuid.uuid4().hex}")
