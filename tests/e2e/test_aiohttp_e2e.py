@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from lark_events_core.testing import (
+    SignedRequest,
     make_challenge,
     make_event,
     make_legacy_card,
@@ -25,7 +26,7 @@ from lark_events_core.testing import (
     sign_event,
     sign_legacy_card,
 )
-from tests.support.servers import ROOT, Server, run_server
+from tests.support.servers import ROOT, Server, handled_count, run_server, text_message_request
 
 pytestmark = pytest.mark.e2e
 
@@ -45,26 +46,14 @@ def server() -> Iterator[Server]:
     assert TOKEN not in log
 
 
-def handled_count(server: Server, event_type: str, event_id: str) -> int:
-    line = f"handled event_type={event_type} event_id={event_id}"
-    return sum(1 for row in server.log().splitlines() if row.endswith(line))
-
-
 def post(server: Server, body: bytes, headers: dict[str, str], path: str = "/webhook/event") -> Any:
     resp = requests.post(server.url + path, data=body, headers=headers, timeout=10)
     assert resp.headers["Content-Type"] == JSON
     return resp
 
 
-def message_request(event_id: str, text: str = "hello") -> Any:
-    content = json.dumps({"text": text})
-    event = make_event(
-        "im.message.receive_v1",
-        {"message": {"message_id": f"om_{event_id}", "message_type": "text", "content": content}},
-        token=TOKEN,
-        event_id=event_id,
-    )
-    return sign_event(event, encrypt_key=KEY)
+def message_request(event_id: str, text: str = "hello") -> SignedRequest:
+    return text_message_request(event_id, encrypt_key=KEY, token=TOKEN, text=text)
 
 
 # -- URL verification ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ log. Then each takes 2,000 valid requests from 32 concurrent clients.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import uuid
 from collections.abc import Iterator
@@ -28,7 +27,14 @@ from lark_events_core.testing import (
     sign_event,
     sign_legacy_card,
 )
-from tests.support.servers import ROOT, VENV_BIN, Server, run_server
+from tests.support.servers import (
+    ROOT,
+    VENV_BIN,
+    Server,
+    handled_count,
+    run_server,
+    text_message_request,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -86,11 +92,6 @@ def is_asgi(server: Server) -> bool:
     return KINDS[server.port] == "uvicorn-asgi"
 
 
-def handled_count(server: Server, event_type: str, event_id: str) -> int:
-    line = f"handled event_type={event_type} event_id={event_id}"
-    return sum(1 for row in server.log().splitlines() if row.endswith(line))
-
-
 def post(server: Server, req: SignedRequest | bytes, path: str = "/webhook/event") -> Any:
     body, headers = (req, {}) if isinstance(req, bytes) else (req.body, req.headers)
     resp = requests.post(server.url + path, data=body, headers=headers, timeout=10)
@@ -99,14 +100,7 @@ def post(server: Server, req: SignedRequest | bytes, path: str = "/webhook/event
 
 
 def message_request(event_id: str, text: str = "hello") -> SignedRequest:
-    content = json.dumps({"text": text})
-    event = make_event(
-        "im.message.receive_v1",
-        {"message": {"message_id": f"om_{event_id}", "message_type": "text", "content": content}},
-        token=TOKEN,
-        event_id=event_id,
-    )
-    return sign_event(event, encrypt_key=KEY)
+    return text_message_request(event_id, encrypt_key=KEY, token=TOKEN, text=text)
 
 
 # -- the server itself ---------------------------------------------------------------------------

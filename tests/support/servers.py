@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from lark_events_core.testing import SignedRequest, make_event, sign_event
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -100,3 +103,23 @@ def run_server(
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
         log_file.close()
+
+
+def handled_count(server: Server, event_type: str, event_id: str) -> int:
+    """How many times the sample logged ``handled event_type=<type> event_id=<id>``."""
+    line = f"handled event_type={event_type} event_id={event_id}"
+    return sum(1 for row in server.log().splitlines() if row.endswith(line))
+
+
+def text_message_request(
+    event_id: str, *, encrypt_key: str, token: str, text: str = "hello"
+) -> SignedRequest:
+    """An encrypted, signed ``im.message.receive_v1`` text message as the platform sends it."""
+    content = json.dumps({"text": text})
+    event = make_event(
+        "im.message.receive_v1",
+        {"message": {"message_id": f"om_{event_id}", "message_type": "text", "content": content}},
+        token=token,
+        event_id=event_id,
+    )
+    return sign_event(event, encrypt_key=encrypt_key)

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from lark_events_core.testing import make_challenge, make_event, make_v1_event, sign_event
-from tests.support.servers import Server, run_server
+from tests.support.servers import Server, handled_count, run_server
 
 pytestmark = pytest.mark.e2e
 
@@ -43,11 +43,6 @@ def server() -> Iterator[Server]:
         yield srv
     assert KEY not in srv.log()
     assert TOKEN not in srv.log()
-
-
-def handled_count(server: Server, event_type: str, event_id: str) -> int:
-    line = f"handled event_type={event_type} event_id={event_id}"
-    return sum(1 for row in server.log().splitlines() if row.endswith(line))
 
 
 def message(event_id: str) -> Any:
