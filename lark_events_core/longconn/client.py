@@ -24,6 +24,7 @@ from .. import _json
 from .._secrets import Secret
 from ..dispatcher import Dispatcher
 from ._aio import within
+from ._ratelimit import RateLimitedLog
 from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint
 from .config import ClientConfig
 from .delivery import Target, dispatcher_target
@@ -111,11 +112,13 @@ class LongConnectionClient:
         self.on_disconnected = on_disconnected
         self.on_reconnecting = on_reconnecting
         self.user_agent = user_agent
+        self._garbage_log = RateLimitedLog(logger)
         self._receiver = Receiver(
             dispatcher_target(target) if isinstance(target, Dispatcher) else target,
             on_pong=self._apply_pong,
             fragment_ttl=fragment_ttl,
             max_in_flight=max_in_flight,
+            garbage_log=self._garbage_log,
         )
         self._conn: _Connection | None = None
         self._inner: asyncio.Task[None] | None = None
@@ -411,7 +414,7 @@ class LongConnectionClient:
             elif msg.type is aiohttp.WSMsgType.ERROR:
                 raise ConnectionLost(f"read error ({type(msg.data).__name__})")
             else:
-                logger.warning("ignored a non-binary WebSocket message")
+                self._garbage_log.warning("text", "ignored a non-binary WebSocket message")
 
     async def _keepalive(self, conn: _Connection) -> None:
         """Ping at once and every ``PingInterval``; the watchdog raises when pings go unanswered."""
@@ -449,7 +452,7 @@ class LongConnectionClient:
         try:
             raw = _json.loads(payload)
         except _json.JSONDecodeError:
-            logger.warning("ignored a pong whose payload is not JSON")
+            self._garbage_log.warning("pong", "ignored a pong whose payload is not JSON")
             return
         config = self.config.updated(raw)
         if config != self.config:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from ._ratelimit import RateLimitedLog
 from .delivery import FAILED, OK, Delivery, Reply, Target, ack_payload
 from .fragments import Reassembler
 from .frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, decode, encode
@@ -42,12 +43,14 @@ class Receiver:
         on_pong: Callable[[bytes], None],
         fragment_ttl: float,
         max_in_flight: int,
+        garbage_log: RateLimitedLog | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.target = target
         self.on_pong = on_pong
         self.max_in_flight = max_in_flight
+        self.garbage_log = garbage_log or RateLimitedLog(logger)
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._fragments = Reassembler(fragment_ttl)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -78,18 +81,18 @@ class Receiver:
         try:
             frame = decode(data)
         except FrameError as exc:
-            logger.warning("ignored an invalid frame: %s", exc)
+            self.garbage_log.warning("invalid frame", "ignored an invalid frame: %s", exc)
             return
         if frame.method == METHOD_CONTROL:
             if frame.header("type") == "pong" and frame.payload:
                 self.on_pong(frame.payload)
             return
         if frame.method != METHOD_DATA:
-            logger.warning("ignored a frame with method %d", frame.method)
+            self.garbage_log.warning("method", "ignored a frame with method %d", frame.method)
             return
         message_id = frame.header("message_id")
         if not message_id:
-            logger.warning("ignored a data frame without message_id")
+            self.garbage_log.warning("no message_id", "ignored a data frame without message_id")
             return
         payload = frame.payload or b""
         total = frame.header("sum") or "1"
@@ -99,7 +102,9 @@ class Receiver:
                     message_id, int(total), int(frame.header("seq") or "0"), payload
                 )
             except ValueError:
-                logger.warning("ignored a malformed fragment of %s", _safe(message_id))
+                self.garbage_log.warning(
+                    "fragment", "ignored a malformed fragment of %s", _safe(message_id)
+                )
                 return
             if joined is None:  # only the fragment that completes a message is acked
                 return

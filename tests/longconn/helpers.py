@@ -57,6 +57,27 @@ def run_clean(scenario: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> 
     return result
 
 
+class StrictPlatform(FakePlatform):
+    """The fake platform holding our client to the protocol's canonical shape.
+
+    Every deviation the real server tolerates (and the fake records as a warning for the official
+    clients) is a violation here, and leaving the ``async with`` block with any warning fails.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(strict=True, **options)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await super().__aexit__(*exc_info)
+        if exc_info[0] is None:
+            self.assert_no_warnings()
+
+
+#: A ``client_config`` for the platform that sets nothing, so the client's own ``config`` holds:
+#: how tests get sub-second pings, which no server may set (``MIN_SERVER_INTERVAL``).
+NO_SERVER_CONFIG: dict[str, Any] = {}
+
+
 def make_client(
     platform: FakePlatform, target: Dispatcher | Target, **kwargs: Any
 ) -> LongConnectionClient:
@@ -81,4 +102,6 @@ def quiet_dispatcher() -> Dispatcher:
         return Dispatcher()
 
 
-FAST = ClientConfig(reconnect_count=-1, reconnect_interval=0.05, reconnect_nonce=0, ping_interval=1)
+def fast_config(ping_interval: float = 0.2) -> ClientConfig:
+    """The client's own settings for tests: fast pings and reconnects, no jitter."""
+    return ClientConfig(reconnect_interval=0.05, reconnect_nonce=0, ping_interval=ping_interval)

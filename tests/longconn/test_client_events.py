@@ -12,9 +12,15 @@ from typing import Any
 from lark_events_core import Event, Toast
 from lark_events_core.longconn import Delivery, Reply
 from lark_events_core.testing import make_event, make_legacy_card, make_v1_event
-from lark_events_core.testing.fake_platform import FakePlatform
 
-from .helpers import make_client, quiet_dispatcher, run_clean
+from .helpers import (
+    NO_SERVER_CONFIG,
+    StrictPlatform,
+    fast_config,
+    make_client,
+    quiet_dispatcher,
+    run_clean,
+)
 
 
 def test_an_event_reaches_its_handler_and_is_acked_exactly_as_the_protocol_says() -> None:
@@ -26,7 +32,7 @@ def test_an_event_reaches_its_handler_and_is_acked_exactly_as_the_protocol_says(
         async def on_message(event: Event[Any]) -> None:
             seen.append(event)
 
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             async with make_client(platform, dispatcher):
                 await platform.wait_for_connections(1)
                 body = make_event(
@@ -59,7 +65,7 @@ def test_v1_events_are_dispatched_too() -> None:
         dispatcher = quiet_dispatcher()
         seen: list[str] = []
         dispatcher.register("message", lambda event: seen.append(event.event_id))
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             body = make_v1_event("message", {"text": "hello"})
             assert (await (await platform.push(body)).ack()).code == 200
@@ -79,7 +85,7 @@ def test_fragments_out_of_order_are_joined_and_only_the_completing_one_is_acked(
             texts.append(event.data["message"]["content"])
 
         content = "x" * 5000
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             body = make_event("im.message.receive_v1", {"message": {"content": content}})
             pushed = await platform.push(body, fragments=4, order=[3, 1, 0, 2])
@@ -98,7 +104,7 @@ def test_an_incomplete_message_is_never_acked_and_is_dropped_after_the_ttl() -> 
         dispatcher = quiet_dispatcher()
         calls: list[str] = []
         dispatcher.register("im.message.receive_v1", lambda event: calls.append("x"))
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, dispatcher, fragment_ttl=0.3)
             async with client:
                 (conn,) = await platform.wait_for_connections(1)
@@ -128,7 +134,7 @@ def test_a_callback_result_is_the_base64_json_data_of_the_ack() -> None:
         def on_card(event: Event[Any]) -> Toast:
             return Toast("Done", type="success")
 
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             pushed = await platform.push(make_event("card.action.trigger", {"action": {}}))
             ack = await pushed.ack()
@@ -144,7 +150,7 @@ def test_a_callback_without_a_result_still_sends_an_empty_object() -> None:
     async def scenario() -> None:
         dispatcher = quiet_dispatcher()
         dispatcher.register("card.action.trigger", lambda event: None)
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             ack = await (await platform.push(make_event("card.action.trigger", {}))).ack()
         assert (ack.code, ack.data) == (200, {})
@@ -157,7 +163,7 @@ def test_type_card_frames_are_dispatched_and_acked_with_their_result() -> None:
         dispatcher = quiet_dispatcher()
         dispatcher.register("card.action.trigger", lambda event: {"toast": {"content": "v2"}})
         dispatcher.on_legacy_card(lambda event: {"config": {"wide_screen_mode": True}})
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             v2 = await platform.push(make_event("card.action.trigger", {}), frame_type="card")
             legacy = await platform.push(make_legacy_card(), frame_type="card")
@@ -171,7 +177,7 @@ def test_type_card_frames_are_dispatched_and_acked_with_their_result() -> None:
 def test_unregistered_types_are_acked_200_so_they_are_not_redelivered() -> None:
     async def scenario() -> None:
         dispatcher = quiet_dispatcher()
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             event = await platform.push(make_event("contact.user.created_v3", {}))
             callback = await platform.push(make_event("url.preview.get", {}))
@@ -194,7 +200,7 @@ def test_a_failing_handler_is_acked_500_without_its_exception_text() -> None:
         async def broken(event: Event[Any]) -> None:
             raise RuntimeError("secret detail")
 
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             ack = await (await platform.push(make_event("im.message.receive_v1", {}))).ack()
             platform.assert_no_violations()
@@ -206,7 +212,7 @@ def test_a_failing_handler_is_acked_500_without_its_exception_text() -> None:
 
 def test_a_payload_that_is_not_an_event_is_acked_so_it_is_not_redelivered_forever() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform, make_client(platform, quiet_dispatcher()):
+        async with StrictPlatform() as platform, make_client(platform, quiet_dispatcher()):
             await platform.wait_for_connections(1)
             ack = await (await platform.push(b"[1,2]")).ack()
         assert ack.code == 200
@@ -222,7 +228,7 @@ def test_a_custom_target_gets_the_delivery_and_its_reply_becomes_the_ack() -> No
             deliveries.append(delivery)
             return Reply(200, b'{"ok":true}')
 
-        async with FakePlatform() as platform, make_client(platform, target):
+        async with StrictPlatform() as platform, make_client(platform, target):
             await platform.wait_for_connections(1)
             pushed = await platform.push(b'{"any":"thing"}', frame_type="card")
             ack = await pushed.ack()
@@ -239,7 +245,7 @@ def test_a_target_that_raises_is_acked_500() -> None:
         async def target(delivery: Delivery) -> Reply:
             raise ValueError("boom")
 
-        async with FakePlatform() as platform, make_client(platform, target):
+        async with StrictPlatform() as platform, make_client(platform, target):
             await platform.wait_for_connections(1)
             assert (await (await platform.push(b"{}")).ack()).code == 500
 
@@ -261,8 +267,10 @@ def test_sync_handlers_run_off_the_loop_and_never_block_pings_or_other_events() 
         async def fast(event: Event[Any]) -> dict[str, Any]:
             return {"fast": True}
 
-        async with FakePlatform(pong_config={"PingInterval": 0.1}) as platform:
-            async with make_client(platform, dispatcher, liveness_timeout=1.0):
+        async with StrictPlatform(client_config=NO_SERVER_CONFIG) as platform:
+            async with make_client(
+                platform, dispatcher, liveness_timeout=1.0, config=fast_config(0.1)
+            ):
                 (conn,) = await platform.wait_for_connections(1)
                 blocked = await platform.push(make_event("im.message.receive_v1", {}))
                 await asyncio.sleep(0.05)
@@ -290,7 +298,7 @@ def test_duplicate_deliveries_run_the_handler_once_and_are_both_acked() -> None:
         dispatcher = quiet_dispatcher()
         calls: list[str] = []
         dispatcher.register("im.message.receive_v1", lambda event: calls.append(event.event_id))
-        async with FakePlatform() as platform, make_client(platform, dispatcher):
+        async with StrictPlatform() as platform, make_client(platform, dispatcher):
             await platform.wait_for_connections(1)
             body = make_event("im.message.receive_v1", {})
             first = await (await platform.push(body)).ack()
@@ -313,8 +321,14 @@ def test_max_in_flight_applies_backpressure_instead_of_unbounded_tasks() -> None
             await release.wait()
 
         async with (
-            FakePlatform(pong_config={"PingInterval": 0.1}) as platform,
-            make_client(platform, dispatcher, max_in_flight=2, liveness_timeout=0.3),
+            StrictPlatform(client_config=NO_SERVER_CONFIG) as platform,
+            make_client(
+                platform,
+                dispatcher,
+                max_in_flight=2,
+                liveness_timeout=0.3,
+                config=fast_config(0.1),
+            ),
         ):
             (conn,) = await platform.wait_for_connections(1)
             pushed = [
@@ -344,7 +358,7 @@ def test_deferred_handlers_are_acked_first_and_drained_by_dispatcher_aclose() ->
             await release.wait()
             done.append(event.event_id or "")
 
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             async with make_client(platform, dispatcher):
                 await platform.wait_for_connections(1)
                 pushed = await platform.push(make_event("im.message.receive_v1", {}))

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lark_events_core.longconn import ClientConfig
+from lark_events_core.longconn.config import MIN_SERVER_INTERVAL
 
 BASE = ClientConfig(reconnect_count=5, reconnect_interval=10, reconnect_nonce=3, ping_interval=20)
 
@@ -36,6 +37,7 @@ def test_missing_keys_keep_the_current_values() -> None:
         {"ReconnectNonce": -2},
         {"ReconnectCount": 0},
         {"ReconnectCount": 2.5},
+        {"ReconnectCount": "3"},
         {"ReconnectCount": False},
     ],
 )
@@ -61,3 +63,26 @@ def test_platform_form_uses_integers_for_whole_seconds() -> None:
         "PingInterval": 120,
     }
     assert ClientConfig(ping_interval=0.5).to_platform()["PingInterval"] == 0.5
+
+
+@pytest.mark.parametrize("key", ["PingInterval", "ReconnectInterval"])
+@pytest.mark.parametrize("value", [0.001, 1e-9, 0.5, 0.999])
+def test_server_intervals_below_the_floor_are_raised_to_it(key: str, value: float) -> None:
+    updated = BASE.updated({key: value})
+    field = "ping_interval" if key == "PingInterval" else "reconnect_interval"
+    assert getattr(updated, field) == MIN_SERVER_INTERVAL == 1.0
+
+
+def test_integer_and_fractional_values_are_both_read() -> None:
+    raw = {
+        "ReconnectCount": 4.0,
+        "ReconnectInterval": 2.5,
+        "ReconnectNonce": 0.5,
+        "PingInterval": 3,
+    }
+    assert BASE.updated(raw) == ClientConfig(4, 2.5, 0.5, 3)
+    assert type(BASE.updated(raw).reconnect_count) is int
+
+
+def test_the_clients_own_settings_are_not_clamped() -> None:
+    assert ClientConfig(ping_interval=0.2).ping_interval == 0.2  # a test's choice, not a server's

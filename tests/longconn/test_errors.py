@@ -28,12 +28,11 @@ from lark_events_core.testing.fake_platform import (
     INTERNAL_ERROR,
     TOO_MANY_CONNECTIONS,
     BootstrapAnswer,
-    FakePlatform,
     HandshakeRefusal,
 )
 from tests.support.servers import free_port
 
-from .helpers import make_client, quiet_dispatcher, run_clean
+from .helpers import StrictPlatform, make_client, quiet_dispatcher, run_clean
 
 RETRYABLE_BOOTSTRAP = {
     "busy": BUSY,
@@ -47,7 +46,7 @@ RETRYABLE_BOOTSTRAP = {
 @pytest.mark.parametrize("answer", RETRYABLE_BOOTSTRAP.values(), ids=RETRYABLE_BOOTSTRAP.keys())
 def test_retryable_bootstrap_answers_are_retried_until_success(answer: BootstrapAnswer) -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.script_bootstrap(answer, answer)
             client = make_client(
                 platform,
@@ -63,7 +62,7 @@ def test_retryable_bootstrap_answers_are_retried_until_success(answer: Bootstrap
 
 def test_a_bootstrap_that_hangs_times_out_and_is_retried() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.script_bootstrap(BootstrapAnswer(delay=5.0))
             client = make_client(
                 platform,
@@ -141,7 +140,7 @@ def test_malformed_bootstrap_answers_are_retryable(body: bytes) -> None:
 
 def test_bad_credentials_end_run_with_bootstrap_rejected() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, quiet_dispatcher(), app_secret="wrong-secret")
             with pytest.raises(BootstrapRejected) as info:
                 await client.run()
@@ -163,7 +162,7 @@ def test_stop_type_handshake_refusals_end_run(
     refusal: HandshakeRefusal, error: type[Exception]
 ) -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.refuse_handshakes(refusal)
             client = make_client(platform, quiet_dispatcher())
             with pytest.raises(error) as info:
@@ -186,7 +185,7 @@ def test_stop_type_handshake_refusals_end_run(
 )
 def test_other_handshake_refusals_are_retried(refusal: HandshakeRefusal) -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.refuse_handshakes(refusal, refusal)
             async with make_client(platform, quiet_dispatcher()) as client:
                 await client.wait_connected(3.0)
@@ -199,7 +198,7 @@ def test_other_handshake_refusals_are_retried(refusal: HandshakeRefusal) -> None
 def test_the_connection_limit_stops_the_client_that_exceeds_it() -> None:
     async def scenario() -> None:
         async with (
-            FakePlatform(max_connections=2) as platform,
+            StrictPlatform(max_connections=2) as platform,
             make_client(platform, quiet_dispatcher()),
             make_client(platform, quiet_dispatcher()),
         ):
@@ -214,7 +213,7 @@ def test_the_connection_limit_stops_the_client_that_exceeds_it() -> None:
 
 def test_reconnect_count_attempts_then_reconnect_exhausted() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.script_bootstrap(*[BUSY] * 5)
             client = make_client(
                 platform,
@@ -244,7 +243,7 @@ def test_neither_the_one_time_url_nor_the_secret_is_ever_logged_or_raised(
     raised: list[BaseException] = []
 
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.refuse_handshakes(HandshakeRefusal(500, None, "try later"), FORBIDDEN)
             client = make_client(platform, quiet_dispatcher())
             try:

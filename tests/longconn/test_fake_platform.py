@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,7 +21,7 @@ import pytest
 from lark_events_core.longconn.bootstrap import parse_endpoint
 from lark_events_core.longconn.frames import Frame, decode, encode, encode_partial
 from lark_events_core.testing import make_event
-from lark_events_core.testing.fake_platform import FakePlatform
+from lark_events_core.testing.fake_platform import DEFAULT_APP_ID, FakePlatform
 
 from .helpers import run_clean
 
@@ -47,17 +49,24 @@ def with_raw_client(
     body: Callable[[FakePlatform, Raw, int], Awaitable[None]], **platform_options: Any
 ) -> list[str]:
     """Run ``body`` against a fresh platform; the violations it recorded."""
+    return raw_run(body, **platform_options)[0]
 
-    async def scenario() -> list[str]:
+
+def raw_run(
+    body: Callable[[FakePlatform, Raw, int], Awaitable[None]], **platform_options: Any
+) -> tuple[list[str], list[str]]:
+    """Run ``body`` against a fresh platform; the violations and the warnings it recorded."""
+
+    async def scenario() -> tuple[list[str], list[str]]:
         async with FakePlatform(**platform_options) as platform, aiohttp.ClientSession() as s:
             ws, service_id = await connect(platform, s)
             try:
                 await body(platform, ws, service_id)
             finally:
                 await ws.close()
-            return list(platform.violations)
+            return list(platform.violations), list(platform.warnings)
 
-    result: list[str] = run_clean(scenario)
+    result: tuple[list[str], list[str]] = run_clean(scenario)
     return result
 
 
@@ -130,8 +139,9 @@ BAD_ACKS: dict[str, tuple[Callable[[Frame], Frame], str]] = {
         lambda f: replace(good_ack(f), headers=(("type", "card"), *f.headers[1:], ("biz_rt", "0"))),
         "headers not echoed",
     ),
-    "SeqID changed": (lambda f: replace(good_ack(f), seq_id=f.seq_id + 1), "seq_id"),
-    "LogID changed": (lambda f: replace(good_ack(f), log_id=f.log_id + 1), "log_id"),
+    "SeqID changed": (lambda f: replace(good_ack(f), seq_id=f.seq_id + 1), "SeqID"),
+    "LogID changed": (lambda f: replace(good_ack(f), log_id=f.log_id + 1), "LogID"),
+    "payload_type set": (lambda f: replace(good_ack(f), payload_type="json"), "payload_type"),
     "service changed": (lambda f: replace(good_ack(f), service=f.service + 1), "service"),
     "LogIDNew dropped": (lambda f: replace(good_ack(f), log_id_new=None), "LogIDNew"),
     "payload not JSON": (lambda f: good_ack(f, b"ok"), "not JSON"),
@@ -208,3 +218,159 @@ def test_importing_the_core_or_the_testing_helpers_loads_neither_aiohttp_nor_pro
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_defaults_are_what_the_official_clients_need() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        assert re.fullmatch(r"cli_[0-9a-f]{16}", platform.app_id)  # Node refuses anything else
+        await ws.send_bytes(encode(Frame(0, 0, service_id, 0, (("type", "ping"),))))
+        pong = decode((await ws.receive()).data)
+        config = json.loads(pong.payload or b"")  # Node logs an error on every empty pong
+        assert config == {
+            "ReconnectCount": -1,
+            "ReconnectInterval": 1,
+            "ReconnectNonce": 0,
+            "PingInterval": 1,
+        }
+        assert all(type(value) is int for value in config.values())  # Go decodes into int
+        for _ in range(20):
+            pushed = await platform.push(make_event("x.y", {}))
+            frame = decode((await ws.receive()).data)
+            assert 0 < frame.log_id < 2**53  # exact in a double (Node decodes it as one)
+            await ws.send_bytes(encode(good_ack(frame)))
+            await pushed.ack()
+
+    assert DEFAULT_APP_ID.startswith("cli_")
+    assert raw_run(body) == ([], [])
+
+
+def test_the_bootstrap_answer_has_an_integer_client_config() -> None:
+    async def scenario() -> Any:
+        async with FakePlatform() as platform, aiohttp.ClientSession() as session:
+            url = f"{platform.domain}/callback/ws/endpoint"
+            credentials = {"AppID": platform.app_id, "AppSecret": platform.app_secret}
+            async with session.post(url, json=credentials) as resp:
+                return (await resp.json())["data"]["ClientConfig"]
+
+    config = run_clean(scenario)
+    assert config == {
+        "ReconnectCount": -1,
+        "ReconnectInterval": 1,
+        "ReconnectNonce": 0,
+        "PingInterval": 1,
+    }
+    assert all(type(value) is int for value in config.values())
+
+
+def test_empty_pongs_on_request() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        await ws.send_bytes(encode(Frame(0, 0, service_id, 0, (("type", "ping"),))))
+        assert decode((await ws.receive()).data).payload is None
+
+    assert raw_run(body, empty_pongs=True) == ([], [])
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_bootstrap_without_content_type_is_accepted_with_a_warning(strict: bool) -> None:
+    async def scenario() -> tuple[int, list[str], list[str]]:
+        async with FakePlatform(strict=strict) as platform, aiohttp.ClientSession() as session:
+            body = json.dumps({"AppID": platform.app_id, "AppSecret": platform.app_secret})
+            async with session.post(  # as the Go SDK sends it: only a locale header
+                f"{platform.domain}/callback/ws/endpoint",
+                data=body.encode(),
+                headers={"locale": "zh"},
+                skip_auto_headers=["Content-Type"],
+            ) as resp:
+                code = (await resp.json())["code"]
+            return code, list(platform.violations), list(platform.warnings)
+
+    code, violations, warnings = run_clean(scenario)
+    assert code == 0
+    assert len(warnings) == 1
+    assert "without Content-Type" in warnings[0]
+    assert violations == (warnings if strict else [])
+
+
+def _ack_500_without_biz_rt(frame: Frame) -> Frame:
+    return replace(
+        good_ack(frame, b'{"code":500,"headers":null,"data":null}'), headers=frame.headers
+    )
+
+
+TOLERATED: dict[str, tuple[Callable[[Frame], Frame], str | None]] = {
+    # The Go encoder writes absent optional strings as empty ones: the same thing, no warning.
+    "empty payload_encoding and payload_type": (
+        lambda f: replace(good_ack(f), payload_encoding="", payload_type=""),
+        None,
+    ),
+    "negative biz_rt (Node)": (
+        lambda f: replace(good_ack(f), headers=(*f.headers, ("biz_rt", "-3"))),
+        "negative biz_rt",
+    ),
+    "500 without biz_rt (lark-oapi)": (_ack_500_without_biz_rt, "500 ack without biz_rt"),
+}
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("name", TOLERATED)
+def test_what_the_official_clients_send_is_accepted_and_recorded(name: str, strict: bool) -> None:
+    mutate, expected = TOLERATED[name]
+
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        pushed = await platform.push(make_event("x.y", {}))
+        frame = decode((await ws.receive()).data)
+        await ws.send_bytes(encode(mutate(frame)))
+        await pushed.ack()
+
+    violations, warnings = raw_run(body, strict=strict)
+    if expected is None:
+        assert (violations, warnings) == ([], [])
+        return
+    assert len(warnings) == 1, warnings
+    assert expected in warnings[0]
+    assert violations == (warnings if strict else [])
+
+
+def test_a_log_id_rounded_to_a_double_is_tolerated_but_any_other_change_is_not() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        for change in ("round", "round and add"):
+            pushed = await platform.push(make_event("x.y", {}))
+            frame = decode((await ws.receive()).data)
+            rounded = int(float(frame.log_id))
+            assert rounded != frame.log_id  # 64-bit ids (seeded: deterministic)
+            log_id = rounded if change == "round" else rounded + 4096
+            await ws.send_bytes(encode(replace(good_ack(frame), log_id=log_id)))
+            await pushed.ack()
+
+    violations, warnings = raw_run(body, log_id_bits=64, seed=3)
+    assert len(warnings) == 1
+    assert "LogID rounded to a double" in warnings[0]
+    assert len(violations) == 1
+    assert "LogID not echoed" in violations[0]
+
+
+def test_an_ack_echoing_another_fragment_of_the_message_is_tolerated() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        pushed = await platform.push(make_event("x.y", {"text": "x" * 300}), fragments=3)
+        frames = [decode((await ws.receive()).data) for _ in range(3)]
+        await ws.send_bytes(encode(good_ack(frames[0])))  # as the Go SDK may
+        ack = await pushed.ack()
+        assert ack.code == 200
+
+    violations, warnings = raw_run(body)
+    assert violations == []
+    assert len(warnings) == 1
+    assert "echoes fragment 0, not the one that completed the message (2)" in warnings[0]
+
+
+def test_an_ack_of_a_fragment_that_echoes_nothing_right_is_reported_against_the_last() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        pushed = await platform.push(make_event("x.y", {"text": "x" * 300}), fragments=2)
+        frames = [decode((await ws.receive()).data) for _ in range(2)]
+        await ws.send_bytes(encode(replace(good_ack(frames[0]), service=service_id + 1)))
+        await pushed.ack()
+
+    violations, warnings = raw_run(body)
+    assert warnings == []
+    problems = {v.split(": ", 1)[1] for v in violations}  # against the completing frame
+    assert {"SeqID not echoed", "service not echoed", "headers not echoed exactly"} <= problems

@@ -19,10 +19,10 @@ from lark_events_core.cli import main as cli_main
 from lark_events_core.cli._errors import CliError
 from lark_events_core.cli.forward import ForwardOptions, WebhookForwarder, options_from_args
 from lark_events_core.testing import make_event, make_legacy_card, make_v1_event
-from lark_events_core.testing.fake_platform import FakePlatform
+from lark_events_core.testing.fake_platform import DEFAULT_APP_ID, FakePlatform
 from tests.support.servers import ROOT, VENV_BIN, Server, free_port, run_server
 
-from .helpers import make_client, run_clean
+from .helpers import StrictPlatform, make_client, run_clean
 
 KEY = "forward-test-encrypt-key"
 TOKEN = "forward-test-verification-token"
@@ -56,7 +56,7 @@ async def forward_once(
     server: Server, pushes: list[tuple[Any, str]], **overrides: Any
 ) -> list[Any]:
     """Forward each (payload, frame type) through a forwarding client; return the acks."""
-    async with FakePlatform() as platform, aiohttp.ClientSession() as session:
+    async with StrictPlatform() as platform, aiohttp.ClientSession() as session:
         forwarder = WebhookForwarder(session, options(server, platform, **overrides))
         async with make_client(platform, forwarder):
             await platform.wait_for_connections(1)
@@ -123,7 +123,7 @@ def test_an_unreachable_webhook_or_a_missing_card_url_nacks(webhook: Server) -> 
 @pytest.mark.e2e
 def test_the_forward_command_runs_until_sigterm(webhook: Server) -> None:
     async def scenario() -> tuple[int, str]:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             env = {
                 **os.environ,
                 "LARK_APP_ID": platform.app_id,
@@ -157,7 +157,7 @@ def test_the_forward_command_runs_until_sigterm(webhook: Server) -> None:
 
     code, output = run_clean(scenario)
     assert code == 0, output
-    assert "forwarding events of cli_fake_app" in output
+    assert f"forwarding events of {DEFAULT_APP_ID}" in output
     assert "Traceback" not in output
     for secret in (KEY, TOKEN, "fake-app-secret"):
         assert secret not in output
@@ -202,7 +202,7 @@ def test_missing_credentials_exit_with_a_hint(capsys: pytest.CaptureFixture[str]
 @pytest.mark.e2e
 def test_the_forward_command_stops_with_a_message_when_the_app_is_refused() -> None:
     async def scenario() -> tuple[int, str]:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             env = {**os.environ, "LARK_APP_ID": platform.app_id, "LARK_APP_SECRET": "wrong"}
             proc = await asyncio.create_subprocess_exec(
                 str(VENV_BIN / "lark-events"),

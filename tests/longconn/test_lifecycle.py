@@ -14,14 +14,14 @@ from aiohttp import web
 from lark_events_core import Event
 from lark_events_core.longconn import BootstrapRejected, ClientConfig, LongConnectionClient
 from lark_events_core.testing import make_event
-from lark_events_core.testing.fake_platform import BUSY, FakePlatform
+from lark_events_core.testing.fake_platform import BUSY
 
-from .helpers import make_client, quiet_dispatcher, run_clean
+from .helpers import StrictPlatform, make_client, quiet_dispatcher, run_clean
 
 
 def test_stop_while_connected_closes_the_socket_and_returns_from_run() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, quiet_dispatcher())
             runner = asyncio.create_task(client.run())
             (conn,) = await platform.wait_for_connections(1)
@@ -45,7 +45,7 @@ def test_stop_lets_a_running_handler_finish_and_ack_first() -> None:
             started.set()
             await asyncio.sleep(0.3)
 
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, dispatcher)
             async with client:
                 await platform.wait_for_connections(1)
@@ -71,7 +71,7 @@ def test_stop_cancels_handlers_that_outlive_the_timeout() -> None:
                 cancelled.set()
                 raise
 
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, dispatcher)
             async with client:
                 await platform.wait_for_connections(1)
@@ -89,7 +89,7 @@ def test_stop_cancels_handlers_that_outlive_the_timeout() -> None:
 
 def test_stop_while_reconnecting() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             platform.script_bootstrap(*[BUSY] * 100)
             client = make_client(
                 platform,
@@ -109,7 +109,7 @@ def test_stop_while_reconnecting() -> None:
 
 def test_stop_from_a_hook_ends_run() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             holder: list[LongConnectionClient] = []
 
             async def on_connected() -> None:
@@ -126,7 +126,7 @@ def test_stop_from_a_hook_ends_run() -> None:
 
 def test_cancelling_the_task_that_awaits_run_cleans_up_and_propagates() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, quiet_dispatcher())
             runner = asyncio.create_task(client.run())
             (conn,) = await platform.wait_for_connections(1)
@@ -143,7 +143,7 @@ def test_cancelling_the_task_that_awaits_run_cleans_up_and_propagates() -> None:
 
 def test_a_stop_error_in_the_background_is_raised_by_wait_connected_and_on_exit() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, quiet_dispatcher(), app_secret="wrong")
             with pytest.raises(BootstrapRejected):
                 async with client:
@@ -156,7 +156,10 @@ def test_a_stop_error_in_the_background_is_raised_by_wait_connected_and_on_exit(
 
 def test_run_twice_at_once_is_refused() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform, make_client(platform, quiet_dispatcher()) as client:
+        async with (
+            StrictPlatform() as platform,
+            make_client(platform, quiet_dispatcher()) as client,
+        ):
             await client.wait_connected(2.0)
             with pytest.raises(RuntimeError, match="already running"):
                 await client.run()
@@ -175,7 +178,7 @@ def test_start_refuses_to_block_a_running_loop() -> None:
 
 def test_start_blocks_a_script_thread_until_stopped() -> None:
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             holder: list[LongConnectionClient] = []
             threads: list[str] = []
 
@@ -201,7 +204,9 @@ def test_two_clients_of_two_apps_in_one_process() -> None:
             dispatcher = quiet_dispatcher()
             dispatcher.register("im.message.receive_v1", lambda e, n=name: seen[n].append(e.app_id))
             dispatchers[name] = dispatcher
-        async with FakePlatform(app_id="cli_a", app_secret="sa", apps={"cli_b": "sb"}) as platform:
+        async with StrictPlatform(
+            app_id="cli_a", app_secret="sa", apps={"cli_b": "sb"}
+        ) as platform:
             a = make_client(platform, dispatchers["a"])
             b = make_client(platform, dispatchers["b"], app_id="cli_b", app_secret="sb")
             async with a, b:
@@ -239,7 +244,7 @@ def test_cluster_mode_each_event_goes_to_exactly_one_of_several_clients() -> Non
             dispatcher.register("im.message.receive_v1", handler)
             clients.append(dispatcher)
         per_client: collections.Counter[int] = collections.Counter()
-        async with FakePlatform(seed=7) as platform:
+        async with StrictPlatform(seed=7) as platform:
             running = [make_client(platform, d) for d in clients]
             for client in running:
                 client.start_background()
@@ -265,7 +270,7 @@ def test_startable_from_an_aiohttp_apps_cleanup_ctx() -> None:
         dispatcher = quiet_dispatcher()
         seen: list[str] = []
         dispatcher.register("im.message.receive_v1", lambda e: seen.append(e.event_id))
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, dispatcher)
             app = web.Application()
             app.cleanup_ctx.append(client.cleanup_ctx)
@@ -291,7 +296,7 @@ def test_hook_failures_are_logged_and_do_not_break_the_client() -> None:
         def broken(*args: object) -> None:
             raise RuntimeError("hook bug")
 
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, quiet_dispatcher(), on_connected=broken)
             async with client:
                 await client.wait_connected(2.0)
@@ -337,7 +342,7 @@ def test_a_client_can_run_again_in_another_event_loop() -> None:
     clients: list[LongConnectionClient] = []
 
     async def scenario() -> None:
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             if not clients:
                 clients.append(make_client(platform, dispatcher, max_in_flight=1))
             client = clients[0]
@@ -363,7 +368,7 @@ def test_startable_from_an_asgi_lifespan_under_uvicorn() -> None:
         dispatcher = quiet_dispatcher()
         seen: list[str] = []
         dispatcher.register("im.message.receive_v1", lambda e: seen.append(e.event_id))
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(platform, dispatcher)
 
             async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

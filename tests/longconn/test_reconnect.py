@@ -9,18 +9,25 @@ from typing import Any
 import pytest
 
 from lark_events_core.longconn import ClientConfig, ConnectionLost
+from lark_events_core.longconn.config import MIN_SERVER_INTERVAL
 from lark_events_core.testing import make_event
-from lark_events_core.testing.fake_platform import BUSY, FakePlatform
+from lark_events_core.testing.fake_platform import BUSY
 
-from .helpers import make_client, quiet_dispatcher, run_clean
+from .helpers import (
+    NO_SERVER_CONFIG,
+    StrictPlatform,
+    fast_config,
+    make_client,
+    quiet_dispatcher,
+    run_clean,
+)
 
 
 def test_the_client_pings_at_once_and_then_every_ping_interval() -> None:
     async def scenario() -> None:
-        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.2)
         async with (
-            FakePlatform(client_config=config) as platform,
-            make_client(platform, quiet_dispatcher()) as client,
+            StrictPlatform(client_config=NO_SERVER_CONFIG) as platform,
+            make_client(platform, quiet_dispatcher(), config=fast_config(0.2)) as client,
         ):
             (conn,) = await platform.wait_for_connections(1)
             await platform.wait_until(lambda: conn.pings >= 1, 1.0, "first ping")
@@ -28,7 +35,7 @@ def test_the_client_pings_at_once_and_then_every_ping_interval() -> None:
             first_at = loop.time()
             await platform.wait_until(lambda: conn.pings >= 4, 5.0, "three more pings")
             assert loop.time() - first_at >= 0.55  # never faster than the interval
-            assert client.config.ping_interval == 0.2  # from the bootstrap answer
+            assert client.config.ping_interval == 0.2  # the client's own: the server sent none
             platform.assert_no_violations()
 
     run_clean(scenario)
@@ -36,16 +43,47 @@ def test_the_client_pings_at_once_and_then_every_ping_interval() -> None:
 
 def test_a_pong_with_a_config_replaces_the_settings_and_reschedules_pings() -> None:
     async def scenario() -> None:
-        pong = {"PingInterval": 0.1, "ReconnectCount": 7, "ReconnectNonce": 0}
+        bootstrap = {"ReconnectCount": -1, "ReconnectInterval": 5, "ReconnectNonce": 0}
+        pong = {"PingInterval": 1, "ReconnectCount": 7}
         async with (
-            FakePlatform(pong_config=pong) as platform,
+            StrictPlatform(
+                client_config={**bootstrap, "PingInterval": 60}, pong_config=pong
+            ) as platform,
             make_client(platform, quiet_dispatcher()) as client,
-        ):  # bootstrap: ping every 1 s
+        ):
             (conn,) = await platform.wait_for_connections(1)
-            await platform.wait_until(lambda: conn.pings >= 5, 2.0, "fast pings")
-            assert client.config.ping_interval == 0.1
+            # The first pong turns 60 s into 1 s: the next pings come at once, not in a minute.
+            await platform.wait_until(lambda: conn.pings >= 3, 4.0, "pings every second")
+            assert client.config.ping_interval == 1.0
             assert client.config.reconnect_count == 7
-            assert client.config.reconnect_interval == 0.05  # absent: kept
+            assert client.config.reconnect_interval == 5.0  # absent from the pong: kept
+            platform.assert_no_violations()
+
+    run_clean(scenario)
+
+
+def test_server_intervals_below_a_second_are_raised_to_one_second() -> None:
+    async def scenario() -> None:
+        garbage = {
+            "ReconnectCount": -1,
+            "ReconnectInterval": 0.001,
+            "ReconnectNonce": 0,
+            "PingInterval": 0.001,
+        }
+        async with (
+            StrictPlatform(client_config=garbage) as platform,  # in every pong too
+            make_client(platform, quiet_dispatcher(), config=fast_config(0.2)) as client,
+        ):
+            (conn,) = await platform.wait_for_connections(1)
+            await asyncio.sleep(1.5)
+            assert conn.pings <= 2  # at once, then a second later: not hundreds
+            assert client.config.ping_interval == MIN_SERVER_INTERVAL
+            assert client.config.reconnect_interval == MIN_SERVER_INTERVAL
+            platform.script_bootstrap(*[BUSY] * 50)
+            before = platform.bootstrap_requests
+            conn.abort()
+            await asyncio.sleep(1.5)
+            assert platform.bootstrap_requests - before <= 2  # not one every millisecond
 
     run_clean(scenario)
 
@@ -53,7 +91,7 @@ def test_a_pong_with_a_config_replaces_the_settings_and_reschedules_pings() -> N
 def test_a_pong_with_zero_or_missing_interval_keeps_the_current_one() -> None:
     async def scenario() -> None:
         async with (
-            FakePlatform(pong_config={"PingInterval": 0, "ReconnectCount": 0}) as platform,
+            StrictPlatform(pong_config={"PingInterval": 0, "ReconnectCount": 0}) as platform,
             make_client(platform, quiet_dispatcher()) as client,
         ):
             (conn,) = await platform.wait_for_connections(1)
@@ -73,7 +111,7 @@ def test_the_client_reconnects_after_the_server_drops_it(how: str) -> None:
         seen: list[str] = []
         dispatcher.register("im.message.receive_v1", lambda event: seen.append(event.event_id))
         events: list[Any] = []
-        async with FakePlatform() as platform:
+        async with StrictPlatform() as platform:
             client = make_client(
                 platform,
                 dispatcher,
@@ -111,10 +149,11 @@ def test_the_client_reconnects_after_the_server_drops_it(how: str) -> None:
 
 def test_the_watchdog_reconnects_when_pings_go_unanswered() -> None:
     async def scenario() -> None:
-        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.2)
         async with (
-            FakePlatform(client_config=config) as platform,
-            make_client(platform, quiet_dispatcher(), liveness_timeout=0.5),
+            StrictPlatform(client_config=NO_SERVER_CONFIG) as platform,
+            make_client(
+                platform, quiet_dispatcher(), liveness_timeout=0.5, config=fast_config(0.2)
+            ),
         ):
             (first,) = await platform.wait_for_connections(1)
             await asyncio.sleep(0.8)
@@ -135,10 +174,11 @@ def test_the_watchdog_reconnects_when_pings_go_unanswered() -> None:
 
 def test_without_the_watchdog_a_silent_connection_is_kept() -> None:
     async def scenario() -> None:
-        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.1)
         async with (
-            FakePlatform(client_config=config) as platform,
-            make_client(platform, quiet_dispatcher(), liveness_timeout=None),
+            StrictPlatform(client_config=NO_SERVER_CONFIG) as platform,
+            make_client(
+                platform, quiet_dispatcher(), liveness_timeout=None, config=fast_config(0.1)
+            ),
         ):
             (first,) = await platform.wait_for_connections(1)
             first.go_silent()
@@ -160,9 +200,9 @@ def test_reconnect_waits_a_random_jitter_below_reconnect_nonce(
     monkeypatch.setattr(random, "uniform", uniform)
 
     async def scenario() -> None:
-        config = ClientConfig(reconnect_nonce=3, reconnect_interval=0.05, ping_interval=1)
+        config = ClientConfig(reconnect_nonce=3, reconnect_interval=1, ping_interval=1)
         async with (
-            FakePlatform(client_config=config) as platform,
+            StrictPlatform(client_config=config) as platform,
             make_client(platform, quiet_dispatcher()),
         ):
             (first,) = await platform.wait_for_connections(1)
@@ -180,8 +220,8 @@ def test_reconnect_waits_a_random_jitter_below_reconnect_nonce(
 
 def test_failed_attempts_are_spaced_by_reconnect_interval_until_one_succeeds() -> None:
     async def scenario() -> None:
-        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.2, ping_interval=1)
-        async with FakePlatform(client_config=config) as platform:
+        config = ClientConfig(reconnect_nonce=0, reconnect_interval=1, ping_interval=1)
+        async with StrictPlatform(client_config=config) as platform:
             attempts: list[int] = []
             client = make_client(platform, quiet_dispatcher(), on_reconnecting=attempts.append)
             async with client:
@@ -191,9 +231,9 @@ def test_failed_attempts_are_spaced_by_reconnect_interval_until_one_succeeds() -
                 dropped_at = loop.time()
                 first.abort()
                 await platform.wait_until(
-                    lambda: platform.connections() not in ([], [first]), 3.0, "a new connection"
+                    lambda: platform.connections() not in ([], [first]), 5.0, "a new connection"
                 )
-                assert loop.time() - dropped_at >= 0.4  # two failures, two intervals
+                assert loop.time() - dropped_at >= 2.0  # two failures, two intervals
             assert attempts == [1, 2, 3]
             assert platform.bootstrap_requests == 4
 
@@ -205,9 +245,14 @@ def test_a_peer_that_stops_reading_is_dropped_and_blocked_acks_are_released() ->
         dispatcher = quiet_dispatcher()
         big = {"card": {"elements": [{"tag": "markdown", "content": "x" * 2_000_000}]}}
         dispatcher.register("card.action.trigger", lambda event: big)
-        config = ClientConfig(reconnect_nonce=0, reconnect_interval=0.05, ping_interval=0.2)
-        async with FakePlatform(client_config=config, ack_deadline=30) as platform:
-            client = make_client(platform, dispatcher, liveness_timeout=0.5, close_timeout=0.5)
+        async with StrictPlatform(client_config=NO_SERVER_CONFIG, ack_deadline=30) as platform:
+            client = make_client(
+                platform,
+                dispatcher,
+                liveness_timeout=0.5,
+                close_timeout=0.5,
+                config=fast_config(0.2),
+            )
             async with client:
                 (first,) = await platform.wait_for_connections(1)
                 first.stop_reading()
