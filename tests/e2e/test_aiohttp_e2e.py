@@ -80,7 +80,8 @@ def test_encrypted_signed_event_runs_the_handler_exactly_once(server: Server) ->
     resp = post(server, req.body, req.headers)
     assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
     assert handled_count(server, "im.message.receive_v1", event_id) == 1
-    assert "text='echo me'" in server.log()
+    assert f"echo message_id=om_{event_id} chars=7" in server.log()  # the length, not the text
+    assert "echo me" not in server.log()
     # The platform re-pushes: acknowledged, not handled again.
     again = sign_event(json.loads(json.dumps(make_event_from(req))), encrypt_key=KEY)
     assert post(server, again.body, again.headers).status_code == 200
