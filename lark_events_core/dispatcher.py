@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["BackgroundContext", "Dispatcher", "Handler", "HandlerCall", "StoreErrorPolicy"]
 
 _MAX_LOGGED_TYPES = 1024
+# The memo of unhandled types keeps this many characters of each (a log line shows fewer), so
+# its size is bounded however long the types a sender invents: 1024 x 80 characters at most.
+_LOGGED_TYPE_CHARS = 80
 
 
 def _is_executor(obj: object) -> bool:
@@ -297,10 +300,11 @@ class Dispatcher(Registrar):
         await self.claims.asettle(call, ok=ok)
 
     def _log_unhandled(self, event_type: str) -> None:
+        kept = event_type[:_LOGGED_TYPE_CHARS]  # a copy: never a reference to a huge type
         with self._log_lock:
-            if event_type in self._logged_types or len(self._logged_types) >= _MAX_LOGGED_TYPES:
+            if kept in self._logged_types or len(self._logged_types) >= _MAX_LOGGED_TYPES:
                 return
-            self._logged_types.add(event_type)
+            self._logged_types.add(kept)
         logger.warning("no handler for event type %s; acknowledged with 200", _safe(event_type))
 
     def _invoke(self, call: HandlerCall) -> Any:

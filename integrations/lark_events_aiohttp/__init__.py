@@ -27,6 +27,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from lark_events_core import Dispatcher, Request, Response
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 
+from .logs import hide_request_bytes
+
 __all__ = ["DISPATCHER_KEY", "AiohttpHandler", "get_dispatcher", "make_handler", "setup"]
 
 logger = logging.getLogger("lark_events.aiohttp")
@@ -112,12 +114,14 @@ def setup(
 
     Without a ``dispatcher``, one is built by ``Dispatcher.from_env(**options)``
     (``LARK_ENCRYPT_KEY``, ``LARK_VERIFICATION_TOKEN``). Route names: ``lark_events_event`` and
-    ``lark_events_card``.
+    ``lark_events_card``. Also keeps request bytes out of ``aiohttp.server``'s parse-error log
+    lines (:func:`lark_events_aiohttp.logs.hide_request_bytes`).
     """
     if DISPATCHER_KEY in app:
         raise RuntimeError("lark_events_aiohttp.setup() was already called for this app")
     disp = dispatcher if dispatcher is not None else Dispatcher.from_env(**options)
     app[DISPATCHER_KEY] = disp
+    hide_request_bytes()
     if event_path is not None:
         app.router.add_route("*", event_path, make_handler(disp), name="lark_events_event")
     if card_path is not None:

@@ -22,12 +22,15 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 
 from lark_events_core import Dispatcher, LarkEventsError, Request, Response
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 from lark_events_core.http import JSON_CONTENT_TYPE
+from lark_events_core.wsgi import read_environ_body
 
 from . import conf
 from .execution import RequestThread, for_async_view, for_sync_view
@@ -69,6 +72,14 @@ def read_request(request: HttpRequest, max_body_bytes: int) -> Request | HttpRes
     """The core's request, or the 405/413/400 answer given before (or instead of) the body."""
     if request.method != "POST":
         return _error(MethodNotAllowed())
+    if isinstance(request, WSGIRequest) and _chunked(request):
+        # Django reads a body without Content-Length as empty; the WSGI server (gunicorn sets
+        # wsgi.input_terminated) can give its end, so read it up to the limit and no further.
+        try:
+            body = read_environ_body(request.environ, _body_limit(max_body_bytes))
+        except RequestError as exc:
+            return _error(exc)
+        return _core_request(request, body)
     length = request.META.get("CONTENT_LENGTH") or "0"
     try:
         declared = int(length)
@@ -84,6 +95,19 @@ def read_request(request: HttpRequest, max_body_bytes: int) -> Request | HttpRes
         return _error(PayloadTooLarge())
     except OSError:  # the client went away mid-body (UnreadablePostError)
         return _error(BadRequest())
+    return _core_request(request, body)
+
+
+def _chunked(request: HttpRequest) -> bool:
+    return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def _body_limit(max_body_bytes: int) -> int:
+    django_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return max_body_bytes if django_limit is None else min(max_body_bytes, django_limit)
+
+
+def _core_request(request: HttpRequest, body: bytes) -> Request:
     # The HTTP_* entries of META, named as sent: cheaper than request.headers, same content.
     meta = request.META
     headers = [(k[5:].replace("_", "-"), v) for k, v in meta.items() if k[:5] == "HTTP_"]

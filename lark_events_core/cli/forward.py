@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._json import dumps
+from .._log import safe
 from .._secrets import Secret
 from ..envelope import classify, parse_object
 from ..errors import RequestError
@@ -198,7 +199,7 @@ class WebhookForwarder:
         try:
             url, request, callback = self._request(delivery)
         except CliError as exc:
-            logger.error("%s (message_id=%s)", exc.message, delivery.message_id)
+            logger.error("%s (message_id=%s)", exc.message, safe(delivery.message_id))
             return FAILED
         headers = dict(request.headers)
         if delivery.trace_id:
@@ -222,8 +223,8 @@ class WebhookForwarder:
         elapsed = (time.monotonic() - started) * 1000
         logger.info(
             "forwarded %s message_id=%s -> %s in %.0f ms",
-            delivery.frame_type,
-            delivery.message_id,
+            safe(delivery.frame_type),
+            safe(delivery.message_id),
             status,
             elapsed,
         )

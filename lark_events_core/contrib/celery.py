@@ -41,6 +41,7 @@ from typing import Any
 
 from celery import Celery, Task
 
+from .._log import safe
 from ..dedup import MemoryDedupStore
 from ..dispatcher import Dispatcher, HandlerCall
 from ..errors import BadRequest
@@ -127,7 +128,7 @@ class CeleryExecutor:
             )
         except Exception:
             logger.exception(
-                "could not enqueue %s (event_id=%s)", job.call.event.type, job.event_id
+                "could not enqueue %s (event_id=%s)", safe(job.call.event.type), safe(job.event_id)
             )
             return False
         return True
@@ -212,14 +213,14 @@ def decode(dispatcher: Dispatcher, message: Any) -> HandlerCall | None:
             raise BadRequest("unknown message format")
         raw = _plaintext(dispatcher, message)
     except (BadRequest, ValueError, TypeError):
-        logger.error("dropped an unreadable task message (event_id=%s)", event_id)
+        logger.error("dropped an unreadable task message (event_id=%s)", safe(event_id))
         return None
     step = dispatcher.prepare_plaintext(raw, request_id=message.get("request_id"))
     if not isinstance(step, HandlerCall):
         logger.error(
             "no handler for the queued %s in this worker's dispatcher (event_id=%s)",
-            message.get("type"),
-            event_id,
+            safe(message.get("type")),
+            safe(event_id),
         )
         return None
     call = step

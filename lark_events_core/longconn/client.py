@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from .. import _json
+from .._log import safe as _safe
 from .._secrets import Secret
 from ..dispatcher import Dispatcher
 from ._aio import within
@@ -40,12 +41,6 @@ logger = logging.getLogger("lark_events.longconn")
 USER_AGENT = "lark-events-longconn/0.1"
 
 Hook = Callable[..., Any]
-
-
-def _safe(text: str | None, limit: int = 80) -> str:
-    if text is None:
-        return "-"
-    return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
 
 
 class _Connection:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from .._log import safe as _safe
 from ._ratelimit import RateLimitedLog
 from .delivery import FAILED, OK, Delivery, Reply, Target, ack_payload
 from .fragments import Reassembler
@@ -20,12 +21,6 @@ __all__ = ["Receiver"]
 logger = logging.getLogger("lark_events.longconn")
 
 _DATA_TYPES = frozenset({"event", "card"})
-
-
-def _safe(text: str | None, limit: int = 80) -> str:
-    if text is None:
-        return "-"
-    return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
 
 
 class Receiver:

@@ -21,6 +21,7 @@ from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _invoke
+from .._log import safe
 from .._secrets import Secret
 from ..errors import ConfigurationError
 from ..results import Card
@@ -171,7 +172,7 @@ class OpenAPIClient:
         value = ticket if isinstance(ticket, Secret) else Secret(ticket)
         self.tokens.tickets.set(self.app_id, value)  # stored before the event is acknowledged
         _io_loop().call_soon_threadsafe(self.tokens.ticket_arrived)
-        logger.info("app_ticket received for %s", self.app_id)
+        logger.info("app_ticket received for %s", safe(self.app_id))
 
     # -- tokens and raw calls ----------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class OpenAPIClient:
                     raise
                 logger.info(
                     "access token refused on %s (code %s, log_id=%s); refreshing once",
-                    path,
+                    safe(path, 200),
                     exc.code,
                     exc.log_id or "-",
                 )

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._log import safe
 from .._secrets import Secret
 from .errors import (
     AppTicketMissing,
@@ -115,6 +116,7 @@ class TokenManager:
         self.app_id = app_id
         self._secret = app_secret
         self._transport = transport
+        transport.add_secrets(app_secret)  # redacted from whatever the server answers
         self.app_type: AppType = app_type
         self.tickets: TicketStore = ticket_store or MemoryTicketStore()
         self.ticket_wait = ticket_wait
@@ -163,14 +165,18 @@ class TokenManager:
             body = {"app_access_token": app_token.reveal(), "tenant_key": tenant_key}
             try:
                 answer = await self._transport.call(
-                    "POST", TENANT_TOKEN_STORE, body=body, error_class=TokenRequestError
+                    "POST",
+                    TENANT_TOKEN_STORE,
+                    body=body,
+                    error_class=TokenRequestError,
+                    secrets=(app_token,),
                 )
             except InvalidTokenError:
                 if attempt:
                     raise
                 self.cache.invalidate("app", app_token)
                 continue
-            logger.info("fetched a tenant access token for tenant %s", tenant_key[:64])
+            logger.info("fetched a tenant access token for tenant %s", safe(tenant_key, 64))
             return self._token_from(answer, "tenant_access_token", TENANT_TOKEN_STORE)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -191,7 +197,11 @@ class TokenManager:
             }
             try:
                 answer = await self._transport.call(
-                    "POST", APP_TOKEN_STORE, body=body, error_class=TokenRequestError
+                    "POST",
+                    APP_TOKEN_STORE,
+                    body=body,
+                    error_class=TokenRequestError,
+                    secrets=(ticket,),
                 )
             except TokenRequestError:
                 # Perhaps a stale ticket (after a restart, from a shared store): ask the platform
@@ -247,17 +257,17 @@ class TokenManager:
                 "POST", APP_TICKET_RESEND, body=body, error_class=TokenRequestError
             )
         except Exception as exc:
-            logger.warning("app_ticket resend for %s failed: %r", self.app_id, exc)
+            logger.warning("app_ticket resend for %s failed: %r", safe(self.app_id), exc)
             return False
-        logger.info("asked the platform to resend the app_ticket of %s", self.app_id)
+        logger.info("asked the platform to resend the app_ticket of %s", safe(self.app_id))
         return True
 
     # -- helpers ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _token_from(answer: dict[str, object], field_name: str, path: str) -> tuple[str, int]:
+    def _token_from(self, answer: dict[str, object], field_name: str, path: str) -> tuple[str, int]:
         value = answer.get(field_name)
         expire = answer.get("expire")
         if not isinstance(value, str) or not value or not isinstance(expire, int):
             raise TokenRequestError(-1, f"the answer has no {field_name}", path=path)
+        self._transport.add_secrets(value)  # never echoed back into an error or a log
         return value, expire

@@ -23,6 +23,7 @@ from lark_events_core import Dispatcher, Event, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
+from lark_events_core.logs import printable
 from lark_events_core.outbound import OutboundError, client_from_env
 
 log = logging.getLogger("aiohttp_echo")
@@ -33,8 +34,9 @@ OPENAPI = client_from_env()
 
 
 def handled(event: Event[Any]) -> None:
-    """The one line per handled event: its type and id, never its body, key or token."""
-    log.info("handled event_type=%s event_id=%s", event.type, event.event_id or "-")
+    """The one line per handled event: its type and id (escaped: they come from the network),
+    never its body, key or token."""
+    log.info("handled event_type=%s event_id=%s", printable(event.type), printable(event.event_id))
 
 
 def build_dispatcher() -> Dispatcher:
@@ -46,12 +48,18 @@ def build_dispatcher() -> Dispatcher:
     async def on_message(event: Event[MessageReceive]) -> None:
         message = event.event.message
         if message is not None and message.text is not None:
-            log.info("echo message_id=%s text=%r", message.message_id, message.text)
+            log.info(
+                "echo message_id=%s chars=%d", printable(message.message_id), len(message.text)
+            )
             if OPENAPI is not None:
                 try:
                     await OPENAPI.for_event(event).reply_text(message.text)
                 except OutboundError as exc:  # code, message and log id; never a token
-                    log.warning("reply to message_id=%s failed: %s", message.message_id, exc)
+                    log.warning(
+                        "reply to message_id=%s failed: %s",
+                        printable(message.message_id),
+                        printable(exc, 300),
+                    )
         handled(event)
 
     @dispatcher.on("card.action.trigger")
@@ -64,8 +72,9 @@ def build_dispatcher() -> Dispatcher:
     @dispatcher.on("message")  # a v1 event: the old-style message event
     async def on_v1_message(event: Event[MessageV1]) -> None:
         if event.event.text is not None:
+            message_id = event.event.open_message_id
             log.info(
-                "echo v1 open_message_id=%s text=%r", event.event.open_message_id, event.event.text
+                "echo v1 open_message_id=%s chars=%d", printable(message_id), len(event.event.text)
             )
         handled(event)
 

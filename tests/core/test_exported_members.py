@@ -27,6 +27,7 @@ MODULES = [
     "lark_events_core.claims",
     "lark_events_core.deadline",
     "lark_events_core.dedup",
+    "lark_events_core.logs",
 ]
 
 

@@ -123,11 +123,12 @@ def _pids(server: Server, suffix: str) -> set[str]:
 
 def test_encrypted_signed_event_runs_the_handler_exactly_once(server: Server) -> None:
     event_id = f"e2e-{uuid.uuid4().hex}"
-    req = message_request(event_id, text="echo me")
+    req = message_request(event_id, text="quiet words")
     resp = post(server, req.body, req.headers)
     assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
     assert handled_count(server, "im.message.receive_v1", event_id) == 1
-    assert "text='echo me'" in server.log()
+    assert f"echo message_id=om_{event_id} chars=11" in server.log()  # the length, not the text
+    assert "quiet words" not in server.log()
     handler_pid = _pids(server, f"handled event_type=im.message.receive_v1 event_id={event_id}")
     # The platform re-pushes (fresh IV each time). Re-push in concurrent bursts until the other
     # worker process has received one too: the shared Redis store must stop it there as well.
@@ -158,7 +159,8 @@ def test_v1_events_are_handled(server: Server) -> None:
         assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
     assert handled_count(server, "message", msg_id) == 1
     assert handled_count(server, "app_ticket", ticket_id) == 1
-    assert "text='v1 hello'" in server.log()
+    assert "echo v1 open_message_id=om_v1 chars=8" in server.log()
+    assert "v1 hello" not in server.log()
     assert "very-secret-ticket" not in server.log()
 
 

@@ -15,6 +15,7 @@ from lark_events_core import Event, LarkEventsError, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
+from lark_events_core.logs import printable
 
 log = logging.getLogger("echo")
 _tickets: dict[str, str] = {}
@@ -29,8 +30,9 @@ if os.environ.get("LARK_APP_ID") and os.environ.get("LARK_APP_SECRET"):
 
 
 def handled(event: Event[Any]) -> None:
-    """The one line per handled event: its type and id, never its body, key or token."""
-    log.info("handled event_type=%s event_id=%s", event.type, event.event_id or "-")
+    """The one line per handled event: its type and id (escaped: they come from the network),
+    never its body, key or token."""
+    log.info("handled event_type=%s event_id=%s", printable(event.type), printable(event.event_id))
 
 
 @lark_events_django.on("im.message.receive_v1")
@@ -38,12 +40,16 @@ def on_message(event: Event[MessageReceive]) -> None:
     """A sync handler, as most Django code is; it may use the ORM freely."""
     message = event.event.message
     if message is not None and message.text is not None:
-        log.info("echo message_id=%s text=%r", message.message_id, message.text)
+        log.info("echo message_id=%s chars=%d", printable(message.message_id), len(message.text))
         if OPENAPI is not None:
             try:
                 OPENAPI.for_event(event).reply_text_sync(message.text)
             except LarkEventsError as exc:  # code, message and log id; never a token
-                log.warning("reply to message_id=%s failed: %s", message.message_id, exc)
+                log.warning(
+                    "reply to message_id=%s failed: %s",
+                    printable(message.message_id),
+                    printable(exc, 300),
+                )
     handled(event)
 
 
@@ -60,7 +66,9 @@ async def on_card_action(event: Event[CardActionTrigger]) -> Toast:
 def on_v1_message(event: Event[MessageV1]) -> None:
     if event.event.text is not None:
         message_id = event.event.open_message_id
-        log.info("echo v1 open_message_id=%s text=%r", message_id, event.event.text)
+        log.info(
+            "echo v1 open_message_id=%s chars=%d", printable(message_id), len(event.event.text)
+        )
     handled(event)
 
 
