@@ -27,11 +27,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._log import safe
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .dispatcher import Dispatcher
     from .executors import DeferredJob, Executor
     from .handlers import HandlerCall
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["JournalEntry", "JournaledExecutor", "SQLiteJournal"]
 
 logger = logging.getLogger("lark_events")
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lark_events_journal (
@@ -87,6 +90,7 @@ class SQLiteJournal:
         self._replay: Callable[[JournalEntry], bool] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
         self._pid = os.getpid()
         self.owner = uuid.uuid4().hex
 
@@ -178,6 +182,18 @@ class SQLiteJournal:
                 conn.execute("ROLLBACK")
                 raise
         return [JournalEntry(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bytes(r[6])) for r in rows]
+
+    async def call_async(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a journal call from a coroutine on the journal's own thread: never behind the
+        handlers that fill the loop's default executor, never on the loop itself."""
+        import asyncio
+
+        pool = self._pool
+        if pool is None or pool[0] != os.getpid():
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = self._pool = (os.getpid(), ThreadPoolExecutor(1, "lark-events-journal-io"))
+        return await asyncio.get_running_loop().run_in_executor(pool[1], fn, *args)
 
     def pending(self) -> int:
         """Rows in the journal, whoever holds them."""
@@ -309,10 +325,8 @@ class JournaledExecutor:
             _quietly(journal.remove, key)
 
         async def run_async() -> None:
-            import asyncio
-
             await job.run_async()  # cancelled at shutdown: raises, so the row stays
-            await asyncio.to_thread(_quietly, journal.remove, key)
+            await journal.call_async(_quietly, journal.remove, key)
 
         def abandon(started: bool) -> None:
             if not started:
@@ -356,18 +370,16 @@ class JournaledExecutor:
 
     async def submit_async(self, job: DeferredJob) -> bool:
         """:meth:`submit` from a coroutine; the write happens off the loop."""
-        import asyncio
-
-        key = await asyncio.to_thread(self._journal, job)
+        key = await self.journal.call_async(self._journal, job)
         if key is None:
             return True
         try:
             accepted = await self.inner.submit_async(self.wrap(job, key))
         except Exception:
-            await asyncio.to_thread(self.journal.remove, key)
+            await self.journal.call_async(self.journal.remove, key)
             raise
         if not accepted:
-            await asyncio.to_thread(self.journal.remove, key)
+            await self.journal.call_async(self.journal.remove, key)
         return accepted
 
     def replay(self, entry: JournalEntry) -> bool:
