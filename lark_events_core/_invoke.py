@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     # asyncio and concurrent.futures are imported on first use: a WSGI app with sync handlers
     # never needs them, and they are the largest part of the package's import time.
     import asyncio
-    from concurrent.futures import Future
+    from concurrent.futures import Executor, Future
 
 __all__ = [
     "background_loop",
@@ -104,8 +104,11 @@ def call_sync(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
     return fn(arg)
 
 
-async def call_async(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
-    """Call a handler from a coroutine without blocking the running loop."""
+async def call_async(
+    fn: Callable[[Any], Any], is_async: bool, arg: Any, pool: Executor | None = None
+) -> Any:
+    """Call a handler from a coroutine without blocking the running loop: a sync one runs in a
+    thread of ``pool`` (default: the loop's default executor)."""
     if is_async:
         return await fn(arg)
     import asyncio
@@ -113,7 +116,7 @@ async def call_async(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
 
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()
-    return await loop.run_in_executor(None, functools.partial(ctx.run, fn, arg))
+    return await loop.run_in_executor(pool, functools.partial(ctx.run, fn, arg))
 
 
 async def _await(awaitable: Awaitable[T]) -> T:

@@ -8,8 +8,11 @@
     fastapi_app.mount("/webhook", ASGIApp(dispatcher, event_path="/event", card_path="/card"))
 
 Paths are matched after the mount prefix (``root_path``). Only the stdlib and the core are used.
-On ``lifespan`` shutdown the dispatcher's background work is drained; mounted sub-applications do
-not receive lifespan events, so call ``await dispatcher.aclose()`` from the host app's lifespan.
+On ``lifespan`` startup the dispatcher's journal (if any) starts replaying; on ``lifespan`` shutdown
+its background work is drained within ``shutdown_timeout`` (``None``: the dispatcher's own). Mounted
+sub-applications do not receive lifespan events, so call ``dispatcher.start()`` and
+``await dispatcher.aclose()`` from the host app's lifespan. Run uvicorn with lifespan on (its
+default, ``--lifespan auto``): with ``--lifespan off`` nothing drains at shutdown.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class ASGIApp:
         *,
         event_path: str | None = "/webhook/event",
         card_path: str | None = "/webhook/card",
-        shutdown_timeout: float | None = 30.0,
+        shutdown_timeout: float | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.shutdown_timeout = shutdown_timeout
@@ -134,6 +137,7 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.dispatcher.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:

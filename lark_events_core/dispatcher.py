@@ -43,7 +43,10 @@ from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
 
 if TYPE_CHECKING:
+    import os
+
     from .executors import Executor
+    from .journal import SQLiteJournal
 
 __all__ = ["BackgroundContext", "Dispatcher", "Handler", "HandlerCall", "StoreErrorPolicy"]
 
@@ -73,7 +76,13 @@ class Dispatcher(Registrar):
     deferred handler), ``callback_deadline`` / ``callback_fallback`` (answer a slow callback with
     the fallback and let it finish), ``slow_handler_warning`` (seconds; warn about slow inline
     handlers), ``background_context`` (wraps each background attempt) and ``on_give_up`` (called
-    with the event and the exception when a deferred handler has failed for the last time).
+    with the event and the exception when a deferred handler has failed for the last time, or
+    with :class:`~.errors.AbandonedAtShutdown` when shutdown kept it from running or finishing).
+    Shutdown (docs/delivery.md): ``shutdown_timeout`` (seconds :meth:`close` waits; ``None``:
+    30 s, or what is left of the server's graceful window under gunicorn), ``journal`` (an
+    :class:`~.journal.SQLiteJournal` or a file path: deferred events survive a crash) and
+    ``handler_threads`` (the pool size for sync handlers under async callers; ``None``: the
+    event loop's default executor).
     """
 
     def __init__(
@@ -100,6 +109,9 @@ class Dispatcher(Registrar):
         slow_handler_warning: float | None = PLATFORM_DEADLINE,
         background_context: BackgroundContext | None = None,
         on_give_up: GiveUpHook | None = None,
+        shutdown_timeout: float | None = None,
+        journal: SQLiteJournal | str | os.PathLike[str] | None = None,
+        handler_threads: int | None = None,
     ) -> None:
         self.settings = Settings.build(
             encrypt_key,
@@ -119,6 +131,10 @@ class Dispatcher(Registrar):
             raise ConfigurationError("callback_deadline must be positive seconds, or None")
         if callback_workers < 1:
             raise ConfigurationError("callback_workers must be >= 1")
+        if shutdown_timeout is not None and shutdown_timeout < 0:
+            raise ConfigurationError("shutdown_timeout must be >= 0 seconds, or None")
+        if handler_threads is not None and handler_threads < 1:
+            raise ConfigurationError("handler_threads must be >= 1, or None")
         if executor is not None and not _is_executor(executor):
             raise ConfigurationError("executor must implement submit, submit_async, close, aclose")
         try:
@@ -160,7 +176,18 @@ class Dispatcher(Registrar):
             settle=lambda call, ok: self.claims.settle(call, ok=ok),
             asettle=lambda call, ok: self.claims.asettle(call, ok=ok),
         )
-        self._executors = Executors(executor, callback_workers)
+        self._executors = Executors(
+            executor,
+            callback_workers,
+            handler_threads=handler_threads,
+            shutdown_timeout=shutdown_timeout,
+        )
+        self.background.pool = self._executors.handler_pool
+        if journal is not None:
+            from .journal import SQLiteJournal
+
+            found = journal if isinstance(journal, SQLiteJournal) else SQLiteJournal(journal)
+            self._executors.use_journal(self, found)
         self._guard = (
             None
             if callback_deadline is None
@@ -311,7 +338,7 @@ class Dispatcher(Registrar):
         return invoke(call, self.slow_handler_warning)
 
     def _ainvoke(self, call: HandlerCall) -> Any:
-        return ainvoke(call, self.slow_handler_warning)
+        return ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
 
     # -- sync path -------------------------------------------------------------------------------
 
@@ -384,7 +411,7 @@ class Dispatcher(Registrar):
         if handler.callback and self._guard is not None:
             return await self._guard.run_async(call)
         try:
-            result = await ainvoke(call, self.slow_handler_warning)
+            result = await self._ainvoke(call)
         except Exception as exc:
             await self.claims.asettle(call, ok=False)
             return self.finish(call, error=exc)
@@ -405,9 +432,16 @@ class Dispatcher(Registrar):
 
     # -- shutdown --------------------------------------------------------------------------------
 
-    def close(self, timeout: float | None = 30.0) -> None:
+    def start(self) -> None:
+        """Start replaying the journal in this process (adapters call it at server start-up)."""
+        self._executors.start()
+
+    def close(self, timeout: float | None = None) -> None:
         """Wait up to ``timeout`` seconds for background handler work, then stop accepting it.
 
+        ``None`` means ``shutdown_timeout``; either way the wait ends before the server's
+        graceful window does (gunicorn's ``graceful_timeout``), so that each event still
+        unfinished is logged at ERROR and given to ``on_give_up`` before the process is killed.
         Adapters call this on shutdown. Retry back-offs are cut short so pending retries run now.
         The built-in executors are replaced on next use; an ``executor`` you passed stays closed.
         """
@@ -417,7 +451,7 @@ class Dispatcher(Registrar):
         finally:
             self.background.stopping.clear()
 
-    async def aclose(self, timeout: float | None = 30.0) -> None:
+    async def aclose(self, timeout: float | None = None) -> None:
         """The awaitable twin of :meth:`close` (aiohttp ``on_cleanup``, ASGI lifespan)."""
         self.background.stopping.set()
         try:

@@ -4,6 +4,7 @@
 
     LarkEventsError
      ├── ConfigurationError          raised when a Dispatcher is built (500 if met while serving)
+     ├── AbandonedAtShutdown         never raised: given to on_give_up for work cut off by shutdown
      └── RequestError                 a request the platform (or someone else) got wrong
           ├── BadRequest              400: not JSON, not an object, bad base64 or padding, empty
           │    └── DecryptionError    400: the ciphertext does not decrypt with any key
@@ -18,6 +19,7 @@ input, keys and exception text.
 from __future__ import annotations
 
 __all__ = [
+    "AbandonedAtShutdown",
     "AuthenticationError",
     "BadRequest",
     "ConfigurationError",
@@ -38,6 +40,15 @@ class LarkEventsError(Exception):
 
 class ConfigurationError(LarkEventsError):
     """The dispatcher is configured in a way that cannot work."""
+
+
+class AbandonedAtShutdown(LarkEventsError):
+    """Passed to ``on_give_up`` for an acknowledged event whose deferred handler did not run, or
+    had not finished, when the process stopped; ``started`` tells which."""
+
+    def __init__(self, started: bool) -> None:
+        self.started = started
+        super().__init__("still running at shutdown" if started else "not started at shutdown")
 
 
 class RequestError(LarkEventsError):

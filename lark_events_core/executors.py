@@ -44,17 +44,29 @@ class DeferredJob:
     """One handler call to make after the response.
 
     ``run`` (from a thread) and ``run_async`` (on an event loop) make every attempt, log, and
-    settle the deduplication claim; executors call exactly one of them once.
+    settle the deduplication claim; executors call exactly one of them once. ``abandon`` is for
+    an executor that stops before the job ran (``started=False``) or finished (``True``): it logs
+    the event at ERROR and hands it to ``on_give_up``, so no acknowledged event goes silently.
     """
 
     call: HandlerCall
     run: Callable[[], None]
     run_async: Callable[[], Coroutine[Any, Any, None]]
+    abandon: Callable[[bool], None] | None = None
 
     @property
     def event_id(self) -> str | None:
         """The event's id, for log lines."""
         return self.call.event.event_id
+
+    def report_abandoned(self, started: bool) -> None:
+        """Call ``abandon`` (if set) without letting it raise."""
+        if self.abandon is None:
+            return
+        try:
+            self.abandon(started)
+        except Exception:
+            logger.exception("reporting an abandoned job failed")
 
 
 @runtime_checkable
@@ -78,14 +90,28 @@ class Executor(Protocol):
         ...
 
 
+class _Task:
+    """One queued callable; ``job`` is set for deferred jobs, which are reported if abandoned."""
+
+    __slots__ = ("dropped", "fn", "job", "started")
+
+    def __init__(self, fn: Callable[[], Any], job: DeferredJob | None) -> None:
+        self.fn = fn
+        self.job = job
+        self.started = False
+        self.dropped = False
+
+
 class ThreadExecutor:
     """A bounded thread pool: at most ``max_workers`` threads and ``max_pending`` jobs held.
 
     Submitting is a lock, a counter and a put on a C queue, so deferring costs the request about a
     microsecond. Threads start on demand (never more than there are pending jobs), so a dispatcher
     built before a fork (gunicorn ``--preload``) gets fresh threads in each worker. Threads are
-    daemons, and an exit hook drains every pool (up to :data:`EXIT_DRAIN_TIMEOUT` seconds) when the
-    interpreter exits, so work acknowledged before a normal exit still runs.
+    daemons, and an exit hook drains every pool (within :func:`~lark_events_core.shutdown.
+    drain_budget`) when the interpreter exits, so work acknowledged before a normal exit still
+    runs. Jobs still queued or running when a drain ends are reported one by one (ERROR line and
+    ``on_give_up``); the queued ones never start.
     """
 
     def __init__(
@@ -109,12 +135,13 @@ class ThreadExecutor:
 
     def _reset(self) -> None:
         # Also called in a forked child: the parent's threads do not exist there.
-        self._queue: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._pending = 0  # queued or running
         self._waiting = 0  # submitters and closers waiting for _changed
         self._threads = 0
+        self._jobs: set[_Task] = set()  # deferred jobs queued or running
 
     @property
     def pending(self) -> int:
@@ -123,11 +150,11 @@ class ThreadExecutor:
 
     def submit(self, job: DeferredJob) -> bool:
         """Queue ``job.run``; waits up to ``submit_timeout`` s for a slot, ``False`` if none."""
-        return self._put(job.run, self.submit_timeout)
+        return self._put(_Task(job.run, job), self.submit_timeout)
 
     async def submit_async(self, job: DeferredJob) -> bool:
         """Queue ``job.run`` from a coroutine; a wait for a slot happens off the loop."""
-        if self._put(job.run, 0.0):
+        if self._put(_Task(job.run, job), 0.0):
             return True
         if self._closed or self.submit_timeout == 0:
             return False
@@ -149,10 +176,10 @@ class ThreadExecutor:
             else:
                 future.set_result(result)
 
-        accepted = self._put(run, self.submit_timeout if timeout is None else timeout)
+        accepted = self._put(_Task(run, None), self.submit_timeout if timeout is None else timeout)
         return future if accepted else None
 
-    def _put(self, fn: Callable[[], Any], timeout: float) -> bool:
+    def _put(self, task: _Task, timeout: float) -> bool:
         with self._lock:
             if self._closed:
                 return False
@@ -169,6 +196,8 @@ class ThreadExecutor:
                 if self._closed or self._pending >= self.max_pending:
                     return False
             self._pending += 1
+            if task.job is not None:
+                self._jobs.add(task)
             start = self._threads < self.max_workers and self._pending > self._threads
             if start:
                 self._threads += 1
@@ -176,27 +205,36 @@ class ThreadExecutor:
         if start:
             name = f"{self.name}-{number}"
             threading.Thread(target=self._work, name=name, daemon=True).start()
-        self._queue.put(fn)
+        self._queue.put(task)
         return True
 
     def _work(self) -> None:
         get = self._queue.get
         while True:
-            fn = get()
-            if fn is None:
+            task = get()
+            if task is None:
                 return
+            with self._lock:
+                run = not task.dropped
+                task.started = run
             try:
-                fn()
+                if run:
+                    task.fn()
             except BaseException:  # jobs handle their own errors; this is a last resort
                 logger.exception("%s: a background job raised", self.name)
             finally:
                 with self._lock:
                     self._pending -= 1
+                    self._jobs.discard(task)
                     if self._waiting:
                         self._changed.notify_all()
 
     def close(self, timeout: float | None = None) -> bool:
-        """Refuse new jobs, wait up to ``timeout`` s for queued and running ones."""
+        """Refuse new jobs, wait up to ``timeout`` s for queued and running ones.
+
+        Jobs left after ``timeout`` are reported (one ERROR line each, and ``on_give_up``); the
+        queued ones are dropped so they never start in a process that is going away.
+        """
         with self._lock:
             self._closed = True
             self._changed.notify_all()  # submitters waiting for a slot give up now
@@ -206,15 +244,22 @@ class ThreadExecutor:
             finally:
                 self._waiting -= 1
             threads = self._threads
+            left = [t for t in self._jobs if not t.dropped]
+            for task in left:
+                task.dropped = not task.started
         for _ in range(threads):
             self._queue.put(None)  # idle threads exit; busy ones after their job
         if not drained:
-            logger.warning(
-                "%s: %d background job(s) still queued or running after %.1fs at shutdown",
+            logger.error(
+                "%s: %d background job(s) still queued or running after %.1fs at shutdown; "
+                "each is reported below",
                 self.name,
                 self._pending,
                 timeout or 0.0,
             )
+            for task in left:
+                if task.job is not None:
+                    task.job.report_abandoned(task.started)
         _LIVE_POOLS.discard(self)
         return drained
 
@@ -223,16 +268,16 @@ class ThreadExecutor:
         return await asyncio.get_running_loop().run_in_executor(None, self.close, timeout)
 
 
-#: How long the interpreter's exit waits for each pool's acknowledged work.
-EXIT_DRAIN_TIMEOUT = 30.0
 _LIVE_POOLS: weakref.WeakSet[ThreadExecutor] = weakref.WeakSet()
 
 
 @atexit.register
 def _drain_at_exit() -> None:
+    from .shutdown import drain_budget
+
     for pool in list(_LIVE_POOLS):
         if pool.pending:
-            pool.close(EXIT_DRAIN_TIMEOUT)
+            pool.close(drain_budget())
 
 
 def _reset_after_fork() -> None:
@@ -298,10 +343,11 @@ class AsyncioExecutor:
             return True
         _, not_done = await asyncio.wait(mine, timeout=timeout)
         if not_done:
-            logger.warning(
-                "%d background task(s) still running after %ss at shutdown; cancelling them",
+            logger.error(
+                "%d background task(s) still running after %.1fs at shutdown; cancelling them, "
+                "each is reported below",
                 len(not_done),
-                timeout,
+                timeout or 0.0,
             )
             for task in not_done:
                 task.cancel()

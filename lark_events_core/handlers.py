@@ -215,14 +215,18 @@ def invoke(call: HandlerCall, slow_after: float | None) -> Any:
             _warn_slow(call, elapsed)
 
 
-async def ainvoke(call: HandlerCall, slow_after: float | None) -> Any:
-    """Call the handler from a coroutine (a sync one in a thread); warn when it is slow."""
+async def ainvoke(call: HandlerCall, slow_after: float | None, pool: Any = None) -> Any:
+    """Call the handler from a coroutine (a sync one in a thread of ``pool``, default: the loop's
+    executor); warn when it is slow. A sync handler is timed in its thread, so the time it waited
+    for a free thread does not count against it."""
     handler = call.handler
+    if not handler.is_async:
+        return await _invoke.call_async(lambda _: invoke(call, slow_after), False, None, pool)
     if slow_after is None:
-        return await _invoke.call_async(handler.fn, handler.is_async, call.event)
+        return await handler.fn(call.event)
     start = monotonic()
     try:
-        return await _invoke.call_async(handler.fn, handler.is_async, call.event)
+        return await handler.fn(call.event)
     finally:
         elapsed = monotonic() - start
         if elapsed > slow_after:

@@ -195,11 +195,16 @@ def read_environ_body(environ: Mapping[str, Any], limit: int) -> bytes:
     return body
 
 
-def close_at_exit(dispatcher: Dispatcher, timeout: float | None = 30.0) -> None:
+def close_at_exit(dispatcher: Dispatcher, timeout: float | None = None) -> None:
     """Drain ``dispatcher``'s background work when the process exits (once per dispatcher).
 
-    WSGI has no shutdown hook; gunicorn workers and ``python app.py`` both run ``atexit``.
+    WSGI has no shutdown hook; gunicorn workers and ``python app.py`` both run ``atexit``. The
+    drain waits ``timeout`` seconds (``None``: the dispatcher's ``shutdown_timeout``), never past
+    gunicorn's ``graceful_timeout``: the time of SIGTERM is noted from here on.
     """
+    from .shutdown import watch_server
+
+    watch_server()
     # atexit runs hooks last-registered-first. The executors module registers its own exit drain
     # (which waits but does not cut retry back-offs short) when first imported, often after this
     # call; importing it now makes this close() run before that drain.

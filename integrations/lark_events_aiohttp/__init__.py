@@ -106,11 +106,13 @@ def setup(
     *,
     event_path: str | None = "/webhook/event",
     card_path: str | None = "/webhook/card",
-    shutdown_timeout: float | None = 30.0,
+    shutdown_timeout: float | None = None,
     **options: Any,
 ) -> Dispatcher:
-    """Add the endpoints to ``app``, keep the dispatcher under :data:`DISPATCHER_KEY`, drain its
-    background work on ``on_cleanup``, and return it. A ``None`` path leaves that endpoint out.
+    """Add the endpoints to ``app``, keep the dispatcher under :data:`DISPATCHER_KEY`, start its
+    journal on ``on_startup``, drain its background work on ``on_cleanup`` (within
+    ``shutdown_timeout``; ``None``: the dispatcher's own), and return it. A ``None`` path leaves
+    that endpoint out.
 
     Without a ``dispatcher``, one is built by ``Dispatcher.from_env(**options)``
     (``LARK_ENCRYPT_KEY``, ``LARK_VERIFICATION_TOKEN``). Route names: ``lark_events_event`` and
@@ -127,9 +129,13 @@ def setup(
     if card_path is not None:
         app.router.add_route("*", card_path, make_handler(disp, card=True), name="lark_events_card")
 
+    async def start(app: web.Application) -> None:
+        app[DISPATCHER_KEY].start()
+
     async def drain(app: web.Application) -> None:
         await app[DISPATCHER_KEY].aclose(shutdown_timeout)
 
+    app.on_startup.append(start)
     app.on_cleanup.append(drain)
     return disp
 

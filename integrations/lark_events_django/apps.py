@@ -14,6 +14,10 @@ class LarkEventsConfig(AppConfig):
 
     def ready(self) -> None:
         """Register the checks; import ``<app>.lark_handlers`` modules (like ``admin.py``)."""
+        from lark_events_core.shutdown import watch_server
+
         from . import checks  # noqa: F401 - registers the checks
+
+        watch_server()  # a gunicorn worker's drain then ends within its graceful_timeout
 
         autodiscover_modules("lark_handlers")

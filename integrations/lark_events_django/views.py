@@ -132,9 +132,10 @@ def _get_or_none(get: Callable[[], Dispatcher]) -> Dispatcher | None:
         return None
 
 
-def _exempt(view: Callable[..., Any], card: bool) -> None:
+def _exempt(view: Callable[..., Any], card: bool, get: Callable[[], Dispatcher]) -> None:
     # Lark cannot send a CSRF token or log in; Django reads these markers (4.2 to 5.2 alike).
     view.__dict__.update(csrf_exempt=True, login_required=False, lark_events_card=card)
+    view.__dict__.update(lark_events_dispatcher=get)  # the ASGI guard reads the body limit
 
 
 def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -> SyncView:
@@ -154,7 +155,7 @@ def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -
         with RequestThread():
             return to_django(disp.run(for_sync_view(step)))
 
-    _exempt(lark_view, card)
+    _exempt(lark_view, card, get)
     return lark_view
 
 
@@ -174,7 +175,7 @@ def make_async_view(dispatcher: DispatcherSource = None, *, card: bool = False) 
             return to_django(step)
         return to_django(await disp.run_async(for_async_view(step)))
 
-    _exempt(lark_view, card)
+    _exempt(lark_view, card, get)
     return lark_view
 
 

@@ -142,7 +142,7 @@ class LarkEvents:
         app.register_blueprint(bp)
         app.extensions[EXTENSION_KEY] = LarkEventsState(self, disp, bp)
         # Flask has no shutdown hook; gunicorn workers and the dev server both run atexit.
-        close_at_exit(disp, config.get("LARK_EVENTS_SHUTDOWN_TIMEOUT", 30.0))
+        close_at_exit(disp, config.get("LARK_EVENTS_SHUTDOWN_TIMEOUT"))
 
     def _targets(self) -> list[Dispatcher]:
         return [self._dispatcher] if self._dispatcher is not None else list(self._built)
