@@ -119,6 +119,10 @@ def test_failing_first_attempt_is_retried_by_the_next_push(redis_url: str, prefi
     assert [r.split(":")[1] for r in runs(redis_url, prefix)] == ["failed", "ok"]
 
 
+#: How long each deferred handler sleeps; no answer may take that long.
+HANDLER_SECONDS = 3.0
+
+
 def test_deferred_handlers_answer_at_once_and_are_drained_when_gunicorn_stops(
     redis_url: str, prefix: str
 ) -> None:
@@ -126,7 +130,7 @@ def test_deferred_handlers_answer_at_once_and_are_drained_when_gunicorn_stops(
         "REDIS_URL": redis_url,
         "LARK_TEST_PREFIX": prefix,
         "LARK_TEST_BEHAVIOUR": "slow",
-        "LARK_TEST_SLEEP": "1.0",
+        "LARK_TEST_SLEEP": str(HANDLER_SECONDS),
         "LARK_TEST_DEFER": "1",
     }
     ids = [f"ev-{uuid.uuid4().hex}" for _ in range(5)]
@@ -134,8 +138,10 @@ def test_deferred_handlers_answer_at_once_and_are_drained_when_gunicorn_stops(
         for event_id in ids:
             started = time.monotonic()
             assert post(server, event_id).status_code == 200
-            assert time.monotonic() - started < 0.5  # the 1-second handler did not delay it
-        assert runs(redis_url, prefix) == []  # nothing finished yet: all still in the background
+            # An answer that waited for its handler would take the handler's whole duration.
+            assert time.monotonic() - started < HANDLER_SECONDS
+        # The answers came before the handlers ended: not all of them have finished yet.
+        assert len(runs(redis_url, prefix)) < len(ids)
     # Leaving the block sent SIGTERM: the worker drained its background work before exiting.
     assert sorted(r.split(":")[0] for r in runs(redis_url, prefix)) == sorted(ids)
 
