@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
+from .._extras import missing_extra
 from .._secrets import Secret
+
+try:
+    import redis
+except ImportError as exc:
+    missing_extra(exc, "redis", __name__)
 
 __all__ = ["RedisTicketStore"]
 

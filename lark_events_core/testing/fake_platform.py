@@ -42,7 +42,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from .._extras import missing_extra
+
+try:
+    from aiohttp import WSMsgType, web
+except ImportError as exc:
+    missing_extra(exc, "longconn", __name__)
 
 from ..longconn.config import ClientConfig
 from ..longconn.frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, decode, encode
