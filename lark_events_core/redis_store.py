@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from ._extras import missing_extra
+from . import _extras
 
 try:
     import redis
@@ -26,7 +26,7 @@ try:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 except ImportError as exc:
-    missing_extra(exc, "redis", __name__)
+    _extras.missing_extra(exc, "redis", __name__)
 
 __all__ = ["RedisDedupStore", "StoreUnavailable"]
 

@@ -21,15 +21,14 @@ from asyncio import IncompleteReadError
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lark_events_core import Dispatcher, Request, Response
-from lark_events_core._extras import missing_extra
+from lark_events_core import Dispatcher, Request, Response, _extras
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 
 try:
     from aiohttp import ClientPayloadError, web
     from aiohttp.http_exceptions import HttpProcessingError
 except ImportError as exc:
-    missing_extra(exc, "aiohttp", __name__)
+    _extras.missing_extra(exc, "aiohttp", __name__)
 
 __all__ = ["DISPATCHER_KEY", "AiohttpHandler", "get_dispatcher", "make_handler", "setup"]
 

@@ -36,12 +36,12 @@ authenticated by signature and token instead). Exempt the blueprint::
 
 from __future__ import annotations
 
-from lark_events_core._extras import missing_extra
+from lark_events_core import _extras
 
 try:  # fail early, with the extra to install
     import flask as _flask  # noqa: F401
 except ImportError as exc:
-    missing_extra(exc, "flask", __name__)
+    _extras.missing_extra(exc, "flask", __name__)
 
 from .extension import (
     EXTENSION_KEY,

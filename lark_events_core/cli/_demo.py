@@ -13,13 +13,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import Dispatcher, Event
-from .._extras import missing_extra
+from .. import Dispatcher, Event, _extras
 
 try:
     from aiohttp import web
 except ImportError as exc:
-    missing_extra(exc, "cli", __name__)
+    _extras.missing_extra(exc, "cli", __name__)
 
 from ..http import Request
 from ..results import Toast

@@ -39,12 +39,12 @@ import importlib
 import logging
 from typing import Any
 
-from .._extras import missing_extra
+from .. import _extras
 
 try:
     from celery import Celery, Task
 except ImportError as exc:
-    missing_extra(exc, "celery", __name__)
+    _extras.missing_extra(exc, "celery", __name__)
 
 from ..dedup import MemoryDedupStore
 from ..dispatcher import Dispatcher, HandlerCall

@@ -14,13 +14,13 @@ Importing :mod:`lark_events_core` never imports this package (aiohttp and protob
 
 from __future__ import annotations
 
-from .._extras import missing_extra
+from .. import _extras
 
 try:  # fail early, with the extra to install
     import aiohttp as _aiohttp  # noqa: F401
     import google.protobuf as _protobuf  # noqa: F401
 except ImportError as exc:
-    missing_extra(exc, "longconn", __name__)
+    _extras.missing_extra(exc, "longconn", __name__)
 
 from .bootstrap import FEISHU_DOMAIN, LARK_DOMAIN, Endpoint
 from .client import LongConnectionClient

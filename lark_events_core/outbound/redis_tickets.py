@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._extras import missing_extra
+from .. import _extras
 from .._secrets import Secret
 
 try:
     import redis
 except ImportError as exc:
-    missing_extra(exc, "redis", __name__)
+    _extras.missing_extra(exc, "redis", __name__)
 
 __all__ = ["RedisTicketStore"]
 
