@@ -94,3 +94,34 @@ def test_install_hint_refuses_an_unknown_extra() -> None:
     assert install_hint("cli") == "pip install 'lark-events[cli]'"
     with pytest.raises(ValueError, match="unknown extra"):
         install_hint("nope")
+
+
+_CLI_PROBE = textwrap.dedent(
+    """
+    import sys
+    sys.modules["aiohttp"] = None
+    from lark_events_core.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.mark.parametrize("command", [["demo"], ["verify-url", "http://127.0.0.1:9/event"]])
+def test_a_cli_command_without_the_cli_extra_says_what_to_install(command: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CLI_PROBE, *command], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "pip install 'lark-events[cli]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_cli_commands_of_the_core_work_without_the_cli_extra() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CLI_PROBE, "encrypt", "{}", "--encrypt-key", "k"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
