@@ -15,7 +15,7 @@ process under 40 MB. The ratio is printed last.
 
     .venv/bin/python benchmarks/bench_core.py [--requests 3000] [--rounds 15] [--imports 5]
 
-lark-oapi is installed by the ``bench`` extra only: ``.venv/bin/pip install -e '.[bench]'``.
+lark-oapi comes only with the ``bench`` dependency group: ``.venv/bin/pip install --group bench``.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import lark_oapi  # noqa: F401
     except ImportError:
-        print("lark-oapi is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        print("lark-oapi is not installed: .venv/bin/pip install --group bench", file=sys.stderr)
         return 2
 
     headers, body = sample_request()

@@ -1,6 +1,6 @@
 """Requests/s of the Flask adapter on gunicorn (one worker), against Flask's floor and lark-oapi.
 
-    .venv/bin/pip install -e '.[bench]'                 # lark-oapi, the official SDK
+    .venv/bin/pip install --group bench                 # lark-oapi, the official SDK
     .venv/bin/python benchmarks/bench_flask.py          # about a minute
     .venv/bin/python benchmarks/bench_flask.py --seconds 8 --rounds 5
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import lark_oapi  # noqa: F401
     except ImportError:
-        print("lark-oapi is missing: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        print("lark-oapi is missing: .venv/bin/pip install --group bench", file=sys.stderr)
         return 2
     from benchmarks._load import find_wrk, make_event_requests
 

@@ -1,6 +1,6 @@
 """Events/s acknowledged over the long connection: our client against the official lark-oapi one.
 
-    .venv/bin/pip install -e '.[bench]'                 # lark-oapi, the official SDK
+    .venv/bin/pip install --group bench                 # lark-oapi, the official SDK
     .venv/bin/python benchmarks/bench_longconn.py       # about a minute
     .venv/bin/python benchmarks/bench_longconn.py --count 20000 --rounds 3 --window 64
 

@@ -7,6 +7,7 @@ packages. Importing this package never imports a web framework, Redis, Celery or
 
 from __future__ import annotations
 
+from .__about__ import __version__
 from ._secrets import Secret
 from .crypto import AESCipher, decrypt, encrypt
 from .dedup import AsyncDedupStore, DedupStore, MemoryDedupStore
@@ -28,8 +29,6 @@ from .pipeline import ParsedRequest, decrypt_event, parse_req, parse_request
 from .results import CallbackResponse, Card, Toast, UrlPreview
 from .settings import Settings
 from .signature import card_signature, event_signature
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CALLBACK_TYPES",

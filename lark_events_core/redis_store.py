@@ -31,10 +31,15 @@ import threading
 import time
 from typing import Any
 
-import redis
-import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from . import _extras
+
+try:
+    import redis
+    import redis.asyncio as aioredis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+except ImportError as exc:
+    _extras.missing_extra(exc, "redis", __name__)
 
 __all__ = ["RedisDedupStore", "StoreUnavailable"]
 

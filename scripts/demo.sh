@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-ensure_venv all
+ensure_venv
 exec .venv/bin/lark-events demo "$@"

@@ -21,11 +21,14 @@ from asyncio import IncompleteReadError
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import ClientPayloadError, web
-from aiohttp.http_exceptions import HttpProcessingError
-
-from lark_events_core import Dispatcher, Request, Response
+from lark_events_core import Dispatcher, Request, Response, _extras
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
+
+try:
+    from aiohttp import ClientPayloadError, web
+    from aiohttp.http_exceptions import HttpProcessingError
+except ImportError as exc:
+    _extras.missing_extra(exc, "aiohttp", __name__)
 
 from .logs import hide_request_bytes
 

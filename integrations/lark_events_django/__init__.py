@@ -21,6 +21,13 @@
 
 from __future__ import annotations
 
+from lark_events_core import _extras
+
+try:  # fail early, with the extra to install
+    import django as _django  # noqa: F401
+except ImportError as exc:
+    _extras.missing_extra(exc, "django", __name__)
+
 from .conf import get_dispatcher, on, on_legacy_card, reset
 from .execution import closing_old_connections
 from .views import (

@@ -36,6 +36,13 @@ authenticated by signature and token instead). Exempt the blueprint::
 
 from __future__ import annotations
 
+from lark_events_core import _extras
+
+try:  # fail early, with the extra to install
+    import flask as _flask  # noqa: F401
+except ImportError as exc:
+    _extras.missing_extra(exc, "flask", __name__)
+
 from .extension import (
     EXTENSION_KEY,
     LarkEvents,

@@ -13,9 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from .. import Dispatcher, Event, _extras
 
-from .. import Dispatcher, Event
+try:
+    from aiohttp import web
+except ImportError as exc:
+    _extras.missing_extra(exc, "cli", __name__)
+
 from ..http import Request
 from ..results import Toast
 from ..testing import LarkSimulator, SignedRequest

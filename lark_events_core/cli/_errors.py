@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .._extras import install_hint
+
 __all__ = ["CliError", "need_aiohttp"]
 
 
@@ -22,5 +24,5 @@ def need_aiohttp() -> None:
     except ImportError:
         raise CliError(
             "this command needs aiohttp, which is not installed",
-            "pip install 'lark-events[cli]'",
+            install_hint("cli"),
         ) from None

@@ -39,7 +39,12 @@ import importlib
 import logging
 from typing import Any
 
-from celery import Celery, Task
+from .. import _extras
+
+try:
+    from celery import Celery, Task
+except ImportError as exc:
+    _extras.missing_extra(exc, "celery", __name__)
 
 from .._log import safe
 from ..dedup import MemoryDedupStore

@@ -14,6 +14,14 @@ Importing :mod:`lark_events_core` never imports this package (aiohttp and protob
 
 from __future__ import annotations
 
+from .. import _extras
+
+try:  # fail early, with the extra to install
+    import aiohttp as _aiohttp  # noqa: F401
+    import google.protobuf as _protobuf  # noqa: F401
+except ImportError as exc:
+    _extras.missing_extra(exc, "longconn", __name__)
+
 from .bootstrap import FEISHU_DOMAIN, LARK_DOMAIN, Endpoint
 from .client import LongConnectionClient
 from .config import ClientConfig

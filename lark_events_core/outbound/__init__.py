@@ -16,12 +16,12 @@ Needs the ``outbound`` extra (``pip install 'lark-events[outbound]'``, which bri
 
 from __future__ import annotations
 
+from .. import _extras
+
 try:
     import aiohttp as _aiohttp  # noqa: F401 - fail early, with the extra to install
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "lark_events_core.outbound needs aiohttp: pip install 'lark-events[outbound]'"
-    ) from exc
+except ImportError as exc:
+    _extras.missing_extra(exc, "outbound", __name__)
 
 from .client import OpenAPIClient, client_from_env
 from .domains import FEISHU, LARK, resolve_base_url

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
+from .. import _extras
 from .._secrets import Secret
+
+try:
+    import redis
+except ImportError as exc:
+    _extras.missing_extra(exc, "redis", __name__)
 
 __all__ = ["RedisTicketStore"]
 

@@ -30,7 +30,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from .. import _extras
+
+try:
+    from aiohttp import web
+except ImportError as exc:
+    _extras.missing_extra(exc, "outbound", __name__)
 
 __all__ = ["FakeOpenAPI", "Injection", "RecordedRequest"]
 

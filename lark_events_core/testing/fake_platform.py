@@ -50,7 +50,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from .. import _extras
+
+try:
+    from aiohttp import WSMsgType, web
+except ImportError as exc:
+    _extras.missing_extra(exc, "longconn", __name__)
 
 from ..longconn.config import ClientConfig
 from ..longconn.frames import METHOD_CONTROL, METHOD_DATA, Frame, FrameError, decode, encode

@@ -42,6 +42,7 @@ def run_clean(scenario: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> 
         asyncio.get_running_loop().set_exception_handler(on_error)
         return await asyncio.wait_for(scenario(), timeout)
 
+    gc.collect()  # what earlier tests left for the collector is not this scenario's problem
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -160,5 +161,8 @@ def test_slot_constructor_fills_every_field_positionally() -> None:
     assert make("n", 2) == Inner("n", 2)
     with pytest.raises(TypeError):
         slot_constructor(NotSlotted)
-    with pytest.raises(TypeError):
-        slot_constructor(Child)  # the base's field is not a slot of Child itself
+    if sys.version_info >= (3, 11):
+        with pytest.raises(TypeError):
+            slot_constructor(Child)  # the base's field is not a slot of Child itself
+    else:  # 3.10's dataclass re-declares the base's slots in Child: filling them is right there
+        assert slot_constructor(Child)("x", "y") == Child("x", "y")
