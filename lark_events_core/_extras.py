@@ -30,6 +30,8 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "outbound": frozenset({"aiohttp"}),
     "cli": frozenset({"aiohttp"}),
     "fast": frozenset({"orjson"}),
+    "metrics": frozenset({"prometheus_client"}),
+    "otel": frozenset({"opentelemetry"}),
 }
 
 

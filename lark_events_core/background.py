@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .executors import AsyncioExecutor, DeferredJob, Executor, ThreadExecutor
     from .handlers import HandlerCall
     from .journal import JournalEntry, SQLiteJournal
+    from .observe import Observer
 
 __all__ = ["BackgroundContext", "BackgroundRunner", "Executors", "safe"]
 
@@ -57,6 +58,8 @@ class BackgroundRunner:
         self.on_give_up = on_give_up
         self._settle = settle
         self._asettle = asettle
+        #: Told about queue depth, attempts and outcomes (set by the dispatcher).
+        self.observer: Observer | None = None
         #: Set while the dispatcher shuts down: back-offs end at once so retries run now.
         self.stopping = threading.Event()
         #: Whether deferred events are kept in a journal (set by the dispatcher).
@@ -77,6 +80,11 @@ class BackgroundRunner:
 
     def invoke(self, call: HandlerCall) -> Any:
         """One attempt from a thread, inside the background context."""
+        if self.observer is not None:
+            return self._timed(call, self.observer)
+        return self._attempt(call)
+
+    def _attempt(self, call: HandlerCall) -> Any:
         handler = call.handler
         if self.context is None:
             return _invoke.call_sync(handler.fn, handler.is_async, call.event)
@@ -88,10 +96,60 @@ class BackgroundRunner:
         handler = call.handler
         if not handler.is_async:
             return await _invoke.call_async(lambda _: self.invoke(call), False, None, self.pool())
-        if self.context is None:
-            return await handler.fn(call.event)
-        with self.context(call.event):
-            return await handler.fn(call.event)
+        observer = self.observer
+        start = time.perf_counter()
+        try:
+            if self.context is None:
+                result = await handler.fn(call.event)
+            else:
+                with self.context(call.event):
+                    result = await handler.fn(call.event)
+        except BaseException as exc:
+            if observer is not None:
+                observer.handler_finished(
+                    call.event, time.perf_counter() - start, exc, deferred=True, token=call.trace
+                )
+            raise
+        if observer is not None:
+            observer.handler_finished(
+                call.event, time.perf_counter() - start, None, deferred=True, token=call.trace
+            )
+        return result
+
+    def _timed(self, call: HandlerCall, observer: Observer) -> Any:
+        start = time.perf_counter()
+        try:
+            result = self._attempt(call)
+        except BaseException as exc:
+            observer.handler_finished(
+                call.event, time.perf_counter() - start, exc, deferred=True, token=call.trace
+            )
+            raise
+        observer.handler_finished(
+            call.event, time.perf_counter() - start, None, deferred=True, token=call.trace
+        )
+        return result
+
+    def _begin(self, call: HandlerCall) -> None:
+        if self.observer is not None and call.queued:
+            self.observer.background_changed(-1, 1)
+
+    def _end(self, call: HandlerCall, ok: bool) -> None:
+        observer = self.observer
+        if observer is None:
+            return
+        if call.queued:
+            call.queued = False
+            observer.background_changed(0, -1)
+        observer.event_finished(call.event, "done" if ok else "failed", call.trace)
+
+    def _done(self, call: HandlerCall, ok: bool) -> None:
+        self._settle(call, ok)
+        self._end(call, ok)
+
+    async def _adone(self, call: HandlerCall, ok: bool) -> None:
+        await self._asettle(call, ok)
+        self._end(call, ok)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential."""
@@ -100,6 +158,7 @@ class BackgroundRunner:
     def run(self, call: HandlerCall) -> None:
         """Every attempt from a thread, then settle the claim."""
         attempts = self.retries + 1
+        self._begin(call)
         for attempt in range(1, attempts + 1):
             try:
                 self.invoke(call)
@@ -109,9 +168,9 @@ class BackgroundRunner:
                     self.stopping.wait(self.delay(attempt))
                     continue
                 self.give_up(call, attempts, exc)
-                self._settle(call, False)
+                self._done(call, False)
                 return
-            self._settle(call, True)
+            self._done(call, True)
             return
 
     async def run_async(self, call: HandlerCall) -> None:
@@ -119,6 +178,7 @@ class BackgroundRunner:
         import asyncio
 
         attempts = self.retries + 1
+        self._begin(call)
         try:
             for attempt in range(1, attempts + 1):
                 try:
@@ -129,13 +189,13 @@ class BackgroundRunner:
                         await asyncio.sleep(0 if self.stopping.is_set() else self.delay(attempt))
                         continue
                     self.give_up(call, attempts, exc)
-                    await self._asettle(call, False)
+                    await self._adone(call, False)
                     return
-                await self._asettle(call, True)
+                await self._adone(call, True)
                 return
         except asyncio.CancelledError:
             self.abandon(call, True, cancelled=True)
-            await self._asettle(call, False)
+            await self._adone(call, False)
             raise
 
     def log_retry(
@@ -177,7 +237,7 @@ class BackgroundRunner:
             safe(call.event.request_id),
         )
         if not started:
-            self._settle(call, False)
+            self._done(call, False)
         if self.on_give_up is not None:
             try:
                 self.on_give_up(call.event, AbandonedAtShutdown(started))

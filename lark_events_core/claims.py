@@ -12,7 +12,7 @@ import itertools
 import os
 import secrets
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _invoke
 from ._log import logger, safe
@@ -21,6 +21,9 @@ from .dedup import AsyncDedupStore, DedupStore
 from .events.base import Event, Kind
 from .handlers import HandlerCall
 from .http import Response
+
+if TYPE_CHECKING:
+    from .observe import Observer
 
 __all__ = ["Claims", "StoreErrorPolicy", "new_owner"]
 
@@ -70,6 +73,7 @@ class Claims:
         "callbacks",
         "claim_ttl",
         "done_ttl",
+        "observer",
         "on_error",
         "store",
     )
@@ -91,6 +95,8 @@ class Claims:
         self.done_ttl = done_ttl
         self.on_error: StoreErrorPolicy = on_error
         self._async_store = isinstance(store, AsyncDedupStore)
+        #: Told about duplicates and store failures (set by the dispatcher).
+        self.observer: Observer | None = None
 
     def key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
@@ -153,6 +159,7 @@ class Claims:
             safe(call.event.type),
             safe(call.event.event_id),
         )
+        call.outcome = "duplicate"
         return SUCCESS
 
     def failed(self, call: HandlerCall, action: str) -> Response | None:
@@ -164,6 +171,8 @@ class Claims:
             self.on_error,
             exc_info=True,
         )
+        if self.observer is not None:
+            self.observer.store_error(action)
         return STORE_UNAVAILABLE if self.on_error == "retry" else None
 
     # -- settling: complete on success, release on failure; errors are logged, not raised ----

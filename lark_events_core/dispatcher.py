@@ -16,11 +16,12 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._log import logger
 from ._log import safe as _safe
-from ._responses import BUSY, EMPTY, INTERNAL_ERROR, SUCCESS
+from ._responses import BUSY, EMPTY, INTERNAL_ERROR, STORE_UNAVAILABLE, SUCCESS
 from .background import BackgroundContext, BackgroundRunner, Executors, GiveUpHook
 from .claims import Claims, StoreErrorPolicy
 from .deadline import CallbackGuard
@@ -38,6 +39,7 @@ from .handlers import (
     invoke,
 )
 from .http import Request, Response
+from .observe import Observer, combine, reason_slug
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
@@ -54,6 +56,7 @@ _MAX_LOGGED_TYPES = 1024
 # The memo of unhandled types keeps this many characters of each (a log line shows fewer), so
 # its size is bounded however long the types a sender invents: 1024 x 80 characters at most.
 _LOGGED_TYPE_CHARS = 80
+_OUTCOME_BY_STATUS = {200: "accepted", 500: "handler_error", 503: "busy"}
 
 
 def _is_executor(obj: object) -> bool:
@@ -83,6 +86,9 @@ class Dispatcher(Registrar):
     :class:`~.journal.SQLiteJournal` or a file path: deferred events survive a crash) and
     ``handler_threads`` (the pool size for sync handlers under async callers; ``None``: the
     event loop's default executor).
+
+    ``observers``: one :class:`~lark_events_core.observe.Observer` or several, told about every
+    request, handler call and background job (metrics, traces: docs/observability.md).
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class Dispatcher(Registrar):
         shutdown_timeout: float | None = None,
         journal: SQLiteJournal | str | os.PathLike[str] | None = None,
         handler_threads: int | None = None,
+        observers: Observer | Iterable[Observer] | None = None,
     ) -> None:
         self.settings = Settings.build(
             encrypt_key,
@@ -201,6 +208,10 @@ class Dispatcher(Registrar):
                 finish=self.finish,
             )
         )
+        #: Told about each step (``None``: no observer, and no call is made).
+        self.observer = combine(observers)
+        self.claims.observer = self.observer
+        self.background.observer = self.observer
         self._logged_types: set[str] = set()
         self._log_lock = threading.Lock()
         if self.settings.insecure:
@@ -244,6 +255,8 @@ class Dispatcher(Registrar):
                 exc.public_message,
                 _safe(request.request_id),
             )
+            if self.observer is not None:
+                self.observer.request_rejected(reason_slug(exc.public_message), exc.status)
             return Response.json(exc.status, {"msg": exc.public_message})
         except LarkEventsError as exc:
             logger.error(
@@ -251,6 +264,8 @@ class Dispatcher(Registrar):
                 exc.args[0] if exc.args else type(exc).__name__,
                 _safe(request.request_id),
             )
+            if self.observer is not None:
+                self.observer.request_rejected("configuration_error", 500)
             return INTERNAL_ERROR
         return self.route(parsed)
 
@@ -269,17 +284,24 @@ class Dispatcher(Registrar):
                 payload, card_endpoint=card, callback_types=self._registry.callback_types
             )
         except RequestError as exc:
+            if self.observer is not None:
+                self.observer.request_rejected(reason_slug(exc.public_message), exc.status)
             return Response.json(exc.status, {"msg": exc.public_message})
         return self.route(ParsedRequest(envelope, plaintext, request_id))
 
     def route(self, parsed: ParsedRequest) -> Response | HandlerCall:
         """Answer URL verification, acknowledge unknown types, or prepare the handler call."""
         envelope = parsed.envelope
+        observer = self.observer
         if envelope.kind is Kind.URL_VERIFICATION:
+            if observer is not None:
+                observer.answered(None, "url_verification", 200, 0.0)
             return Response(200, challenge_body(envelope))
         handler = self._handlers.get(envelope.type)
         if handler is None:
             self._log_unhandled(envelope.type)
+            if observer is not None:
+                observer.answered(envelope.type, "unhandled", 200, 0.0)
             return EMPTY if envelope.kind.is_callback else SUCCESS
         event = new_event(
             envelope.kind,
@@ -290,7 +312,11 @@ class Dispatcher(Registrar):
             parsed.request_id,
             handler.model,
         )
-        return HandlerCall(handler, event, None if self.dedup is None else self.claims.key(event))
+        call = HandlerCall(handler, event, None if self.dedup is None else self.claims.key(event))
+        if observer is not None:
+            call.started = perf_counter()
+            call.trace = observer.event_received(event)
+        return call
 
     def dedup_key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
@@ -335,10 +361,50 @@ class Dispatcher(Registrar):
         logger.warning("no handler for event type %s; acknowledged with 200", _safe(event_type))
 
     def _invoke(self, call: HandlerCall) -> Any:
-        return invoke(call, self.slow_handler_warning)
+        observer = self.observer
+        if observer is None:
+            return invoke(call, self.slow_handler_warning)
+        start = perf_counter()
+        try:
+            result = invoke(call, self.slow_handler_warning)
+        except BaseException as exc:
+            observer.handler_finished(
+                call.event, perf_counter() - start, exc, deferred=False, token=call.trace
+            )
+            raise
+        observer.handler_finished(
+            call.event, perf_counter() - start, None, deferred=False, token=call.trace
+        )
+        return result
 
     def _ainvoke(self, call: HandlerCall) -> Any:
-        return ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
+        if self.observer is None:
+            return ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
+        return self._ainvoke_observed(call, self.observer)
+
+    async def _ainvoke_observed(self, call: HandlerCall, observer: Observer) -> Any:
+        start = perf_counter()
+        try:
+            result = await ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
+        except BaseException as exc:
+            observer.handler_finished(
+                call.event, perf_counter() - start, exc, deferred=False, token=call.trace
+            )
+            raise
+        observer.handler_finished(
+            call.event, perf_counter() - start, None, deferred=False, token=call.trace
+        )
+        return result
+
+    def _observed(self, call: HandlerCall, response: Response, observer: Observer) -> Response:
+        """Report the answer to ``call``; an event whose work is done is finished here."""
+        outcome = call.outcome or _OUTCOME_BY_STATUS.get(response.status, "handler_error")
+        if response is STORE_UNAVAILABLE:
+            outcome = "store_unavailable"
+        observer.answered(call.event.type, outcome, response.status, perf_counter() - call.started)
+        if not call.queued:  # a queued event is finished when its background work ends
+            observer.event_finished(call.event, outcome, call.trace)
+        return response
 
     # -- sync path -------------------------------------------------------------------------------
 
@@ -351,6 +417,11 @@ class Dispatcher(Registrar):
 
     def run(self, call: HandlerCall) -> Response:
         """Claim, then call the handler (inline, deferred or deadline-guarded), then answer."""
+        if self.observer is None:
+            return self._run(call)
+        return self._observed(call, self._run(call), self.observer)
+
+    def _run(self, call: HandlerCall) -> Response:
         # The ``is not None`` tests skip a call on the hot path; the methods check them too.
         if call.dedup_key is not None:
             refusal = self.claims.claim(call)
@@ -362,7 +433,7 @@ class Dispatcher(Registrar):
         if handler.callback and self._guard is not None:
             return self._guard.run(call)
         try:
-            result = invoke(call, self.slow_handler_warning)
+            result = self._invoke(call)
         except Exception as exc:
             self.claims.settle(call, ok=False)
             return self.finish(call, error=exc)
@@ -371,6 +442,7 @@ class Dispatcher(Registrar):
         return self.finish(call, result) if handler.callback else SUCCESS
 
     def _defer(self, call: HandlerCall) -> Response:
+        self._queue(call)
         try:
             accepted = self._executors.for_sync().submit(self.background.job(call))
         except Exception:
@@ -378,8 +450,19 @@ class Dispatcher(Registrar):
             accepted = False
         if accepted:
             return SUCCESS
+        self._unqueue(call)
         self.claims.settle(call, ok=False)
         return self._refused(call)
+
+    def _queue(self, call: HandlerCall) -> None:
+        if self.observer is not None:
+            call.queued = True
+            self.observer.background_changed(1, 0)
+
+    def _unqueue(self, call: HandlerCall) -> None:
+        if call.queued and self.observer is not None:
+            call.queued = False
+            self.observer.background_changed(-1, 0)
 
     def _refused(self, call: HandlerCall) -> Response:
         logger.warning(
@@ -401,6 +484,11 @@ class Dispatcher(Registrar):
 
     async def run_async(self, call: HandlerCall) -> Response:
         """The awaitable twin of :meth:`run`."""
+        if self.observer is None:
+            return await self._run_async(call)
+        return self._observed(call, await self._run_async(call), self.observer)
+
+    async def _run_async(self, call: HandlerCall) -> Response:
         if call.dedup_key is not None:
             refusal = await self.claims.aclaim(call)
             if refusal is not None:
@@ -420,6 +508,7 @@ class Dispatcher(Registrar):
         return self.finish(call, result) if handler.callback else SUCCESS
 
     async def _defer_async(self, call: HandlerCall) -> Response:
+        self._queue(call)
         try:
             accepted = await self._executors.for_async().submit_async(self.background.job(call))
         except Exception:
@@ -427,6 +516,7 @@ class Dispatcher(Registrar):
             accepted = False
         if accepted:
             return SUCCESS
+        self._unqueue(call)
         await self.claims.asettle(call, ok=False)
         return self._refused(call)
 

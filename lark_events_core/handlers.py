@@ -52,6 +52,12 @@ class HandlerCall:
     event: Event[Any]
     dedup_key: str | None = None
     owner: str | None = None
+    #: Observer bookkeeping (:mod:`.observe`): the observer's token, the start time, an outcome
+    #: decided before the answer (``duplicate``), and whether this process counted it as queued.
+    trace: object = None
+    started: float = 0.0
+    outcome: str | None = None
+    queued: bool = False
 
     @property
     def claimed(self) -> bool:
