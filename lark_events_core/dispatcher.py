@@ -38,6 +38,7 @@ from .handlers import (
     ainvoke,
     invoke,
 )
+from .health import Check, Health, HealthSource
 from .http import Request, Response
 from .observe import Observer, combine, reason_slug
 from .pipeline import ParsedRequest, challenge_body, parse_request
@@ -212,6 +213,8 @@ class Dispatcher(Registrar):
         self.observer = combine(observers)
         self.claims.observer = self.observer
         self.background.observer = self.observer
+        #: Components reported by :meth:`health` besides the store and executor, by name.
+        self.health_sources: dict[str, HealthSource] = {}
         self._logged_types: set[str] = set()
         self._log_lock = threading.Lock()
         if self.settings.insecure:
@@ -519,6 +522,86 @@ class Dispatcher(Registrar):
         self._unqueue(call)
         await self.claims.asettle(call, ok=False)
         return self._refused(call)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Add ``observer`` to those told about each step (metrics, traces); see :mod:`.observe`."""
+        from .observe import Observers
+
+        current = self.observer
+        members: tuple[Observer, ...] = ()
+        if isinstance(current, Observers):
+            members = current.members
+        elif current is not None:
+            members = (current,)
+        self.observer = combine((*members, observer))
+        self.claims.observer = self.observer
+        self.background.observer = self.observer
+
+    # -- health --------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        """Check the deduplication store, the executor and every registered source, from a thread.
+
+        A store with a ``ping()`` method (``RedisDedupStore``) is pinged; the in-memory store is
+        always up. Sources are added to :attr:`health_sources` (the long-connection client adds
+        itself). A source that raises counts as down.
+        """
+        checks = [self._store_check(None), self._executor_check()]
+        return Health((*checks, *self._source_checks()))
+
+    async def ahealth(self) -> Health:
+        """The awaitable twin of :meth:`health` (``aping()`` on stores that have it)."""
+        store = self.dedup
+        aping = getattr(store, "aping", None)
+        result: bool | None = None
+        if callable(aping):
+            try:
+                result = bool(await aping())
+            except Exception:
+                result = False
+        elif callable(getattr(store, "ping", None)):
+            from ._invoke import call_async
+
+            result = await call_async(lambda _: self._store_check(None).ok, False, None)
+        checks = [self._store_check(result), self._executor_check()]
+        return Health((*checks, *self._source_checks()))
+
+    def _store_check(self, result: bool | None) -> Check:
+        store = self.dedup
+        if store is None:
+            return Check("dedup_store", True, "disabled")
+        name = type(store).__name__
+        ping = getattr(store, "ping", None)
+        if result is None and callable(ping):
+            try:
+                result = bool(ping())
+            except Exception:
+                result = False
+        if result is None:
+            return Check("dedup_store", True, name)
+        return Check("dedup_store", result, f"{name} {'reachable' if result else 'unreachable'}")
+
+    def _executor_check(self) -> Check:
+        executor = self.executor
+        if executor is None:
+            return Check("executor", True, "built-in")
+        healthy = getattr(executor, "healthy", None)
+        if callable(healthy):
+            try:
+                ok = bool(healthy())
+            except Exception:
+                ok = False
+            return Check("executor", ok, type(executor).__name__)
+        return Check("executor", True, type(executor).__name__)
+
+    def _source_checks(self) -> list[Check]:
+        checks = []
+        for name, source in list(self.health_sources.items()):
+            try:
+                checks.append(source())
+            except Exception:
+                checks.append(Check(name, False, "check failed"))
+        return checks
 
     # -- shutdown --------------------------------------------------------------------------------
 

@@ -33,9 +33,10 @@ except ImportError as exc:
     _extras.missing_extra(exc, "metrics", __name__)
 
 if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
     from .events.base import Event
 
-__all__ = ["CONTENT_TYPE_LATEST", "PrometheusObserver", "metrics_body"]
+__all__ = ["CONTENT_TYPE_LATEST", "PrometheusObserver", "instrument", "metrics_body"]
 
 #: Event types beyond this many distinct ones are counted as ``other``.
 DEFAULT_MAX_EVENT_TYPES = 200
@@ -223,3 +224,19 @@ def metrics_body(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
         return generate_latest(collected), CONTENT_TYPE_LATEST
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def instrument(
+    dispatcher: Dispatcher, registry: CollectorRegistry = REGISTRY
+) -> PrometheusObserver:
+    """Add a :class:`PrometheusObserver` on ``registry`` to ``dispatcher`` once; return it."""
+    from .observe import Observers
+
+    current = dispatcher.observer
+    members = current.members if isinstance(current, Observers) else (current,)
+    for member in members:
+        if isinstance(member, PrometheusObserver) and member.registry is registry:
+            return member
+    observer = PrometheusObserver(registry)
+    dispatcher.add_observer(observer)
+    return observer

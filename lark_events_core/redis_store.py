@@ -202,6 +202,24 @@ class RedisDedupStore:
         if self.client is not None:
             self.client.close()
 
+    def ping(self) -> bool:
+        """Whether Redis answers a PING within the timeout (for :meth:`Dispatcher.health`)."""
+        if self.client is None:
+            return False  # only an async client: ask aping()
+        try:
+            return bool(self.client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    async def aping(self) -> bool:
+        """:meth:`ping` with the asyncio client (the sync one in a thread when there is none)."""
+        if self.async_client is None:
+            return bool(await _in_thread(self.ping))
+        try:
+            return bool(await self.async_client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
     # -- connections and failures ----------------------------------------------------------------
 
     def _sync(self) -> redis.Redis:

@@ -110,6 +110,8 @@ def setup(
     event_path: str | None = "/webhook/event",
     card_path: str | None = "/webhook/card",
     shutdown_timeout: float | None = None,
+    metrics_path: str | None = None,
+    health_path: str | None = None,
     **options: Any,
 ) -> Dispatcher:
     """Add the endpoints to ``app``, keep the dispatcher under :data:`DISPATCHER_KEY`, start its
@@ -121,6 +123,9 @@ def setup(
     (``LARK_ENCRYPT_KEY``, ``LARK_VERIFICATION_TOKEN``). Route names: ``lark_events_event`` and
     ``lark_events_card``. Also keeps request bytes out of ``aiohttp.server``'s parse-error log
     lines (:func:`lark_events_aiohttp.logs.hide_request_bytes`).
+    ``metrics_path`` (e.g. ``"/metrics"``) makes the dispatcher report to
+    Prometheus and serves the metrics there; ``health_path`` (e.g. ``"/healthz"``) serves
+    :meth:`Dispatcher.ahealth` (200 when ready, 503 when not).
     """
     if DISPATCHER_KEY in app:
         raise RuntimeError("lark_events_aiohttp.setup() was already called for this app")
@@ -131,6 +136,11 @@ def setup(
         app.router.add_route("*", event_path, make_handler(disp), name="lark_events_event")
     if card_path is not None:
         app.router.add_route("*", card_path, make_handler(disp, card=True), name="lark_events_card")
+
+    if metrics_path is not None or health_path is not None:
+        from .observability import add_routes
+
+        add_routes(app, disp, metrics_path=metrics_path, health_path=health_path)
 
     async def start(app: web.Application) -> None:
         app[DISPATCHER_KEY].start()

@@ -55,7 +55,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 BUILT_FROM_PATH = frozenset({"dedup", "executor"})
 USED_FROM_PATH = frozenset({"background_context", "on_give_up"})
 #: Keys that configure the adapter itself.
-ADAPTER_KEYS = frozenset({"HANDLERS", "DISPATCHER", "ASYNC"})
+ADAPTER_KEYS = frozenset({"HANDLERS", "DISPATCHER", "ASYNC", "METRICS", "HEALTH"})
 
 _lock = threading.RLock()
 _dispatcher: Dispatcher | None = None
@@ -135,11 +135,20 @@ def build_dispatcher() -> Dispatcher:
                 "LARK_EVENTS['DISPATCHER'] is set, so handlers registered with "
                 "lark_events_django.on() would be ignored; register them on your dispatcher"
             )
-        return custom_dispatcher(str(path))
+        return _observed(custom_dispatcher(str(path)), conf)
     dispatcher = Dispatcher(**dispatcher_options(conf))
     with _lock:
         for event_type, (fn, kwargs) in _registry.items():
             dispatcher.register(event_type, fn, **kwargs)
+    return _observed(dispatcher, conf)
+
+
+def _observed(dispatcher: Dispatcher, conf: Mapping[str, Any]) -> Dispatcher:
+    """With ``LARK_EVENTS["METRICS"]``, the dispatcher reports to Prometheus."""
+    if conf.get("METRICS"):
+        from lark_events_core.metrics import instrument
+
+        instrument(dispatcher)
     return dispatcher
 
 

@@ -13,6 +13,7 @@ from lark_events_core import Dispatcher
 from lark_events_core.events import LEGACY_CARD_TYPE
 from lark_events_core.wsgi import close_at_exit
 
+from .observability import add_routes
 from .views import METHODS, make_view
 
 __all__ = ["EXTENSION_KEY", "LarkEvents", "LarkEventsState", "get_dispatcher", "make_blueprint"]
@@ -140,6 +141,7 @@ class LarkEvents:
             card_path=config.get("LARK_EVENTS_CARD_PATH", "/webhook/card"),
         )
         app.register_blueprint(bp)
+        add_routes(app, disp, config)
         app.extensions[EXTENSION_KEY] = LarkEventsState(self, disp, bp)
         # Flask has no shutdown hook; gunicorn workers and the dev server both run atexit.
         close_at_exit(disp, config.get("LARK_EVENTS_SHUTDOWN_TIMEOUT"))

@@ -24,6 +24,7 @@ from .. import _json
 from .._log import safe as _safe
 from .._secrets import Secret
 from ..dispatcher import Dispatcher
+from ..health import Check
 from ._aio import within
 from ._ratelimit import RateLimitedLog
 from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint
@@ -108,6 +109,11 @@ class LongConnectionClient:
         self.on_reconnecting = on_reconnecting
         self.user_agent = user_agent
         self._garbage_log = RateLimitedLog(logger)
+        # The dispatcher's observer hears when the connection goes up or down, and
+        # Dispatcher.health() reports on this client.
+        self._dispatcher = target if isinstance(target, Dispatcher) else None
+        if self._dispatcher is not None:
+            self._dispatcher.health_sources["long_connection"] = self.health
         self._receiver = Receiver(
             dispatcher_target(target) if isinstance(target, Dispatcher) else target,
             on_pong=self._apply_pong,
@@ -149,6 +155,14 @@ class LongConnectionClient:
     def connected(self) -> bool:
         """Whether a connection is open right now."""
         return self._conn is not None
+
+    def health(self) -> Check:
+        """Whether the long connection is up (for :meth:`Dispatcher.health`)."""
+        if self._conn is not None:
+            return Check("long_connection", True, "connected")
+        if self._finished is not None and self._finished.is_set():
+            return Check("long_connection", False, "stopped")
+        return Check("long_connection", False, "not connected (reconnecting)")
 
     @property
     def device_id(self) -> str | None:
@@ -342,6 +356,8 @@ class LongConnectionClient:
         )
         assert self._connected is not None
         self._connected.set()
+        if self._dispatcher is not None and self._dispatcher.observer is not None:
+            self._dispatcher.observer.connection_changed(True)
         await self._hook(self.on_connected)
         return conn
 
@@ -351,6 +367,8 @@ class LongConnectionClient:
             self._receiver.ws = None
         if self._connected is not None:
             self._connected.clear()
+        if self._dispatcher is not None and self._dispatcher.observer is not None:
+            self._dispatcher.observer.connection_changed(False)
         await self._close(conn)
         logger.info("long connection closed (device_id=%s)", _safe(conn.endpoint.device_id))
         await self._hook(self.on_disconnected, reason)

@@ -82,13 +82,20 @@ def dispatcher_target(dispatcher: Dispatcher) -> Target:
         card_frame = delivery.frame_type == "card"
         request_id = delivery.trace_id or delivery.message_id
         # A card frame may hold a flat legacy card body: classify it as the card endpoint does.
+        observer = dispatcher.observer
+        if observer is not None:
+            observer.frame_received()
         step = dispatcher.prepare_plaintext(
             delivery.payload, request_id=request_id, card=card_frame
         )
         if isinstance(step, Response):
             # Unhandled types: events get {"msg":"success"}, callbacks {} (sent as data).
-            return reply_from_response(step, callback=card_frame or step.body != _SUCCESS_BODY)
-        response = await dispatcher.run_async(step)
-        return reply_from_response(response, callback=card_frame or step.handler.callback)
+            reply = reply_from_response(step, callback=card_frame or step.body != _SUCCESS_BODY)
+        else:
+            response = await dispatcher.run_async(step)
+            reply = reply_from_response(response, callback=card_frame or step.handler.callback)
+        if observer is not None:
+            observer.ack_sent(reply.code)
+        return reply
 
     return deliver
