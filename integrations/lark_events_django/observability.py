@@ -33,3 +33,8 @@ def health_view(request: HttpRequest) -> HttpResponse:
     """:meth:`Dispatcher.health` as JSON: 200 when ready, 503 when not."""
     health = get_dispatcher().health()
     return HttpResponse(health.body(), status=health.status, content_type=JSON_CONTENT_TYPE)
+
+
+# Probes and scrapers cannot log in (Django 5.1+ LoginRequiredMiddleware reads this marker).
+for _view in (metrics_view, health_view):
+    _view.__dict__.update(login_required=False)

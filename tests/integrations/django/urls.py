@@ -10,6 +10,7 @@ from lark_events_django import (
     lark_card_view,
     lark_event_view,
 )
+from lark_events_django.observability import health_view, metrics_view
 
 from . import dbviews
 
@@ -26,5 +27,7 @@ urlpatterns = [
     path("async/card", async_lark_card_view),
     path("webhook/", include("lark_events_django.urls")),
     path("protected", protected),
+    path("ops/metrics", metrics_view),
+    path("ops/health", health_view),
     *(path(f"db/{name}", view) for name, view in dbviews.views.items()),
 ]

@@ -1,0 +1,62 @@
+"""A known mix of requests (valid, duplicate, bad signature, unknown type, failing handler,
+deferred), and the counts each observer must report for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark_events_core import Dispatcher, Event, Request
+from lark_events_core.signature import HEADER_SIGNATURE
+from lark_events_core.testing import make_event, sign_event
+
+KEY = "k-observe-test-encrypt-key"
+TOKEN = "t-observe-test-verification-token"
+
+
+def event_request(event_type: str, event_id: str, *, key: str = KEY) -> Request:
+    """An encrypted, signed v2 event of ``event_type``."""
+    req = sign_event(
+        make_event(event_type, {"x": 1}, token=TOKEN, event_id=event_id), encrypt_key=key
+    )
+    return Request.build("POST", req.headers, req.body)
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """``im.message.receive_v1`` works, ``contact.user.created_v3`` fails, ``app_ticket``
+    is deferred."""
+
+    def ok(event: Event[Any]) -> None:
+        return None
+
+    def fails(event: Event[Any]) -> None:
+        raise RuntimeError("handler failure")
+
+    dispatcher.on("im.message.receive_v1", ok)
+    dispatcher.on("contact.user.created_v3", fails)
+    dispatcher.on("app_ticket", ok, deferred=True)
+
+
+def requests_of_the_mix() -> list[Request]:
+    """3 accepted messages + 1 deferred, 2 duplicates, 2 bad signatures, 1 unknown type,
+    1 failing handler."""
+    out = [event_request("im.message.receive_v1", f"ev-ok-{i}") for i in range(3)]
+    out.append(event_request("app_ticket", "ev-deferred-1"))
+    out += [event_request("im.message.receive_v1", "ev-ok-0") for _ in range(2)]
+    bad = sign_event(
+        make_event("im.message.receive_v1", {}, token=TOKEN, event_id="ev-bad"), encrypt_key=KEY
+    )
+    headers = {**bad.headers, HEADER_SIGNATURE: "0" * 64}
+    out += [Request.build("POST", headers, bad.body)] * 2
+    out.append(event_request("vc.unknown.type_v9", "ev-unknown"))
+    out.append(event_request("contact.user.created_v3", "ev-fail"))
+    return out
+
+
+#: What the mix must count, by outcome.
+EXPECTED_OUTCOMES = {
+    "accepted": 4,
+    "duplicate": 2,
+    "rejected": 2,
+    "unhandled": 1,
+    "handler_error": 1,
+}

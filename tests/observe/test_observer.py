@@ -1,0 +1,198 @@
+"""The dispatcher reports every step to its observers, exactly once, with fixed outcome words."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from lark_events_core import Dispatcher, Event
+from lark_events_core.observe import Observer, Observers, reason_slug
+
+from .mix import EXPECTED_OUTCOMES, KEY, TOKEN, event_request, register, requests_of_the_mix
+
+
+class Recorder(Observer):
+    """Keeps every report."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()
+        self.handlers: list[tuple[str, bool, bool]] = []
+        self.finished: list[tuple[str, str, object]] = []
+        self.background: list[tuple[int, int]] = []
+        self.store_errors: list[str] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def request_rejected(self, reason: str, status: int) -> None:
+        self.outcomes["rejected"] += 1
+        self.rejections[f"{reason}/{status}"] += 1
+
+    def event_received(self, event: Event[Any]) -> object:
+        return ("token", event.event_id)
+
+    def handler_finished(
+        self,
+        event: Event[Any],
+        seconds: float,
+        error: BaseException | None,
+        *,
+        deferred: bool,
+        token: object,
+    ) -> None:
+        assert seconds >= 0
+        assert token == ("token", event.event_id)
+        with self.lock:
+            self.handlers.append((event.type, error is None, deferred))
+
+    def answered(self, event_type: str | None, outcome: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.outcomes[outcome] += 1
+
+    def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
+        with self.lock:
+            self.finished.append((event.event_id or "", outcome, token))
+        if outcome == "done":
+            self.done.set()
+
+    def background_changed(self, queued: int, running: int) -> None:
+        with self.lock:
+            self.background.append((queued, running))
+
+    def store_error(self, action: str) -> None:
+        self.store_errors.append(action)
+
+
+def _check(rec: Recorder) -> None:
+    assert rec.done.wait(5), "the deferred handler never finished"
+    assert dict(rec.outcomes) == EXPECTED_OUTCOMES
+    assert dict(rec.rejections) == {"signature_mismatch/401": 2}
+    assert sorted(rec.handlers) == sorted(
+        [("im.message.receive_v1", True, False)] * 3
+        + [("contact.user.created_v3", False, False), ("app_ticket", True, True)]
+    )
+    finished = Counter(outcome for _, outcome, _ in rec.finished)
+    assert finished == {"accepted": 3, "duplicate": 2, "handler_error": 1, "done": 1}
+    # queued +1, then queued -1 / running +1, then running -1: the gauges return to zero
+    assert sum(q for q, _ in rec.background) == 0
+    assert sum(r for _, r in rec.background) == 0
+    assert (1, 0) in rec.background
+    assert (-1, 1) in rec.background
+
+
+def test_sync_path_reports_the_known_mix() -> None:
+    rec = Recorder()
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[rec])
+    register(dispatcher)
+    for request in requests_of_the_mix():
+        dispatcher.handle(request)
+    _check(rec)
+    dispatcher.close(5)
+
+
+def test_async_path_reports_the_known_mix() -> None:
+    rec = Recorder()
+    dispatcher = Dispatcher(KEY, TOKEN, observers=rec)
+    register(dispatcher)
+
+    async def main() -> None:
+        for request in requests_of_the_mix():
+            await dispatcher.handle_async(request)
+        for _ in range(100):
+            if rec.done.is_set():
+                break
+            await asyncio.sleep(0.02)
+        await dispatcher.aclose(5)
+
+    asyncio.run(main())
+    _check(rec)
+
+
+def test_url_verification_is_reported() -> None:
+    rec = Recorder()
+    dispatcher = Dispatcher(None, TOKEN, observers=[rec])
+    from lark_events_core import Request
+    from lark_events_core.testing import make_challenge, sign_event
+
+    req = sign_event(make_challenge("challenge-1", token=TOKEN))
+    dispatcher.handle(Request.build("POST", req.headers, req.body))
+    assert dict(rec.outcomes) == {"url_verification": 1}
+
+
+def test_store_errors_are_reported() -> None:
+    class Broken:
+        def claim(self, key: str, owner: str, ttl: float) -> bool:
+            raise ConnectionError("down")
+
+        def complete(self, key: str, owner: str, ttl: float) -> None:
+            raise ConnectionError("down")
+
+        def release(self, key: str, owner: str) -> None:
+            raise ConnectionError("down")
+
+    rec = Recorder()
+    dispatcher = Dispatcher(KEY, TOKEN, dedup=Broken(), observers=[rec])  # type: ignore[arg-type]
+    register(dispatcher)
+    dispatcher.handle(event_request("im.message.receive_v1", "ev-store"))
+    assert rec.store_errors == ["claim"]  # no claim held, so nothing to settle
+    assert dict(rec.outcomes) == {"accepted": 1}
+
+    retry = Dispatcher(KEY, TOKEN, dedup=Broken(), on_store_error="retry", observers=[rec])  # type: ignore[arg-type]
+    register(retry)
+    assert retry.handle(event_request("im.message.receive_v1", "ev-store-2")).status == 503
+    assert rec.outcomes["store_unavailable"] == 1
+
+
+def test_a_failing_observer_does_not_break_the_request_or_the_others() -> None:
+    class Failing(Observer):
+        def answered(self, *args: Any) -> None:
+            raise RuntimeError("observer bug")
+
+    rec = Recorder()
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[Failing(), rec])
+    register(dispatcher)
+    response = dispatcher.handle(event_request("im.message.receive_v1", "ev-x"))
+    assert response.status == 200
+    assert rec.outcomes["accepted"] == 1
+
+
+def test_observers_can_be_added_after_construction() -> None:
+    dispatcher = Dispatcher(KEY, TOKEN)
+    register(dispatcher)
+    assert dispatcher.observer is None
+    first, second = Recorder(), Recorder()
+    dispatcher.add_observer(first)
+    dispatcher.add_observer(second)
+    assert isinstance(dispatcher.observer, Observers)
+    dispatcher.handle(event_request("im.message.receive_v1", "ev-add"))
+    assert first.outcomes == second.outcomes == {"accepted": 1}
+
+
+def test_not_an_observer_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="Observer"):
+        Dispatcher(KEY, TOKEN, observers=[object(), object()])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("message", "slug"),
+    [
+        ("signature mismatch", "signature_mismatch"),
+        ("request body too large", "request_body_too_large"),
+        ("", "bad_request"),
+    ],
+)
+def test_reason_slug(message: str, slug: str) -> None:
+    assert reason_slug(message) == slug
+
+
+def test_no_observer_means_no_call_and_no_state() -> None:
+    dispatcher = Dispatcher(KEY, TOKEN)
+    register(dispatcher)
+    step = dispatcher.prepare(event_request("im.message.receive_v1", "ev-none"))
+    assert not isinstance(step, type(None))
+    assert getattr(step, "trace", "x") is None
+    assert getattr(step, "started", 1.0) == 0.0
