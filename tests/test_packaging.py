@@ -31,7 +31,9 @@ MODULE_OF = {
     "cryptography": "cryptography",
     "django": "django",
     "flask": "flask",
+    "opentelemetry-api": "opentelemetry",
     "orjson": "orjson",
+    "prometheus-client": "prometheus_client",
     "protobuf": "google",
     "redis": "redis",
 }
