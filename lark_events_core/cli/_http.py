@@ -166,6 +166,14 @@ def explain(
     status = outcome.status
     body = outcome.json()
     msg = body.get("msg") if isinstance(body, dict) else None
+    if legacy_card and status != 200 and not _looks_like_card_url(url):
+        return (f"the app answered {status} to a legacy card callback", _CARD_PATH_HINT)
+    if not legacy_card and status in (400, 401) and _looks_like_card_url(url):
+        return (
+            f"the app answered {status} on what looks like its card request URL",
+            "events and v2 callbacks go to the event request URL: "
+            "pass --url http://<host>/webhook/event",
+        )
     if status == 401:
         hint = _HINTS_401.get(str(msg), "check the Encrypt Key and verification token")
         return (f"the app refused the request: 401 {msg or ''}".rstrip(), hint)
@@ -177,8 +185,6 @@ def explain(
     if status == 404:
         path = "/webhook/card" if legacy_card else "/webhook/event"
         return (f"nothing answers at {url}: 404", f"check the path (the samples use {path})")
-    if legacy_card and status != 200 and not _looks_like_card_url(url):
-        return (f"the app answered {status} to a legacy card callback", _CARD_PATH_HINT)
     if status == 500 and msg == "internal error":
         return (
             "the app answered 500: its handler failed or it is misconfigured",
