@@ -256,5 +256,5 @@ async def _play(base: str, kind: str, encrypt_key: str, token: str, journal: Jou
     )
     print("\nnext: run a sample app from sample_projects/, then try")
     print("  lark-events send im.message.receive_v1 --url http://127.0.0.1:8000/webhook/event")
-    print("  lark-events verify-url http://127.0.0.1:8000/webhook/event")
+    print("  lark-events verify-url --url http://127.0.0.1:8000/webhook/event")
     return 0
