@@ -21,7 +21,7 @@ _STAND_INS = {
     "\u2190": "<-",  # ← an answer
     "\u2192": "->",
     "\u2026": "...",  # … a shortened value
-    "\u2713": "ok",  # ✓ an expected answer (demo)
+    "\u2713": "+",  # ✓ an expected answer (demo; one column, like the mark)
     "\u2717": "x",  # ✗ an unexpected one
     "\u2588": "#",  # █ the progress bar
     "\u00b7": ".",  # · its empty part
