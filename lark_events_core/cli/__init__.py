@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; heavy imports (aiohttp)
 happen inside the command functions, so ``lark-events --help`` stays fast. Errors are one-line
-messages with a hint and a non-zero exit code, never tracebacks.
+messages with a hint and a non-zero exit code (2 for a usage error), never tracebacks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import os
 import sys
 from collections.abc import Callable
 
+from ._console import make_streams_safe
 from ._errors import CliError
+from ._options import join_dash_values, option_strings
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -46,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 on success)."""
+    make_streams_safe()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(join_dash_values(raw, option_strings(parser)))
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

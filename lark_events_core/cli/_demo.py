@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ except ImportError as exc:
 from ..http import Request
 from ..results import Toast
 from ..testing import LarkSimulator, SignedRequest
+from ._console import make_streams_safe
 from ._http import Outcome, new_session, post
 
 __all__ = ["build_app", "run_demo"]
@@ -180,8 +180,7 @@ def _steps(sim: LarkSimulator, forger: LarkSimulator) -> list[Step]:
 
 async def run_demo(host: str = "127.0.0.1") -> int:
     """Run the demo; 0 when every answer was the expected one."""
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace")
+    make_streams_safe()  # ✓ and … get ASCII stand-ins on a terminal that cannot show them
     encrypt_key, token = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
     journal = Journal()
     log = logging.getLogger("lark_events")
@@ -260,5 +259,5 @@ async def _play(base: str, kind: str, encrypt_key: str, token: str, journal: Jou
     )
     print("\nnext: run a sample app from sample_projects/, then try")
     print("  lark-events send im.message.receive_v1 --url http://127.0.0.1:8000/webhook/event")
-    print("  lark-events verify-url http://127.0.0.1:8000/webhook/event")
+    print("  lark-events verify-url --url http://127.0.0.1:8000/webhook/event")
     return 0

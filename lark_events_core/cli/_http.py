@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..testing import SignedRequest
-from ._errors import CliError
+from ._errors import UsageError
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["Outcome", "check_url", "explain", "new_session", "post"]
+__all__ = ["Outcome", "check_url", "explain", "new_session", "note", "post"]
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,16 @@ class Outcome:
         return text if len(text) <= limit else text[:limit] + "…"
 
 
-def check_url(url: str) -> str:
-    """``url`` if it is an http(s) URL with a host; a :class:`CliError` otherwise."""
+def check_url(url: str, option: str = "--url") -> str:
+    """``url`` if it is an http(s) URL with a host; a :class:`UsageError` otherwise."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(
-            f"not an http(s) URL: {url!r}", "give the full URL, e.g. http://127.0.0.1:8000/webhook"
+        example = "webhook/card" if option == "--card-url" else "webhook/event"
+        raise UsageError(
+            f"{option}: not an http(s) URL: {url!r}",
+            f"give the full URL, e.g. http://127.0.0.1:8000/{example}",
         )
     return url
 
@@ -110,16 +112,47 @@ _HINTS_401 = {
     "pass the app's key with --encrypt-key or LARK_ENCRYPT_KEY",
     "signature headers missing": "the app has an Encrypt Key configured and wants signed "
     "requests; pass it with --encrypt-key or LARK_ENCRYPT_KEY",
-    "verification token mismatch": "the app's verification token differs; pass it with --token "
-    "or LARK_VERIFICATION_TOKEN",
+    "verification token mismatch": "the app's verification token differs; pass it with "
+    "--verification-token or LARK_VERIFICATION_TOKEN",
     "verification token missing": "the app has a verification token configured; pass it with "
-    "--token or LARK_VERIFICATION_TOKEN",
+    "--verification-token or LARK_VERIFICATION_TOKEN",
     "timestamp outside the allowed window": "the app rejects old timestamps; check the clocks",
 }
 
+_CARD_PATH_HINT = (
+    "a legacy card callback goes to the card request URL, not the event URL: "
+    "pass --url http://<host>/webhook/card (the samples' card path)"
+)
 
-def explain(outcome: Outcome, url: str) -> tuple[str, str] | None:
-    """What went wrong and what to try, or ``None`` when the answer is a 200 JSON body."""
+
+def _kind(outcome: Outcome) -> str:
+    return outcome.content_type.split(";")[0] or "no Content-Type"
+
+
+def note(outcome: Outcome, *, callback: bool = False) -> str | None:
+    """A warning worth printing about an answer that still counts as delivered, or ``None``.
+
+    The platform looks only at the status of an event's answer, so a 200 whose body is empty or
+    not JSON is delivered (the Node SDK's receiver answers an empty 200).
+    """
+    if callback or outcome.status != 200 or outcome.json() is not None:
+        return None
+    what = "empty" if not outcome.body.strip() else f"not JSON ({_kind(outcome)})"
+    return (
+        f"the answer body is {what}; the platform only looks at the status, so the event "
+        'counts as delivered (a lark-events endpoint answers {"msg":"success"})'
+    )
+
+
+def explain(
+    outcome: Outcome, url: str, *, callback: bool = False, legacy_card: bool = False
+) -> tuple[str, str] | None:
+    """What went wrong and what to try, or ``None`` when the platform would be satisfied.
+
+    For events any 200 is success (the platform ignores the body); for callbacks (``callback``,
+    or ``legacy_card``) the body is what the user sees, so it must be JSON.
+    """
+    callback = callback or legacy_card
     if outcome.error is not None:
         if outcome.error.startswith("no answer"):
             return (
@@ -133,6 +166,14 @@ def explain(outcome: Outcome, url: str) -> tuple[str, str] | None:
     status = outcome.status
     body = outcome.json()
     msg = body.get("msg") if isinstance(body, dict) else None
+    if legacy_card and status != 200 and not _looks_like_card_url(url):
+        return (f"the app answered {status} to a legacy card callback", _CARD_PATH_HINT)
+    if not legacy_card and status in (400, 401) and _looks_like_card_url(url):
+        return (
+            f"the app answered {status} on what looks like its card request URL",
+            "events and v2 callbacks go to the event request URL: "
+            "pass --url http://<host>/webhook/event",
+        )
     if status == 401:
         hint = _HINTS_401.get(str(msg), "check the Encrypt Key and verification token")
         return (f"the app refused the request: 401 {msg or ''}".rstrip(), hint)
@@ -142,20 +183,31 @@ def explain(outcome: Outcome, url: str) -> tuple[str, str] | None:
             "its Encrypt Key differs: pass the app's key with --encrypt-key or LARK_ENCRYPT_KEY",
         )
     if status == 404:
-        return (f"nothing answers at {url}: 404", "check the path (the samples use /webhook/event)")
+        path = "/webhook/card" if legacy_card else "/webhook/event"
+        return (f"nothing answers at {url}: 404", f"check the path (the samples use {path})")
     if status == 500 and msg == "internal error":
         return (
             "the app answered 500: its handler failed or it is misconfigured",
             "read the app's log; an encrypted request to an app without a key also gives this "
             "(try --plain)",
         )
-    if body is None:
-        kind = outcome.content_type.split(";")[0] or "no Content-Type"
-        return (
-            f"the answer is not JSON ({status}, {kind}): this does not look like a lark-events "
-            "endpoint",
-            "check the URL points at the webhook route, not a page of the app",
-        )
     if status != 200:
         return (f"the app answered {status}", "only 200 stops the platform's retries")
+    if callback and body is None:
+        what = (
+            "an empty body"
+            if not outcome.body.strip()
+            else f"a body that is not JSON ({_kind(outcome)})"
+        )
+        return (
+            f"the app answered 200 with {what} to a callback, whose body is what the user sees",
+            "check the URL is the webhook route and the handler returns its result "
+            "(lark-events answers {} when it returns nothing)",
+        )
     return None
+
+
+def _looks_like_card_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return "card" in urlsplit(url).path.lower()

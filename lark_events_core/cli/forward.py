@@ -2,9 +2,10 @@
 
 Like ``stripe listen --forward-to``: the command opens the app's long connection, and every event
 or callback it receives is encrypted and signed exactly as the platform does for webhooks and
-POSTed to ``--to`` (legacy card callbacks to ``--card-to``). The webhook's answer becomes the
+POSTed to ``--url`` (legacy card callbacks to ``--card-url``). The webhook's answer becomes the
 acknowledgement: 200 acknowledges (a callback's body goes back as its result, so toasts and card
-updates reach the user), anything else asks the platform to redeliver.
+updates reach the user), anything else asks the platform to redeliver. A callback answered with
+an empty 200 is acknowledged with ``{}`` and reported, since its handler evidently did not run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from ..envelope import classify, parse_object
 from ..errors import RequestError
 from ..events.base import Kind
 from ..testing.requests import SignedRequest, sign_event, sign_legacy_card
-from ._errors import CliError, need_aiohttp
+from ._errors import CliError, UsageError, need_aiohttp
+from ._http import check_url
+from ._options import DEFAULT_URL, DeprecatedAlias, add_secret_options
 
 if TYPE_CHECKING:
     import aiohttp
@@ -66,8 +69,20 @@ def register(subparsers: Any) -> None:
         "(a callback's body included) is relayed back as the acknowledgement. Secrets default "
         "to the environment, so they need not appear in the process list.",
     )
-    parser.add_argument("--to", required=True, metavar="URL", help="the webhook's event URL")
-    parser.add_argument("--card-to", metavar="URL", help="the legacy card callback URL")
+    parser.add_argument(
+        "--url",
+        "-u",
+        dest="to",
+        metavar="URL",
+        help=f"the webhook's event URL (default: {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--card-url", dest="card_to", metavar="URL", help="the legacy card callback URL"
+    )
+    parser.add_argument("--to", dest="to", metavar="URL", action=DeprecatedAlias, new="--url")
+    parser.add_argument(
+        "--card-to", dest="card_to", metavar="URL", action=DeprecatedAlias, new="--card-url"
+    )
     parser.add_argument("--app-id", metavar="ID", help="the app's App ID (default: $LARK_APP_ID)")
     parser.add_argument(
         "--app-secret", metavar="SECRET", help="the app's App Secret (default: $LARK_APP_SECRET)"
@@ -78,16 +93,7 @@ def register(subparsers: Any) -> None:
         help=f"the open platform (default: $LARK_DOMAIN or {FEISHU_DOMAIN}; "
         "Lark: https://open.larksuite.com)",
     )
-    parser.add_argument(
-        "--encrypt-key", metavar="KEY", help="the Encrypt Key (default: $LARK_ENCRYPT_KEY)"
-    )
-    parser.add_argument(
-        "--verification-token",
-        "--token",
-        dest="token",
-        metavar="TOKEN",
-        help="the verification token (default: $LARK_VERIFICATION_TOKEN)",
-    )
+    add_secret_options(parser)
     parser.add_argument(
         "--timeout", type=float, default=3.0, help="seconds to wait for the webhook (default 3)"
     )
@@ -110,18 +116,18 @@ def options_from_args(
             "an App ID and App Secret are needed to open the long connection",
             "set LARK_APP_ID and LARK_APP_SECRET (or pass --app-id / --app-secret)",
         )
-    for url in (args.to, args.card_to):
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise CliError(
-                f"not an http(s) URL: {url!r}", "e.g. http://127.0.0.1:8000/webhook/event"
-            )
+    to: str = args.to or DEFAULT_URL
+    card_to: str | None = args.card_to
+    for option, url in (("--url", to), ("--card-url", card_to)):
+        if url is not None:
+            check_url(url, option)
     if args.timeout <= 0:
-        raise CliError("--timeout must be positive")
+        raise UsageError("--timeout must be positive")
     key = _env_or(args.encrypt_key, "LARK_ENCRYPT_KEY", env)
     token = _env_or(args.token, "LARK_VERIFICATION_TOKEN", env)
     return ForwardOptions(
-        to=args.to,
-        card_to=args.card_to,
+        to=to,
+        card_to=card_to,
         app_id=app_id,
         app_secret=Secret(app_secret),
         domain=_env_or(args.domain, "LARK_DOMAIN", env) or FEISHU_DOMAIN,
@@ -174,7 +180,7 @@ class WebhookForwarder:
         callback = envelope.kind.is_callback or delivery.frame_type == "card"
         if envelope.kind is Kind.LEGACY_CARD:
             if opts.card_to is None:
-                raise CliError("a legacy card callback arrived but --card-to is not set")
+                raise CliError("a legacy card callback arrived but --card-url is not set")
             signed = sign_legacy_card(body, verification_token=opts.verification_token)
             return opts.card_to, signed, True
         if opts.verification_token is not None:
@@ -230,7 +236,19 @@ class WebhookForwarder:
         )
         if status != 200:
             return FAILED
-        return Reply(200, answer or b"{}") if callback else OK
+        if not callback:
+            return OK
+        if not answer.strip():
+            # The platform would show the user nothing; say so, or a handler that never ran
+            # looks like one that answered {}.
+            logger.warning(
+                "the webhook answered 200 with an empty body to a %s callback "
+                "(message_id=%s): its handler returned nothing or never ran; acknowledged with {}",
+                "legacy card" if url == self.options.card_to else "v2",
+                delivery.message_id,
+            )
+            return Reply(200, b"{}")
+        return Reply(200, answer)
 
 
 async def forward(options: ForwardOptions) -> None:

@@ -11,18 +11,25 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..testing import EVENT_TYPES, LarkSimulator, SignedRequest
 from ..testing.templates import parse_assignment, template_kind
-from ._errors import CliError, need_aiohttp
-from ._http import check_url, explain, new_session, post
-from ._options import add_secret_options, encrypt_key, verification_token
+from ._errors import CliError, UsageError, need_aiohttp
+from ._http import check_url, explain, new_session, note, post
+from ._options import (
+    DEFAULT_CARD_URL,
+    DEFAULT_URL,
+    add_secret_options,
+    encrypt_key,
+    verification_token,
+)
 
-__all__ = ["register", "run"]
+__all__ = ["Delivered", "register", "run"]
 
-DEFAULT_URL = "http://127.0.0.1:8000/webhook/event"
-DEFAULT_CARD_URL = "http://127.0.0.1:8000/webhook/card"
+#: What a request carries: an event (only the status matters), a v2 callback or a legacy card
+#: callback (their answer's body is what the user sees).
+Delivered = Literal["event", "callback", "legacy_card"]
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +46,8 @@ def register(subparsers: Any) -> None:
         nargs="?",
         default="im.message.receive_v1",
         metavar="TYPE",
-        help="event type (default: im.message.receive_v1); any other v2 type gets an empty body",
+        help="event type (default: im.message.receive_v1); any other v2 type gets an empty body "
+        "(the URL goes in --url)",
     )
     parser.add_argument(
         "--url",
@@ -95,14 +103,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         try:
             path, value = parse_assignment(item)
         except ValueError as exc:
-            raise CliError(str(exc), "write --set event.message.chat_type=group") from None
+            raise UsageError(str(exc), "write --set event.message.chat_type=group") from None
         overrides[path] = value
     if args.text is not None:
         if args.event_type == "message":
             overrides["event.text"] = args.text
             overrides["event.text_without_at_bot"] = args.text
         else:
-            overrides["event.message.content"] = json.dumps({"text": args.text})
+            # compact, as the platform writes message content
+            overrides["event.message.content"] = json.dumps(
+                {"text": args.text}, ensure_ascii=False, separators=(",", ":")
+            )
     return overrides
 
 
@@ -139,10 +150,17 @@ def _fill_file_payload(payload: dict[str, Any], token: str | None, event_id: str
             payload["uuid"] = event_id
 
 
+def _is_callback(payload: dict[str, Any]) -> bool:
+    """Whether a v2 body is a callback (its answer's body matters), from its event type."""
+    header = payload.get("header")
+    event_type = header.get("event_type") if isinstance(header, dict) else None
+    return isinstance(event_type, str) and template_kind(event_type) == "callback"
+
+
 def request_factory(
     args: argparse.Namespace, *, same_event: bool = False
-) -> tuple[Callable[[], SignedRequest], bool]:
-    """A function building one request per call, and whether the requests are card callbacks.
+) -> tuple[Callable[[], SignedRequest], Delivered]:
+    """A function building one request per call, and what kind of body the requests carry.
 
     Each call encrypts and signs afresh (new IV, timestamp, nonce). The event itself is new on
     every call (fresh ids) unless ``same_event`` (retries) or a ``--file`` body is used.
@@ -156,34 +174,41 @@ def request_factory(
     )
     overrides = _overrides(args)
     sign = not args.no_sign
+    kind: Delivered
     if args.file:
         from ..testing.templates import set_path
 
         fixed = _file_payload(args.file)
         card = "action" in fixed and "schema" not in fixed and "type" not in fixed
+        kind = "legacy_card" if card else "callback" if _is_callback(fixed) else "event"
         _fill_file_payload(fixed, verification_token(args), args.event_id)
         for path, value in overrides.items():
             set_path(fixed, path, value)
     else:
         event_type: str = args.event_type
-        card = template_kind(event_type) == "legacy_card"
+        template = template_kind(event_type)
+        kind = (
+            "legacy_card"
+            if template == "legacy_card"
+            else ("callback" if template == "callback" else "event")
+        )
         if not same_event:
 
             def fresh() -> SignedRequest:
                 return sim.request(event_type, event_id=args.event_id, set=overrides, sign=sign)
 
-            return fresh, card
+            return fresh, kind
         fixed = sim.payload(event_type, event_id=args.event_id, set=overrides)
 
     def again() -> SignedRequest:
         return sim.request(fixed, sign=sign)
 
-    return again, card
+    return again, kind
 
 
-def _describe(args: argparse.Namespace, request: SignedRequest, card: bool) -> str:
+def _describe(args: argparse.Namespace, request: SignedRequest, kind: Delivered) -> str:
     key = encrypt_key(args)
-    if card:
+    if kind == "legacy_card":
         how = "signed with SHA-1" if "X-Lark-Signature" in request.headers else "unsigned"
     else:
         encrypted = key is not None and not args.plain
@@ -198,21 +223,30 @@ def _describe(args: argparse.Namespace, request: SignedRequest, card: bool) -> s
     return f"{what} ({how})"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``send``."""
+def _check_args(args: argparse.Namespace) -> None:
+    if "://" in args.event_type:
+        raise UsageError(
+            f"{args.event_type!r} is a URL, not an event type",
+            f"pass the URL with --url: lark-events send --url {args.event_type} [TYPE]",
+        )
     if args.count < 1 or args.concurrency < 1:
-        raise CliError("--count and --concurrency must be at least 1")
+        raise UsageError("--count and --concurrency must be at least 1")
     if args.timeout <= 0 or args.deadline <= 0 or args.speedup <= 0:
-        raise CliError("--timeout, --deadline and --speedup must be positive")
+        raise UsageError("--timeout, --deadline and --speedup must be positive")
     if args.count > 1 and args.retry:
-        raise CliError("--retry and --count cannot be combined", "use one or the other")
+        raise UsageError("--retry and --count cannot be combined", "use one or the other")
     if args.count > 1 and args.event_id:
-        raise CliError(
+        raise UsageError(
             "--event-id with --count would send one event N times",
             "drop --event-id to send fresh events",
         )
-    factory, card = request_factory(args)
-    url = check_url(args.url or (DEFAULT_CARD_URL if card else DEFAULT_URL))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``send``."""
+    _check_args(args)
+    factory, kind = request_factory(args)
+    url = check_url(args.url or (DEFAULT_CARD_URL if kind == "legacy_card" else DEFAULT_URL))
     if args.dry_run:
         request = factory()
         print(f"POST {url}")
@@ -229,25 +263,28 @@ def run(args: argparse.Namespace) -> int:
     if args.retry:
         from ._retry import replay
 
-        factory, card = request_factory(args, same_event=True)
+        factory, kind = request_factory(args, same_event=True)
         return asyncio.run(replay(url, factory, args.deadline, args.speedup))
-    return asyncio.run(_send_once(url, factory, card, args))
+    return asyncio.run(_send_once(url, factory, kind, args))
 
 
 async def _send_once(
-    url: str, factory: Callable[[], SignedRequest], card: bool, args: argparse.Namespace
+    url: str, factory: Callable[[], SignedRequest], kind: Delivered, args: argparse.Namespace
 ) -> int:
     request = factory()
     print(f"POST {url}")
-    print(f"  {_describe(args, request, card)}  event_id={request.event_id or '-'}")
+    print(f"  {_describe(args, request, kind)}  event_id={request.event_id or '-'}")
     async with new_session(1) as session:
         outcome = await post(session, url, request, args.timeout)
     if outcome.status is not None:
-        print(f"← {outcome.status} in {outcome.elapsed * 1000:.1f} ms")
-        print(f"  {outcome.body_text()}")
+        print(f"\u2190 {outcome.status} in {outcome.elapsed * 1000:.1f} ms")
+        print(f"  {outcome.body_text() or '(empty body)'}")
         if outcome.elapsed > 3.0:
             print("  warning: slower than 3 s; the platform would count this as failed and retry")
-    problem = explain(outcome, url)
+        warning = note(outcome, callback=kind != "event")
+        if warning is not None:
+            print(f"  warning: {warning}")
+    problem = explain(outcome, url, callback=kind == "callback", legacy_card=kind == "legacy_card")
     if problem is not None:
         raise CliError(*problem)
     return 0

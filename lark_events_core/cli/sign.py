@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         token = verification_token(args)
         if token is None:
             raise CliError(
-                "no verification token given", "pass --token or set LARK_VERIFICATION_TOKEN"
+                "no verification token given",
+                "pass --verification-token or set LARK_VERIFICATION_TOKEN",
             )
         signature = card_signature(args.timestamp, args.nonce, token, body)
     else:

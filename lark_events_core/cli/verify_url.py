@@ -8,9 +8,9 @@ import secrets
 from typing import Any
 
 from ..testing import LarkSimulator
-from ._errors import CliError, need_aiohttp
+from ._errors import CliError, UsageError, need_aiohttp
 from ._http import Outcome, check_url, new_session, post
-from ._options import add_secret_options, encrypt_key, verification_token
+from ._options import DEFAULT_URL, add_secret_options, deprecated, encrypt_key, verification_token
 
 __all__ = ["check_answer", "register", "run"]
 
@@ -21,13 +21,23 @@ def register(subparsers: Any) -> None:
         "verify-url",
         help="send the console's URL-verification challenge and check the answer",
         description="Send the challenge the developer console sends when a request URL is "
-        "saved (unsigned; encrypted with --encrypt) and check that the app answers 200 "
-        '{"challenge": <same>} within the deadline.',
+        "saved (unsigned; encrypted when an Encrypt Key is known, as the console does, plain "
+        'with --plain) and check that the app answers 200 {"challenge": <same>} within the '
+        "deadline.",
     )
-    parser.add_argument("url", metavar="URL", help="the request URL, e.g. http://host/webhook")
+    parser.add_argument("--url", "-u", help=f"the request URL (default: {DEFAULT_URL})")
+    parser.add_argument("old_url", nargs="?", metavar="URL", help="deprecated spelling of --url")
     add_secret_options(parser)
-    parser.add_argument(
-        "--encrypt", action="store_true", help="encrypt the challenge (needs the Encrypt Key)"
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--plain",
+        action="store_true",
+        help="send the challenge plain even when an Encrypt Key is known",
+    )
+    mode.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="insist on encrypting (the default with an Encrypt Key; an error without one)",
     )
     parser.add_argument("--challenge", help="the challenge value (default: a random one)")
     parser.add_argument(
@@ -62,43 +72,56 @@ def check_answer(outcome: Outcome, challenge: str, deadline: float) -> list[str]
     return problems
 
 
-def _hint(problems: list[str], encrypted: bool) -> str:
+def _hint(problems: list[str], encrypted: bool, key: bool, token: bool) -> str:
     text = " ".join(problems)
     if "cannot connect" in text or "connection failed" in text:
         return "is the app running? check the host and port"
     if "status 401" in text:
+        if not token:
+            return (
+                "no verification token was sent and the app wants one: pass it with "
+                "--verification-token or set LARK_VERIFICATION_TOKEN"
+            )
         return (
-            "the verification tokens differ: pass the app's with --token "
+            "the verification tokens differ: pass the app's with --verification-token "
             "or set LARK_VERIFICATION_TOKEN"
         )
     if "status 400" in text and encrypted:
         return "the app could not decrypt: pass its Encrypt Key with --encrypt-key"
     if "status 500" in text and encrypted:
-        return "the app may have no Encrypt Key configured: try without --encrypt"
+        return "the app may have no Encrypt Key configured: try --plain"
+    if "status 500" in text and key:
+        return "an app with an Encrypt Key may refuse a plain challenge: drop --plain"
     if "too slow" in text or "no answer" in text:
         return "answer URL verification before any other work (no database or network calls)"
     if "not JSON" in text or "status 404" in text:
-        return "check that the URL is the webhook route of the app"
+        return "check that the URL is the webhook route of the app (the samples use /webhook/event)"
     return 'answer with status 200 and {"challenge": <the challenge sent>}'
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``verify-url``."""
-    url = check_url(args.url)
+    if args.old_url is not None:
+        if args.url is not None:
+            raise UsageError("the URL is given twice", "pass it once, with --url")
+        deprecated("verify-url URL", "verify-url --url URL")
+    url = check_url(args.url or args.old_url or DEFAULT_URL)
     if args.deadline <= 0 or args.timeout <= 0:
-        raise CliError("--deadline and --timeout must be positive")
+        raise UsageError("--deadline and --timeout must be positive")
     key = encrypt_key(args)
     if args.encrypt and key is None:
-        raise CliError(
+        raise UsageError(
             "--encrypt needs the app's Encrypt Key", "pass --encrypt-key or set LARK_ENCRYPT_KEY"
         )
     need_aiohttp()
     challenge = args.challenge or f"lark-events-{secrets.token_hex(8)}"
-    sim = LarkSimulator(key, verification_token(args))
-    request = sim.challenge(challenge, encrypt=args.encrypt)
-    mode = "encrypted" if args.encrypt else "plain"
-    token = "with the token" if verification_token(args) else "without a token"
-    print(f"POST {url}  URL verification ({mode}, {token})")
+    token = verification_token(args)
+    sim = LarkSimulator(key, token)
+    encrypted = key is not None and not args.plain
+    request = sim.challenge(challenge, encrypt=encrypted)
+    mode = "encrypted" if encrypted else "plain"
+    with_token = "with the token" if token else "without a token"
+    print(f"POST {url}  URL verification ({mode}, {with_token})")
 
     async def go() -> Outcome:
         async with new_session(1) as session:
@@ -106,11 +129,14 @@ def run(args: argparse.Namespace) -> int:
 
     outcome = asyncio.run(go())
     if outcome.status is not None:
-        print(f"← {outcome.status} in {outcome.elapsed * 1000:.1f} ms  {outcome.body_text(120)}")
+        print(
+            f"\u2190 {outcome.status} in {outcome.elapsed * 1000:.1f} ms  {outcome.body_text(120)}"
+        )
     problems = check_answer(outcome, challenge, args.deadline)
     if problems:
         raise CliError(
-            "URL verification failed: " + "; ".join(problems), _hint(problems, args.encrypt)
+            "URL verification failed: " + "; ".join(problems),
+            _hint(problems, encrypted, key is not None, token is not None),
         )
     print(f"ok: the app answered the challenge correctly in {outcome.elapsed * 1000:.1f} ms")
     return 0

@@ -83,19 +83,21 @@ def make_v1_event(
     token: str | None = None,
     event_uuid: str | None = None,
     app_id: str = "cli_test_app",
-    tenant_key: str = "tenant_test",
+    tenant_key: str | None = "tenant_test",
 ) -> dict[str, Any]:
-    """A v1 ("event_callback") body; ``event_type`` becomes ``event.type``."""
+    """A v1 ("event_callback") body; ``event_type`` becomes ``event.type``.
+
+    ``event`` gets ``app_id`` and ``tenant_key``; ``tenant_key=None`` leaves it out, as the
+    platform does for app-level events such as ``app_ticket``.
+    """
+    ids: dict[str, Any] = {"app_id": app_id}
+    if tenant_key is not None:
+        ids["tenant_key"] = tenant_key
     body: dict[str, Any] = {
         "uuid": event_uuid or uuid.uuid4().hex,
         "ts": f"{time.time():.7f}",
         "type": "event_callback",
-        "event": {
-            "app_id": app_id,
-            "tenant_key": tenant_key,
-            **dict(event or {}),
-            "type": event_type,
-        },
+        "event": {**ids, **dict(event or {}), "type": event_type},
     }
     if token is not None:
         body["token"] = token

@@ -138,10 +138,17 @@ class LarkSimulator:
         signed = sign_event(payload, encrypt_key=self._encrypt_key, encrypt=do_encrypt, sign=sign)
         return replace(signed, headers=_with_log_id(signed.headers), event_id=_event_id(payload))
 
-    def challenge(self, challenge: str | None = None, *, encrypt: bool = False) -> SignedRequest:
-        """The URL-verification request the console sends when a request URL is saved (unsigned)."""
+    def challenge(
+        self, challenge: str | None = None, *, encrypt: bool | None = None
+    ) -> SignedRequest:
+        """The URL-verification request the console sends when a request URL is saved (unsigned).
+
+        Like the console, it is encrypted when an Encrypt Key is known (and the simulator
+        encrypts, the default); ``encrypt=False`` sends it plain, ``encrypt=True`` insists.
+        """
         body = make_challenge(challenge, token=_reveal(self._token))
-        return sign_event(body, encrypt_key=self._encrypt_key, encrypt=encrypt, sign=False)
+        do_encrypt = self.encrypt if encrypt is None else encrypt
+        return sign_event(body, encrypt_key=self._encrypt_key, encrypt=do_encrypt, sign=False)
 
     def path_for(self, request: SignedRequest) -> str:
         """The path ``request`` is delivered to: the card URL for legacy card callbacks."""

@@ -40,6 +40,11 @@ def _user(tenant_key: str) -> dict[str, Any]:
     }
 
 
+def _compact(value: Any) -> str:
+    """JSON text as the platform writes it (message ``content``): no spaces."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _ms() -> str:
     return str(int(time.time() * 1000))
 
@@ -62,7 +67,7 @@ def _message_receive(tenant_key: str, app_id: str) -> dict[str, Any]:
             "thread_id": "",
             "chat_type": "p2p",
             "message_type": "text",
-            "content": json.dumps({"text": "Hello from the lark-events simulator"}),
+            "content": _compact({"text": "Hello from the lark-events simulator"}),
             "mentions": [],
             "user_agent": "Mozilla/5.0 (Macintosh) Lark/7.9.0",
         },
@@ -202,6 +207,8 @@ _V1: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "app_ticket": _app_ticket,
 }
 _CALLBACKS = frozenset({"card.action.trigger", "url.preview.get"})
+#: v1 events whose ``event`` has no ``tenant_key`` on the platform (an app-level event).
+_V1_WITHOUT_TENANT = frozenset({"app_ticket"})
 LEGACY_CARD = "legacy_card"
 
 #: Every type with a built-in template (the ``send`` command's choices).
@@ -256,7 +263,12 @@ def build_payload(
     elif kind == "v1":
         body = event_body(event_type, tenant_key=tenant_key, app_id=app_id)
         payload = make_v1_event(
-            event_type, body, token=token, event_uuid=event_id, app_id=app_id, tenant_key=tenant_key
+            event_type,
+            body,
+            token=token,
+            event_uuid=event_id,
+            app_id=app_id,
+            tenant_key=None if event_type in _V1_WITHOUT_TENANT else tenant_key,
         )
     else:
         body = event_body(event_type, tenant_key=tenant_key, app_id=app_id)

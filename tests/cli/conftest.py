@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.keys import secrets_for
 from tests.support.servers import Server, run_server
 
 LARK_EVENTS = str(Path(sys.executable).parent / "lark-events")
@@ -37,13 +37,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-    """Run the installed ``lark-events`` console script as a user would."""
+def cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    encoding: str = "utf-8",
+) -> Result:
+    """Run the installed ``lark-events`` console script as a user would.
+
+    ``encoding`` is the terminal's (``PYTHONIOENCODING``); output is decoded with it.
+    """
+    environ = dict(env if env is not None else clean_env())
+    environ["PYTHONIOENCODING"] = encoding
     proc = subprocess.run(
         [LARK_EVENTS, *args],
         capture_output=True,
         text=True,
-        env=env if env is not None else clean_env(),
+        encoding=encoding,
+        env=environ,
         input=stdin,
         timeout=60,
     )
@@ -67,13 +78,13 @@ class App:
         return self.server.url
 
     def keys(self) -> list[str]:
-        return ["--encrypt-key", self.encrypt_key, "--token", self.token]
+        return ["--encrypt-key", self.encrypt_key, "--verification-token", self.token]
 
 
 @pytest.fixture(scope="module")
-def echo_app() -> Iterator[App]:
-    """tests/cli/echo_app.py as a real server process with fresh keys."""
-    key, token = secrets.token_urlsafe(16), secrets.token_urlsafe(12)
+def echo_app(request: pytest.FixtureRequest) -> Iterator[App]:
+    """tests/cli/echo_app.py as a real server process, with keys derived from the module."""
+    key, token = secrets_for(request)
     env = {"LARK_ENCRYPT_KEY": key, "LARK_VERIFICATION_TOKEN": token}
     with run_server([sys.executable, "-m", "tests.cli.echo_app"], env=env) as server:
         yield App(server, key, token)

@@ -1,7 +1,8 @@
 """A small real aiohttp server the CLI tests talk to (run with ``python -m tests.cli.echo_app``).
 
 Besides the webhook routes it has misbehaving ones: ``/slow`` (answers after ``?delay=`` seconds),
-``/html`` (a 200 that is not JSON), ``/wrong-challenge``, and ``/flaky`` (500 for the first
+``/html`` (a 200 that is not JSON), ``/empty`` (a 200 with no body, as the Node SDK answers),
+``/wrong-challenge``, and ``/flaky`` (500 for the first
 ``?fail=`` requests with one ``?id=``, then the real endpoint). Handlers print
 ``handled event_type=<type> event_id=<id> text=<text>`` like the sample projects.
 """
@@ -44,6 +45,9 @@ def build() -> web.Application:
     async def html(request: web.Request) -> web.StreamResponse:
         return web.Response(text="<html><body>Welcome</body></html>", content_type="text/html")
 
+    async def empty(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=200)
+
     async def wrong_challenge(request: web.Request) -> web.StreamResponse:
         return web.json_response({"challenge": "something-else"})
 
@@ -56,6 +60,7 @@ def build() -> web.Application:
 
     app.router.add_post("/slow", slow)
     app.router.add_post("/html", html)
+    app.router.add_post("/empty", empty)
     app.router.add_post("/wrong-challenge", wrong_challenge)
     app.router.add_post("/flaky", flaky)
     return app

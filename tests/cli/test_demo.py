@@ -24,3 +24,10 @@ def test_demo_runs_to_completion_without_credentials() -> None:
     assert "handler  message from ou_" in out
     assert "duplicate event_id: acknowledged, handler not called again" in out
     assert re.search(r"all 11 requests answered as expected in \d+\.\d\d s: 8 handler calls", out)
+
+
+def test_demo_survives_an_ascii_terminal() -> None:
+    result = cli("demo", encoding="ascii")
+    assert result.code == 0, result.text
+    assert "Traceback" not in result.text
+    assert "+  1  URL verification (encrypted)" in result.out

@@ -14,7 +14,7 @@ from .conftest import cli
 def test_help_lists_every_command() -> None:
     result = cli("--help")
     assert result.code == 0
-    for command in ("send", "verify-url", "encrypt", "decrypt", "sign", "demo"):
+    for command in ("send", "verify-url", "encrypt", "decrypt", "sign", "demo", "forward"):
         assert command in result.out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 import uuid
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.keys import secrets_for
 from tests.support.servers import ROOT, VENV_BIN, Server, run_server
 
 from .conftest import assert_no_traceback, cli
@@ -43,7 +43,7 @@ class Sample:
     token: str
 
     def keys(self) -> list[str]:
-        return ["--encrypt-key", self.key, "--token", self.token]
+        return ["--encrypt-key", self.key, "--verification-token", self.token]
 
     def handled(self, event_type: str, event_id: str) -> bool:
         wanted = f"handled event_type={event_type} event_id={event_id}"
@@ -57,17 +57,17 @@ class Sample:
 
 @pytest.fixture(scope="module", params=sorted(SAMPLES))
 def sample(request: pytest.FixtureRequest) -> Iterator[Sample]:
-    key, token = secrets.token_urlsafe(16), secrets.token_urlsafe(12)
+    key, token = secrets_for(request)
     env = {"LARK_ENCRYPT_KEY": key, "LARK_VERIFICATION_TOKEN": token, "HOST": "127.0.0.1"}
     argv, cwd = SAMPLES[request.param]
     with run_server(argv, env=env, cwd=cwd) as server:
         yield Sample(server, key, token)
 
 
-def test_verify_url_passes_plain_and_encrypted(sample: Sample) -> None:
+def test_verify_url_passes_encrypted_and_plain(sample: Sample) -> None:
     url = f"{sample.server.url}/webhook/event"
-    for extra in ([], ["--encrypt"]):
-        result = cli("verify-url", url, *sample.keys(), *extra)
+    for extra in ([], ["--plain"]):
+        result = cli("verify-url", "--url", url, *sample.keys(), *extra)
         assert result.code == 0, result.text
         assert "ok: the app answered the challenge correctly" in result.out
 

@@ -125,7 +125,7 @@ def test_wrong_token_is_explained(echo_app: App) -> None:
                  "--encrypt-key", echo_app.encrypt_key, "--token", "nope")  # fmt: skip
     assert result.code == 1
     assert "verification token mismatch" in result.err
-    assert "--token" in result.err
+    assert "--verification-token" in result.err
 
 
 def test_unreachable_url_is_one_line_with_a_hint() -> None:
@@ -138,19 +138,94 @@ def test_unreachable_url_is_one_line_with_a_hint() -> None:
     assert len(result.err.strip().splitlines()) == 2
 
 
-def test_non_json_answer_is_explained(echo_app: App) -> None:
+def test_a_non_json_200_is_delivered_with_a_warning(echo_app: App) -> None:
+    # The platform looks only at the status of an event's answer.
     result = cli("send", "--url", f"{echo_app.url}/html", *echo_app.keys())
-    assert result.code == 1
+    assert result.code == 0, result.text
     assert_no_traceback(result)
-    assert "the answer is not JSON (200, text/html)" in result.err
+    assert "warning: the answer body is not JSON (text/html)" in result.out
 
 
-def test_not_a_url_and_bad_options_are_errors_not_tracebacks() -> None:
-    for args in (["--url", "localhost:8000"], ["--count", "0"], ["--set", "novalue"]):
+def test_an_empty_200_is_delivered_with_a_warning(echo_app: App) -> None:
+    # What the Node SDK's receiver answers to every event.
+    result = cli("send", "--url", f"{echo_app.url}/empty", *echo_app.keys())
+    assert result.code == 0, result.text
+    assert "(empty body)" in result.out
+    assert "warning: the answer body is empty" in result.out
+
+
+@pytest.mark.parametrize("path", ["/html", "/empty"])
+def test_a_callback_still_needs_a_json_answer(echo_app: App, path: str) -> None:
+    result = cli("send", "card.action.trigger", "--url", f"{echo_app.url}{path}", *echo_app.keys())
+    assert result.code == 1
+    assert "to a callback, whose body is what the user sees" in result.err
+    assert_no_traceback(result)
+
+
+def test_a_legacy_card_sent_to_the_event_path_names_the_card_path(echo_app: App) -> None:
+    result = cli("send", "legacy_card", "--url", f"{echo_app.url}/webhook/event", *echo_app.keys())
+    assert result.code == 1
+    assert "legacy card callback" in result.err
+    assert "/webhook/card" in result.err
+
+
+def test_a_url_in_place_of_the_type_is_a_usage_error(echo_app: App) -> None:
+    result = cli("send", f"{echo_app.url}/webhook/event", *echo_app.keys())
+    assert result.code == 2
+    assert "is a URL, not an event type" in result.err
+    assert "--url" in result.err
+    assert "POST" not in result.out  # nothing was sent
+
+
+def test_not_a_url_and_bad_options_are_usage_errors_not_tracebacks() -> None:
+    for args in (["--url", "localhost:8000"], ["--count", "0"], ["--set", "novalue"],
+                 ["--count", "2", "--retry"], ["--no-such-option"]):  # fmt: skip
         result = cli("send", *args)
-        assert result.code == 1, args
-        assert result.err.startswith("error: "), result.err
+        assert result.code == 2, args
         assert_no_traceback(result)
+        assert "error: " in result.err, result.err
+
+
+def test_keys_and_tokens_may_start_with_a_dash() -> None:
+    result = cli("send", "--dry-run", "--encrypt-key", "-k1", "--verification-token", "--t1")
+    assert result.code == 0, result.text
+    head, _, body = result.out.partition("\n\n")
+    headers = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+    raw = body.strip().encode()
+    assert headers["X-Lark-Signature"] == event_signature(
+        headers["X-Lark-Request-Timestamp"], headers["X-Lark-Request-Nonce"], "-k1", raw
+    )
+    assert json.loads(decrypt(json.loads(raw)["encrypt"], "-k1"))["header"]["token"] == "--t1"
+
+
+def test_an_option_where_a_value_belongs_is_still_a_missing_value() -> None:
+    result = cli("send", "--dry-run", "--encrypt-key", "--plain")
+    assert result.code == 2
+    assert "expected one argument" in result.err
+
+
+def test_token_is_an_alias_of_verification_token() -> None:
+    result = cli("send", "--dry-run", "--plain", "--encrypt-key", "k", "--token", "t-alias")
+    assert result.code == 0, result.text
+    assert '"token":"t-alias"' in result.out
+
+
+def test_output_survives_an_ascii_terminal(echo_app: App) -> None:
+    result = cli("send", "--url", f"{echo_app.url}/webhook/event", "--text", "caf\u00e9 \u2713",
+                 *echo_app.keys(), encoding="ascii")  # fmt: skip
+    assert result.code == 0, result.text
+    assert_no_traceback(result)
+    assert "<- 200 in" in result.out
+
+
+def test_payload_json_is_compact_as_the_platform_sends() -> None:
+    result = cli("send", "--dry-run", "--text", "hi")
+    assert result.code == 0, result.text
+    body = result.out.partition("\n\n")[2].strip()
+    compact = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":"))
+    assert body == compact
+    content = json.loads(body)["event"]["message"]["content"]
+    assert content == '{"text":"hi"}'
 
 
 def test_retry_replays_the_schedule_until_acknowledged(echo_app: App) -> None:

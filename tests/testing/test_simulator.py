@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import urllib.error
 from collections.abc import Iterator
@@ -65,14 +64,28 @@ def test_overrides_reach_the_handler() -> None:
     assert seen[0].event.message.text == "yo"
 
 
-def test_challenge_is_unsigned_and_may_be_encrypted() -> None:
+def test_challenge_is_unsigned_and_encrypted_when_a_key_is_known() -> None:
+    # The console encrypts the challenge when the app has an Encrypt Key (the Go SDK answers a
+    # plain one with 500), so that is the default; encrypt=False sends it plain.
     dispatcher, _ = _dispatcher()
     sim = LarkSimulator(KEY, TOKEN)
-    for encrypt in (False, True):
+    for encrypt, expected in ((None, True), (True, True), (False, False)):
         request = sim.challenge("c-1", encrypt=encrypt)
         assert "X-Lark-Signature" not in request.headers
-        assert ("encrypt" in json.loads(request.body)) is encrypt
+        assert ("encrypt" in json.loads(request.body)) is expected
         assert dispatcher.handle(request.as_request()).json_body() == {"challenge": "c-1"}
+    assert "encrypt" not in json.loads(LarkSimulator(KEY, TOKEN, encrypt=False).challenge().body)
+    assert "encrypt" not in json.loads(LarkSimulator(None, TOKEN).challenge().body)
+
+
+def test_bodies_are_compact_json_as_the_platform_sends() -> None:
+    sim = LarkSimulator(None, TOKEN)
+    for event_type in ("im.message.receive_v1", "message", "legacy_card"):
+        body = sim.request(event_type).body
+        assert json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode() == (
+            body
+        )
+    assert b": " not in sim.challenge("c").body
 
 
 def test_legacy_card_goes_to_the_card_path_signed_with_the_token() -> None:
@@ -139,7 +152,7 @@ def test_send_over_real_http(server: Server) -> None:
     assert response.elapsed > 0
     card = sim.send(server.url, "card.action.trigger")
     assert card.json() == {"toast": {"type": "info", "content": "ok"}}
-    refused = LarkSimulator(secrets.token_hex(8), TOKEN).send(server.url, "im.message.receive_v1")
+    refused = LarkSimulator("not-" + KEY, TOKEN).send(server.url, "im.message.receive_v1")
     assert refused.status == 401  # an error status is returned, not raised
     assert "event_id=http-1" in server.log()
 

@@ -58,6 +58,7 @@ def test_message_template_is_a_text_message_with_json_content() -> None:
     message = payload["event"]["message"]
     assert message["message_type"] == "text"
     assert json.loads(message["content"]) == {"text": "Hello from the lark-events simulator"}
+    assert message["content"] == '{"text":"Hello from the lark-events simulator"}'  # compact
     assert payload["header"]["token"] == "t"
     assert payload["header"]["create_time"].isdigit()
 
@@ -122,3 +123,13 @@ def test_callback_templates_are_classified_as_callbacks_by_the_core() -> None:
         assert isinstance(call, HandlerCall), event_type
         expected = template_kind(event_type) in ("callback", "legacy_card")
         assert call.event.kind.is_callback is expected, event_type
+
+
+def test_v1_templates_carry_the_platforms_fields() -> None:
+    # app_ticket is an app-level event: the platform sends app_id but no tenant_key.
+    ticket = build_payload("app_ticket", token="t", app_id="cli_a")
+    assert set(ticket) == {"uuid", "token", "ts", "type"} | {"event"}
+    assert set(ticket["event"]) == {"app_id", "app_ticket", "type"}
+    message = build_payload("message", app_id="cli_a", tenant_key="tk")
+    assert (message["event"]["app_id"], message["event"]["tenant_key"]) == ("cli_a", "tk")
+    assert message["event"]["type"] == "message"
