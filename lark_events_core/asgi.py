@@ -64,6 +64,7 @@ class ASGIApp:
         shutdown_timeout: float | None = 30.0,
     ) -> None:
         self.dispatcher = dispatcher
+        dispatcher.warn_if_insecure(stacklevel=3)
         self.shutdown_timeout = shutdown_timeout
         self._routes: dict[str, bool] = {}
         if event_path is not None:

@@ -50,6 +50,7 @@ def make_blueprint(
     if dispatcher is not None and options:
         raise TypeError("pass Dispatcher options only when make_blueprint() builds the dispatcher")
     disp = dispatcher if dispatcher is not None else Dispatcher.from_env(**options)
+    disp.warn_if_insecure(stacklevel=3)
     bp = Blueprint(name, __name__, url_prefix=url_prefix)
     for path, card, endpoint in ((event_path, False, "event"), (card_path, True, "card")):
         if path is not None:

@@ -24,7 +24,7 @@ from .. import _json
 from .._secrets import Secret
 from ..dispatcher import Dispatcher
 from ._aio import within
-from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint
+from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint, resolve_domain
 from .config import ClientConfig
 from .delivery import Target, dispatcher_target
 from .errors import ConnectionLost, ReconnectExhausted, RetryableError, StopError
@@ -100,7 +100,7 @@ class LongConnectionClient:
             raise ValueError("app_id and app_secret are required")
         self.app_id = app_id
         self._secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret)
-        self.domain = domain
+        self.domain = resolve_domain(domain)  # "feishu", "lark" or a URL
         self.config = config or ClientConfig()
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lark_events_core import ConfigurationError, Dispatcher, Secret, Settings
+from lark_events_core import ConfigurationError, Dispatcher, Request, Secret, Settings
 from lark_events_core.settings import DEFAULT_MAX_BODY_BYTES
 
 
@@ -55,15 +55,33 @@ def test_one_or_several_keys_and_tokens_are_accepted() -> None:
     assert settings.timestamp_tolerance is None
 
 
-def test_neither_key_nor_token_warns_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_neither_key_nor_token_warns_and_logs_once_served(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = Dispatcher()  # no URL yet (the long connection needs none): no warning
     with (
         caplog.at_level(logging.WARNING, logger="lark_events"),
         pytest.warns(UserWarning, match="neither an encrypt_key nor a verification_token"),
     ):
-        Dispatcher()
+        d.handle(Request.build("POST", {}, b'{"challenge":"c","type":"url_verification"}'))
     assert any(
         "neither an encrypt_key nor a verification_token" in r.message for r in caplog.records
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d.handle(Request.build("POST", {}, b'{"challenge":"c","type":"url_verification"}'))
+
+
+def test_an_insecure_dispatcher_warns_when_an_adapter_serves_it() -> None:
+    from lark_events_core.asgi import ASGIApp
+    from lark_events_core.wsgi import WSGIApp
+
+    for mount in (ASGIApp, lambda d: WSGIApp(d, close_on_exit=False)):
+        d = Dispatcher()
+        with pytest.warns(UserWarning, match="anyone who knows the URL"):
+            mount(d)
 
 
 @pytest.mark.parametrize(
@@ -85,8 +103,7 @@ def test_from_env_reads_key_and_token() -> None:
 
 
 def test_from_env_treats_empty_variables_as_unset() -> None:
-    with pytest.warns(UserWarning, match="neither"):
-        d = Dispatcher.from_env({"LARK_ENCRYPT_KEY": "", "LARK_VERIFICATION_TOKEN": ""})
+    d = Dispatcher.from_env({"LARK_ENCRYPT_KEY": "", "LARK_VERIFICATION_TOKEN": ""})
     assert d.settings.insecure
 
 
