@@ -1,4 +1,4 @@
-"""Bootstrap: ask the platform for a one-time WebSocket URL (docs/long_connection_protocol.md §1)."""
+"""Bootstrap: ask the platform for a one-time WebSocket URL (long_connection_protocol.md §1)."""
 
 from __future__ import annotations
 

@@ -64,11 +64,10 @@ def test_a_long_connection_only_dispatcher_never_warns_about_its_url(
         async def on_message(event: Event[Any]) -> None:
             seen.append(event.event_id or "")
 
-        async with FakePlatform() as platform:
-            async with make_client(platform, dispatcher):
-                await platform.wait_for_connections(1)
-                pushed = await platform.push(make_event("im.message.receive_v1", {}))
-                assert (await pushed.ack()).code == 200
+        async with FakePlatform() as platform, make_client(platform, dispatcher):
+            await platform.wait_for_connections(1)
+            pushed = await platform.push(make_event("im.message.receive_v1", {}))
+            assert (await pushed.ack()).code == 200
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
