@@ -198,8 +198,12 @@ class Dispatcher(Registrar):
                 "lark-events: neither an encrypt_key nor a verification_token is configured; "
                 "anyone who knows the URL can post events"
             )
-            warnings.warn(message, stacklevel=stacklevel + 1)
-            logger.warning(message)
+            # Once, not twice: to the app's logging when it has any, else as a UserWarning
+            # (logging's last-resort handler would print the same line a second time).
+            if logger.hasHandlers():
+                logger.warning(message)
+            else:
+                warnings.warn(message, stacklevel=stacklevel + 1)
 
     def __repr__(self) -> str:
         return (
