@@ -195,9 +195,7 @@ def _exempt_from_csrf(app: Flask, bp: Blueprint) -> bool:
     return True
 
 
-def _first_request_check(
-    app: Flask, bp: Blueprint, seen: Mapping[str, Any]
-) -> Callable[[], None]:
+def _first_request_check(app: Flask, bp: Blueprint, seen: Mapping[str, Any]) -> Callable[[], None]:
     """An app-level ``before_request`` hook that looks, once, for two set-up mistakes.
 
     Registered by ``init_app``, it runs before the hook of a ``CSRFProtect`` set up afterwards,
