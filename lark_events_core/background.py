@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _invoke
 from ._log import logger, safe
+from .blocking import watch
 from .events.base import Event
 
 if TYPE_CHECKING:
@@ -73,9 +74,9 @@ class BackgroundRunner:
         if not handler.is_async:
             return await _invoke.call_async(lambda _: self.invoke(call), False, None)
         if self.context is None:
-            return await handler.fn(call.event)
+            return await watch(handler.fn(call.event), handler.fn)
         with self.context(call.event):
-            return await handler.fn(call.event)
+            return await watch(handler.fn(call.event), handler.fn)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential."""
