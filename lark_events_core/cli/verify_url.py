@@ -77,6 +77,8 @@ def _hint(problems: list[str], encrypted: bool) -> str:
         return "the app may have no Encrypt Key configured: try without --encrypt"
     if "too slow" in text or "no answer" in text:
         return "answer URL verification before any other work (no database or network calls)"
+    if "CSRF" in text:
+        return "exempt the webhook route from CSRF protection (e.g. Flask-WTF's csrf.exempt)"
     if "not JSON" in text or "status 404" in text:
         return "check that the URL is the webhook route of the app"
     return 'answer with status 200 and {"challenge": <the challenge sent>}'
