@@ -112,3 +112,16 @@ def test_the_warning_can_be_turned_off(
     with caplog.at_level(logging.WARNING, logger="lark_events"):
         asyncio.run(_serve(blocks_unwatched))
     assert _blocking_warnings(caplog) == []
+
+
+def test_a_busy_handler_is_watched_at_first_then_sampled() -> None:
+    async def busy(event: object) -> None:
+        return None
+
+    watched = 0
+    for _ in range(1000):
+        coro = busy(None)
+        awaitable = blocking.watch(coro, busy)
+        watched += awaitable is not coro
+        coro.close()
+    assert watched == 100 + (1000 - 100) // 64
