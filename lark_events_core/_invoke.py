@@ -15,6 +15,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .blocking import watch
+
 if TYPE_CHECKING:
     # asyncio and concurrent.futures are imported on first use: a WSGI app with sync handlers
     # never needs them, and they are the largest part of the package's import time.
@@ -100,7 +102,7 @@ def run_coroutine_sync(coro: Coroutine[Any, Any, T]) -> T:
 def call_sync(fn: Callable[[Any], Any], is_async: bool, arg: Any) -> Any:
     """Call a handler from a thread that is not running an event loop."""
     if is_async:
-        return run_coroutine_sync(_await(fn(arg)))
+        return run_coroutine_sync(_await(watch(fn(arg), fn)))
     return fn(arg)
 
 
@@ -110,7 +112,7 @@ async def call_async(
     """Call a handler from a coroutine without blocking the running loop: a sync one runs in a
     thread of ``pool`` (default: the loop's default executor)."""
     if is_async:
-        return await fn(arg)
+        return await watch(fn(arg), fn)
     import asyncio
     import contextvars
 

@@ -67,6 +67,7 @@ class ASGIApp:
         shutdown_timeout: float | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        dispatcher.warn_if_insecure(stacklevel=3)
         self.shutdown_timeout = shutdown_timeout
         self._routes: dict[str, bool] = {}
         if event_path is not None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _invoke
 from ._log import logger, safe
+from .blocking import watch
 from .errors import AbandonedAtShutdown
 from .events.base import Event
 
@@ -100,10 +101,10 @@ class BackgroundRunner:
         start = time.perf_counter()
         try:
             if self.context is None:
-                result = await handler.fn(call.event)
+                result = await watch(handler.fn(call.event), handler.fn)
             else:
                 with self.context(call.event):
-                    result = await handler.fn(call.event)
+                    result = await watch(handler.fn(call.event), handler.fn)
         except BaseException as exc:
             if observer is not None:
                 observer.handler_finished(

@@ -217,13 +217,10 @@ class Dispatcher(Registrar):
         self.health_sources: dict[str, HealthSource] = {}
         self._logged_types: set[str] = set()
         self._log_lock = threading.Lock()
-        if self.settings.insecure:
-            message = (
-                "lark-events: neither an encrypt_key nor a verification_token is configured; "
-                "anyone who knows the URL can post events"
-            )
-            warnings.warn(message, stacklevel=2)
-            logger.warning(message)
+        # Only a dispatcher served at a URL is open to anyone: the long connection authenticates
+        # at connect time. Adapters call warn_if_insecure() when they mount it; prepare() when
+        # a webhook request comes anyway.
+        self._insecure_unwarned = self.settings.insecure
         bind = getattr(executor, "bind", None)
         if callable(bind):
             bind(self)  # e.g. CeleryExecutor registers its task for this dispatcher
@@ -232,6 +229,25 @@ class Dispatcher(Registrar):
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Dispatcher:
         """Build from ``LARK_ENCRYPT_KEY`` / ``LARK_VERIFICATION_TOKEN`` plus keyword options."""
         return cls(**{**env_settings(environ), **kwargs})
+
+    def warn_if_insecure(self, stacklevel: int = 2) -> None:
+        """Warn (once) that, without a key or a token, anyone who knows the URL can post events.
+
+        The adapters call it when they serve the dispatcher at a URL; the first webhook request
+        calls it otherwise. A dispatcher fed only by the long connection never warns.
+        """
+        if self._insecure_unwarned:
+            self._insecure_unwarned = False
+            message = (
+                "lark-events: neither an encrypt_key nor a verification_token is configured; "
+                "anyone who knows the URL can post events"
+            )
+            # Once, not twice: to the app's logging when it has any, else as a UserWarning
+            # (logging's last-resort handler would print the same line a second time).
+            if logger.hasHandlers():
+                logger.warning(message)
+            else:
+                warnings.warn(message, stacklevel=stacklevel + 1)
 
     def __repr__(self) -> str:
         return (
@@ -244,6 +260,8 @@ class Dispatcher(Registrar):
 
     def prepare(self, request: Request, *, card: bool = False) -> Response | HandlerCall:
         """Authenticate and classify ``request``: a final response, or a handler call to make."""
+        if self._insecure_unwarned:
+            self.warn_if_insecure()
         try:
             parsed = parse_request(
                 request,

@@ -233,6 +233,7 @@ class WSGIApp:
         close_on_exit: bool = True,
     ) -> None:
         self.dispatcher = dispatcher
+        dispatcher.warn_if_insecure(stacklevel=3)
         self._routes: dict[str, bool] = {}
         if event_path is not None:
             self._routes[event_path] = False

@@ -132,6 +132,7 @@ def setup(
     disp = dispatcher if dispatcher is not None else Dispatcher.from_env(**options)
     app[DISPATCHER_KEY] = disp
     hide_request_bytes()
+    disp.warn_if_insecure(stacklevel=3)
     if event_path is not None:
         app.router.add_route("*", event_path, make_handler(disp), name="lark_events_event")
     if card_path is not None:

@@ -26,7 +26,7 @@ from . import conf
 __all__ = ["check_lark_events"]
 
 _PLACEHOLDER = "placeholder"  # validates the other options only; never checks a request
-_HINT = "See the lark-events Django documentation for the LARK_EVENTS setting."
+_HINT = f"Every LARK_EVENTS key is listed in the lark-events documentation, {conf.DOCS_PAGE}."
 
 
 @register(Tags.security, deploy=False)

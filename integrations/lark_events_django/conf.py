@@ -22,13 +22,17 @@ instead names your own :class:`~lark_events_core.Dispatcher` (or a function retu
 from __future__ import annotations
 
 import atexit
+import difflib
 import functools
 import inspect
+import logging
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any, TypeVar
 
+from django.apps import apps
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -38,6 +42,7 @@ from lark_events_core import ConfigurationError, Dispatcher
 from lark_events_core.events import LEGACY_CARD_TYPE
 
 __all__ = [
+    "DOCS_PAGE",
     "dispatcher_options",
     "get_dispatcher",
     "lark_settings",
@@ -46,7 +51,13 @@ __all__ = [
     "option_keys",
     "registered_types",
     "reset",
+    "warn_if_not_installed",
 ]
+
+logger = logging.getLogger("lark_events.django")
+
+#: The page of the documentation that lists every ``LARK_EVENTS`` key (check hints point at it).
+DOCS_PAGE = "docs/django.md"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,7 +96,9 @@ def dispatcher_options(conf: Mapping[str, Any]) -> dict[str, Any]:
     keys = option_keys()
     unknown = sorted(str(k) for k in conf if k not in keys and k not in ADAPTER_KEYS)
     if unknown:
-        raise ConfigurationError(f"unknown LARK_EVENTS keys: {', '.join(unknown)}")
+        raise ConfigurationError(
+            "unknown LARK_EVENTS keys: " + ", ".join(_with_suggestion(k) for k in unknown)
+        )
     if conf.get("ASYNC") not in (None, True, False):
         raise ConfigurationError("LARK_EVENTS['ASYNC'] must be True, False or None")
     if not isinstance(conf.get("DISPATCHER", ""), str):
@@ -98,6 +111,31 @@ def dispatcher_options(conf: Mapping[str, Any]) -> dict[str, Any]:
                 target = target()
             options[name] = target
     return options
+
+
+def _with_suggestion(key: str) -> str:
+    """``KEY``, or ``KEY (did you mean CLOSEST?)`` when a known key is close to it."""
+    known = [*option_keys(), *sorted(ADAPTER_KEYS)]
+    close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.6)
+    if not close and key.upper() in known:
+        close = [key.upper()]  # right name, wrong case
+    return f"{key} (did you mean {close[0]}?)" if close else key
+
+
+def warn_if_not_installed() -> None:
+    """Say loudly that ``lark_events_django`` is routed but not installed: its system checks do
+    not run and no ``<app>.lark_handlers`` module is imported, so events would be acknowledged
+    without a handler. Called when ``lark_events_django.urls`` is loaded."""
+    if apps.is_installed("lark_events_django"):
+        return
+    message = (
+        "lark_events_django.urls is included but 'lark_events_django' is not in "
+        "INSTALLED_APPS: lark_handlers modules are not imported and lark-events' system checks "
+        "do not run, so events are acknowledged without reaching a handler. Add "
+        f"'lark_events_django' to INSTALLED_APPS (see {DOCS_PAGE})."
+    )
+    warnings.warn(message, RuntimeWarning, stacklevel=2)
+    logger.error(message)
 
 
 def _is_factory(obj: object) -> bool:

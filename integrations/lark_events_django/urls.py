@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .conf import lark_settings
+from .conf import lark_settings, warn_if_not_installed
 from .views import make_async_view, make_sync_view, use_async_views
 
 app_name = "lark_events"
+warn_if_not_installed()
 
 if use_async_views():
     urlpatterns = [

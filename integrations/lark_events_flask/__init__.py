@@ -27,11 +27,10 @@ Every answer is JSON, including 405 for other methods and 413 for bodies over th
 up to the limit and no further). Handlers may be sync or async: the core runs async ones.
 
 Flask-WTF: ``CSRFProtect`` would reject the platform's POSTs (they carry no CSRF token; they are
-authenticated by signature and token instead). Exempt the blueprint::
-
-    csrf = CSRFProtect(app)
-    lark.init_app(app)
-    csrf.exempt(app.blueprints["lark_events"])       # or csrf.exempt(bp) for make_blueprint()
+authenticated by signature and token instead). :meth:`LarkEvents.init_app` exempts its blueprint
+when the app has a ``CSRFProtect``, set up before or after it; a blueprint from
+:func:`make_blueprint` registered by hand needs ``csrf.exempt(bp)``. Every ``app.config`` key is
+listed in docs/flask.md.
 """
 
 from __future__ import annotations

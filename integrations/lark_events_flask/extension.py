@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,16 @@ from lark_events_core.wsgi import close_at_exit
 from .observability import add_routes
 from .views import METHODS, make_view
 
-__all__ = ["EXTENSION_KEY", "LarkEvents", "LarkEventsState", "get_dispatcher", "make_blueprint"]
+__all__ = [
+    "CONFIG_KEYS",
+    "EXTENSION_KEY",
+    "LarkEvents",
+    "LarkEventsState",
+    "get_dispatcher",
+    "make_blueprint",
+]
+
+logger = logging.getLogger("lark_events.flask")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +42,14 @@ CONFIG_KEYS: Mapping[str, str] = {
 }
 #: Read from the environment when ``app.config`` does not have them (as ``Dispatcher.from_env``).
 ENV_FALLBACK = ("LARK_ENCRYPT_KEY", "LARK_VERIFICATION_TOKEN")
+#: Every other ``app.config`` key :meth:`LarkEvents.init_app` reads, and its default.
+PLACEMENT_KEYS: Mapping[str, Any] = {
+    "LARK_EVENTS_OPTIONS": None,
+    "LARK_EVENTS_URL_PREFIX": None,
+    "LARK_EVENTS_EVENT_PATH": "/webhook/event",
+    "LARK_EVENTS_CARD_PATH": "/webhook/card",
+    "LARK_EVENTS_SHUTDOWN_TIMEOUT": 30.0,
+}
 
 
 def make_blueprint(
@@ -51,6 +69,7 @@ def make_blueprint(
     if dispatcher is not None and options:
         raise TypeError("pass Dispatcher options only when make_blueprint() builds the dispatcher")
     disp = dispatcher if dispatcher is not None else Dispatcher.from_env(**options)
+    disp.warn_if_insecure(stacklevel=3)
     bp = Blueprint(name, __name__, url_prefix=url_prefix)
     for path, card, endpoint in ((event_path, False, "event"), (card_path, True, "card")):
         if path is not None:
@@ -143,6 +162,9 @@ class LarkEvents:
         app.register_blueprint(bp)
         add_routes(app, disp, config)
         app.extensions[EXTENSION_KEY] = LarkEventsState(self, disp, bp)
+        _exempt_from_csrf(app, bp)
+        keys = PLACEMENT_KEYS if self._dispatcher is not None else {**CONFIG_KEYS, **PLACEMENT_KEYS}
+        app.before_request(_first_request_check(app, bp, _snapshot(config, keys)))
         # Flask has no shutdown hook; gunicorn workers and the dev server both run atexit.
         close_at_exit(disp, config.get("LARK_EVENTS_SHUTDOWN_TIMEOUT"))
 
@@ -158,3 +180,44 @@ class LarkEvents:
             elif key in config:
                 kwargs[name] = config[key]
         return Dispatcher(**kwargs)
+
+
+def _snapshot(config: Mapping[str, Any], keys: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: config.get(key) for key in keys}
+
+
+def _exempt_from_csrf(app: Flask, bp: Blueprint) -> bool:
+    """Exempt ``bp`` from Flask-WTF's ``CSRFProtect`` when the app has it: the platform's POSTs
+    carry no CSRF token (signature and token authenticate them instead)."""
+    csrf = app.extensions.get("csrf")
+    exempt = getattr(csrf, "exempt", None)
+    if not callable(exempt):
+        return False
+    exempt(bp)
+    return True
+
+
+def _first_request_check(app: Flask, bp: Blueprint, seen: Mapping[str, Any]) -> Callable[[], None]:
+    """An app-level ``before_request`` hook that looks, once, for two set-up mistakes.
+
+    Registered by ``init_app``, it runs before the hook of a ``CSRFProtect`` set up afterwards,
+    so the blueprint is exempted in time; and ``app.config`` values set after ``init_app`` (which
+    the endpoints never see) are named in one warning.
+    """
+    done = False
+
+    def check() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        _exempt_from_csrf(app, bp)
+        changed = sorted(k for k, v in _snapshot(app.config, seen).items() if seen[k] != v)
+        if changed:
+            logger.warning(
+                "app.config %s set after LarkEvents.init_app(app) (or LarkEvents(app)): the "
+                "lark-events endpoints use the values init_app saw; configure the app first",
+                ", ".join(changed),
+            )
+
+    return check

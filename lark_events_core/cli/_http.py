@@ -191,6 +191,13 @@ def explain(
             "read the app's log; an encrypted request to an app without a key also gives this "
             "(try --plain)",
         )
+    if body is None and status == 400 and b"CSRF" in outcome.body:
+        return (
+            "the app refused the request with a CSRF error (400): a CSRF protection, such as "
+            "Flask-WTF's CSRFProtect, guards the webhook route",
+            "exempt the route from CSRF (lark_events_flask does it for CSRFProtect: use "
+            "LarkEvents / init_app, or csrf.exempt(blueprint)); the platform sends no CSRF token",
+        )
     if status != 200:
         return (f"the app answered {status}", "only 200 stops the platform's retries")
     if callback and body is None:

@@ -94,6 +94,8 @@ def _hint(problems: list[str], encrypted: bool, key: bool, token: bool) -> str:
         return "an app with an Encrypt Key may refuse a plain challenge: drop --plain"
     if "too slow" in text or "no answer" in text:
         return "answer URL verification before any other work (no database or network calls)"
+    if "CSRF" in text:
+        return "exempt the webhook route from CSRF protection (e.g. Flask-WTF's csrf.exempt)"
     if "not JSON" in text or "status 404" in text:
         return "check that the URL is the webhook route of the app (the samples use /webhook/event)"
     return 'answer with status 200 and {"challenge": <the challenge sent>}'

@@ -1,4 +1,4 @@
-"""Bootstrap: ask the platform for a one-time WebSocket URL (``LONG_CONNECTION.md`` §1)."""
+"""Bootstrap: ask the platform for a one-time WebSocket URL (long_connection_protocol.md §1)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import aiohttp
 
 from .. import _json
 from .._secrets import Secret
+from ..domains import FEISHU, LARK, resolve_domain
 from .errors import BootstrapRejected, BootstrapUnavailable
 
 __all__ = [
@@ -20,10 +21,13 @@ __all__ = [
     "RETRYABLE_CODES",
     "Endpoint",
     "fetch_endpoint",
+    "resolve_domain",
 ]
 
-FEISHU_DOMAIN = "https://open.feishu.cn"
-LARK_DOMAIN = "https://open.larksuite.com"
+#: The platforms' base URLs; ``domain=`` also takes ``"feishu"`` and ``"lark"`` (``LARK_DOMAIN``
+#: means the same here as for the Open API client).
+FEISHU_DOMAIN = FEISHU
+LARK_DOMAIN = LARK
 ENDPOINT_PATH = "/callback/ws/endpoint"
 #: ``code`` values that mean "try again": busy, internal error, busy.
 RETRYABLE_CODES = frozenset({1, 1000040343, 1000040351})
@@ -80,7 +84,7 @@ async def fetch_endpoint(
 
     Raises :class:`BootstrapUnavailable` (retry) or :class:`BootstrapRejected` (stop).
     """
-    url = domain.rstrip("/") + ENDPOINT_PATH
+    url = resolve_domain(domain) + ENDPOINT_PATH
     body = _json.dumps({"AppID": app_id, "AppSecret": app_secret.reveal()})
     headers = {"locale": "zh", "Content-Type": "application/json", "User-Agent": user_agent}
     try:

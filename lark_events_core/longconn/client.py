@@ -27,7 +27,7 @@ from ..dispatcher import Dispatcher
 from ..health import Check
 from ._aio import within
 from ._ratelimit import RateLimitedLog
-from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint
+from .bootstrap import FEISHU_DOMAIN, Endpoint, fetch_endpoint, resolve_domain
 from .config import ClientConfig
 from .delivery import Target, dispatcher_target
 from .errors import ConnectionLost, ReconnectExhausted, RetryableError, StopError
@@ -97,7 +97,7 @@ class LongConnectionClient:
             raise ValueError("app_id and app_secret are required")
         self.app_id = app_id
         self._secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret)
-        self.domain = domain
+        self.domain = resolve_domain(domain)  # "feishu", "lark" or a URL
         self.config = config or ClientConfig()
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout

@@ -166,8 +166,9 @@ class LarkSimulator:
     ) -> Any:
         """Deliver through a framework's test client and return what the client returns.
 
-        Works with Flask's and Django's test clients and with aiohttp's ``TestClient`` (whose
-        result is awaited: ``await sim.post(client, ...)``); any client with a
+        Works with Flask's and Django's test clients, Starlette's / FastAPI's ``TestClient`` and
+        httpx clients (raw bytes as ``content=``), and aiohttp's ``TestClient`` (whose result is
+        awaited: ``await sim.post(client, ...)``); any client with a
         ``post(path, data=..., headers=...)`` method works too. ``options`` go to :meth:`request`.
         """
         request = event if isinstance(event, SignedRequest) else self.request(event, **options)
@@ -179,6 +180,8 @@ class LarkSimulator:
             return client.post(
                 target, data=request.body, content_type=content_type, headers=headers
             )
+        if module.startswith(("starlette.", "httpx", "fastapi.")):  # data= is for forms there
+            return client.post(target, content=request.body, headers=request.headers)
         return client.post(target, data=request.body, headers=request.headers)
 
     def send(

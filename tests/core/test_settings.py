@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import warnings
 from typing import Any
 
 import pytest
 
-from lark_events_core import ConfigurationError, Dispatcher, Secret, Settings
+from lark_events_core import ConfigurationError, Dispatcher, Request, Secret, Settings
 from lark_events_core.settings import DEFAULT_MAX_BODY_BYTES
 
 
@@ -55,15 +57,44 @@ def test_one_or_several_keys_and_tokens_are_accepted() -> None:
     assert settings.timestamp_tolerance is None
 
 
-def test_neither_key_nor_token_warns_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    with (
-        caplog.at_level(logging.WARNING, logger="lark_events"),
-        pytest.warns(UserWarning, match="neither an encrypt_key nor a verification_token"),
-    ):
-        Dispatcher()
-    assert any(
-        "neither an encrypt_key nor a verification_token" in r.message for r in caplog.records
+def test_neither_key_nor_token_warns_and_logs_once_served(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = Dispatcher()  # no URL yet (the long connection needs none): no warning
+    challenge = Request.build("POST", {}, b'{"challenge":"c","type":"url_verification"}')
+    with caplog.at_level(logging.WARNING, logger="lark_events"):
+        d.handle(challenge)
+        d.handle(challenge)
+    warned = [r for r in caplog.records if "neither an encrypt_key" in r.getMessage()]
+    assert len(warned) == 1  # once per dispatcher, logged since logging has handlers here
+
+
+def test_without_logging_configured_the_warning_is_a_user_warning_printed_once() -> None:
+    script = (
+        "from lark_events_core import Dispatcher, Request\n"
+        "d = Dispatcher()\n"
+        'd.handle(Request.build(\'POST\', {}, b\'{"challenge":"c","type":"url_verification"}\'))\n'
     )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stderr.count("anyone who knows the URL can post events") == 1
+    assert "UserWarning" in result.stderr
+
+
+def test_an_insecure_dispatcher_warns_when_an_adapter_serves_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from lark_events_core.asgi import ASGIApp
+    from lark_events_core.wsgi import WSGIApp
+
+    for mount in (ASGIApp, lambda d: WSGIApp(d, close_on_exit=False)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="lark_events"):
+            mount(Dispatcher())
+        assert "anyone who knows the URL" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -85,8 +116,7 @@ def test_from_env_reads_key_and_token() -> None:
 
 
 def test_from_env_treats_empty_variables_as_unset() -> None:
-    with pytest.warns(UserWarning, match="neither"):
-        d = Dispatcher.from_env({"LARK_ENCRYPT_KEY": "", "LARK_VERIFICATION_TOKEN": ""})
+    d = Dispatcher.from_env({"LARK_ENCRYPT_KEY": "", "LARK_VERIFICATION_TOKEN": ""})
     assert d.settings.insecure
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.support.servers import ROOT
 
 DOC = ROOT / "docs" / "testing.md"
-BLOCK = re.compile(r"<!-- file: (\S+) -->\n```python\n(.*?)\n```", re.DOTALL)
+BLOCK = re.compile(r"<!-- file: (\S+) -->\n```(?:python|ini)\n(.*?)\n```", re.DOTALL)
 
 
 def doc_files() -> dict[str, str]:
@@ -43,6 +43,10 @@ def test_the_doc_has_an_example_per_framework() -> None:
         "test_django_example.py",
         "test_aiohttp_example.py",
         "test_http_example.py",
+        "test_fastapi_example.py",
+        "example_settings.py",
+        "example_urls.py",
+        "pytest.ini",
     } <= names
 
 

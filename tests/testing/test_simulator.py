@@ -163,3 +163,23 @@ def test_send_errors() -> None:
         sim.send(f"http://127.0.0.1:{free_port()}", "im.message.receive_v1", timeout=2)
     with pytest.raises(ValueError):
         sim.send("file:///etc", "im.message.receive_v1")
+
+
+def test_post_through_starlettes_test_client_sends_the_raw_bytes_without_deprecation() -> None:
+    import warnings
+
+    pytest.importorskip("starlette", reason="needs the test extra (fastapi)")
+    from starlette.testclient import TestClient
+
+    from lark_events_core.asgi import ASGIApp
+    from lark_events_core.testing import LarkSimulator
+
+    seen: list[str] = []
+    dispatcher = Dispatcher(encrypt_key="sim-key", verification_token="sim-token")
+    dispatcher.on("im.message.receive_v1", lambda event: seen.append(event.event_id))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        with TestClient(ASGIApp(dispatcher)) as client:
+            response = LarkSimulator("sim-key", "sim-token").post(client, "im.message.receive_v1")
+    assert (response.status_code, response.json()) == (200, {"msg": "success"})
+    assert len(seen) == 1  # signature over the exact bytes held

@@ -121,3 +121,36 @@ def test_a_good_dispatcher_path_passes(name: str, monkeypatch: pytest.MonkeyPatc
 def test_no_handler_at_all_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conf, "_registry", {})
     assert _ids(ENCRYPT_KEY="k") == ["lark_events.W002"]
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("ENCRYPTION_KEY", "ENCRYPT_KEY"),
+        ("VERIFY_TOKEN", "VERIFICATION_TOKEN"),
+        ("encrypt_key", "ENCRYPT_KEY"),
+        ("HANDLER", "HANDLERS"),
+    ],
+)
+def test_a_key_typo_is_an_error_that_names_the_key_meant(typo: str, meant: str) -> None:
+    with override_settings(LARK_EVENTS={typo: "x"}):
+        (message,) = check_lark_events()
+    assert message.id == "lark_events.E001"
+    assert f"{typo} (did you mean {meant}?)" in message.msg
+
+
+def test_a_key_nothing_resembles_gets_no_suggestion() -> None:
+    with override_settings(LARK_EVENTS={"COLOUR": "blue"}):
+        (message,) = check_lark_events()
+    assert message.msg.endswith("unknown LARK_EVENTS keys: COLOUR")
+
+
+def test_the_hint_names_a_page_that_exists_and_lists_every_key() -> None:
+    from tests.support.servers import ROOT
+
+    with override_settings(LARK_EVENTS={"ENCRYPTION_KEY": "x"}):
+        (message,) = check_lark_events()
+    assert conf.DOCS_PAGE in (message.hint or "")
+    page = (ROOT / conf.DOCS_PAGE).read_text(encoding="utf-8")
+    for key in [*conf.option_keys(), *conf.ADAPTER_KEYS]:
+        assert f"`{key}`" in page, key
