@@ -48,7 +48,9 @@ PLACEMENT_KEYS: Mapping[str, Any] = {
     "LARK_EVENTS_URL_PREFIX": None,
     "LARK_EVENTS_EVENT_PATH": "/webhook/event",
     "LARK_EVENTS_CARD_PATH": "/webhook/card",
-    "LARK_EVENTS_SHUTDOWN_TIMEOUT": 30.0,
+    "LARK_EVENTS_SHUTDOWN_TIMEOUT": None,
+    "LARK_EVENTS_METRICS": False,
+    "LARK_EVENTS_HEALTH": False,
 }
 
 

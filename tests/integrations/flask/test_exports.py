@@ -18,7 +18,7 @@ PUBLIC = {
 def test_flask_package_exports_exactly_its_public_names() -> None:
     assert set(lark_events_flask.__all__) == PUBLIC
     defined = {n for n in vars(lark_events_flask) if not n.startswith("_")}
-    assert defined - {"extension", "views", "annotations"} == PUBLIC
+    assert defined - {"extension", "views", "observability", "annotations"} == PUBLIC
 
 
 def test_every_public_callable_has_a_docstring() -> None:
