@@ -18,7 +18,16 @@ from ._errors import CliError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them. ``forward`` may be absent.
-COMMANDS: tuple[str, ...] = ("send", "verify_url", "encrypt", "decrypt", "sign", "demo", "forward")
+COMMANDS: tuple[str, ...] = (
+    "send",
+    "verify_url",
+    "encrypt",
+    "decrypt",
+    "sign",
+    "demo",
+    "forward",
+    "inspect",
+)
 _OPTIONAL = frozenset({"forward"})
 
 
