@@ -55,10 +55,12 @@ class InspectorServer:
     access_token: str = ""
     _runner: web.AppRunner | None = None
 
-    async def start(self) -> InspectorServer:
-        """Listen; :attr:`port` and :attr:`url` are then the real ones."""
+    def __post_init__(self) -> None:
         if not is_loopback(self.host) and not self.access_token:
             self.access_token = secrets.token_urlsafe(18)
+
+    async def start(self) -> InspectorServer:
+        """Listen; :attr:`port` and :attr:`url` are then the real ones."""
         app = create_app(self.sender, access_token=self.access_token)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
