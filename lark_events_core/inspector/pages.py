@@ -76,9 +76,10 @@ def list_page(
     current_type = query.get("type", "")
     current_status = query.get("status", "")
     types = "".join(
-        f"<option value='{_e(t)}'{' selected' if t == current_type else ''}>{_e(t)}</option>"
+        f"<option value='{_e(t)}'{' selected' if t == current_type else ''}>{_e(t or 'any type')}"
+        "</option>"
         for t in ["", *event_types]
-    ).replace("<option value=''>", "<option value=''>any type", 1)
+    )
     statuses = "".join(
         f"<option value='{v}'{' selected' if v == current_status else ''}>{label}</option>"
         for v, label in _STATUS_FILTERS

@@ -20,11 +20,16 @@ TOKEN = "inspector-test-verification-token-91c2"
 
 
 def webhook_app(handled: Counter[str]) -> web.Application:
-    """The app under inspection: key, token, deduplication; callbacks answer a toast."""
+    """The app under inspection: key, token, deduplication; callbacks answer a toast.
+
+    ``handled`` counts each event id handled, and each message text as ``text:<text>``.
+    """
     dispatcher = Dispatcher(encrypt_key=KEY, verification_token=TOKEN)  # in-memory dedup
 
     def handle(event: Event[Any]) -> Toast | None:
         handled[event.event_id or event.type] += 1
+        if event.type == "im.message.receive_v1" and event.event.message is not None:
+            handled[f"text:{event.event.message.text}"] += 1
         if event.kind.is_callback:
             return Toast(f"Clicked {event.type}", type="success")
         return None
