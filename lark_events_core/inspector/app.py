@@ -65,6 +65,10 @@ def _html(sender: Sender, text: str) -> web.Response:
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Access token, cross-site writes, errors as JSON, security headers."""
     access = request.app[ACCESS_KEY]
+    if not access and not _local_host(request.host):
+        # Loopback without a token: a page elsewhere could reach us through DNS rebinding, with
+        # its own name in Host. Only this machine's names are answered.
+        return _error(421, "this inspector answers only to 127.0.0.1, localhost and [::1]")
     granted = not access
     set_cookie = False
     if access:
@@ -92,6 +96,11 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if set_cookie and not response.prepared:
         response.set_cookie(ACCESS_COOKIE, access, httponly=True, samesite="Strict")
     return response
+
+
+def _local_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name.strip("[]").lower() in ("127.0.0.1", "localhost", "::1")
 
 
 def _id(request: web.Request) -> int:

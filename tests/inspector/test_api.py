@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from lark_events_core.inspector import REDACTED
 from lark_events_core.testing import LarkSimulator
+from tests.support.servers import VENV_BIN
 
 from .conftest import Rig
 from .helpers import KEY, TOKEN
@@ -181,37 +186,53 @@ def test_exports_hold_no_secret_and_resend_the_same_event(run_rig: Run) -> None:
     run_rig(scenario)
 
 
-def test_the_exported_pytest_test_passes_against_the_app(run_rig: Run, tmp_path: Any) -> None:
-    async def scenario(rig: Rig) -> tuple[int, str]:
-        row = await compose(rig, "card.action.trigger")
-        test = await (
-            await rig.client.get(f"/api/exchanges/{row['id']}/export?format=pytest")
-        ).text()
-        path = tmp_path / "test_exported.py"
-        path.write_text(test)
-        import os
-        import sys
+async def _run(*argv: str, cwd: Path, stdin: bytes = b"") -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "LARK_ENCRYPT_KEY": KEY,
+        "LARK_VERIFICATION_TOKEN": TOKEN,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=str(cwd),
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate(stdin)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
 
-        proc = await asyncio.create_subprocess_exec(
+
+@pytest.mark.e2e
+def test_the_exports_run_against_the_app(run_rig: Run, tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        row = await compose(rig, "card.action.trigger")
+        export = f"/api/exchanges/{row['id']}/export"
+        test = await (await rig.client.get(export + "?format=pytest")).text()
+        (tmp_path / "test_exported.py").write_text(test)
+        code, out = await _run(
             sys.executable,
             "-m",
             "pytest",
             "-q",
             "-p",
             "no:cacheprovider",
-            str(path),
-            cwd=str(tmp_path),
-            env={**os.environ, "LARK_ENCRYPT_KEY": KEY, "LARK_VERIFICATION_TOKEN": TOKEN},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            "test_exported.py",
+            cwd=tmp_path,
         )
-        out, _ = await proc.communicate()
-        assert proc.returncode is not None
-        return proc.returncode, out.decode()
+        assert code == 0, out
+        assert "1 passed" in out
+        message = await compose(rig)
+        command = await (await rig.client.get(f"/api/exchanges/{message['id']}/export")).text()
+        code, out = await _run("bash", "-c", command, cwd=tmp_path)
+        assert code == 0, out
+        assert f"event_id={message['event_id']}" in out
+        assert rig.handled[message["event_id"]] == 1  # the same id again: a duplicate
 
-    code, out = run_rig(scenario)
-    assert code == 0, out
-    assert "1 passed" in out
+    run_rig(scenario)
 
 
 def test_bad_input_is_a_4xx_with_a_json_body(run_rig: Run) -> None:
@@ -269,6 +290,18 @@ def test_an_access_token_guards_every_route(run_rig: Run) -> None:
         assert (await c.get("/api/exchanges")).status == 200
 
     run_rig(scenario, access_token="run-token-123")
+
+
+def test_without_a_token_only_local_host_names_are_answered(run_rig: Run) -> None:
+    async def scenario(rig: Rig) -> None:
+        c = rig.client
+        assert (await c.get("/", headers={"Host": "localhost:4041"})).status == 200
+        assert (await c.get("/", headers={"Host": "[::1]:4041"})).status == 200
+        rebound = await c.get("/api/exchanges", headers={"Host": "attacker.example:4041"})
+        assert rebound.status == 421
+        assert "error" in await rebound.json()
+
+    run_rig(scenario)
 
 
 def test_the_secrets_never_appear_in_any_response(run_rig: Run) -> None:

@@ -14,22 +14,17 @@ import importlib.util
 import json
 import re
 import threading
-from collections import Counter
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp import web
 
-from lark_events_core._secrets import Secret
-from lark_events_core.cli.forward import ForwardOptions, forward
 from lark_events_core.testing import make_event
-from lark_events_core.testing.fake_platform import FakePlatform
 from tests.support.servers import ROOT, free_port
 from tests.support.services import services_required
 
-from .helpers import KEY, TOKEN, webhook_app
+from .helpers import KEY, TOKEN, Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -77,68 +72,25 @@ class Loop:
         self.loop.close()
 
 
-class Stack:
-    """The fake platform, a real webhook app, and ``forward --inspect`` between them."""
-
-    def __init__(self, loop: Loop, inspector_port: int) -> None:
-        self.loop = loop
-        self.handled: Counter[str] = Counter()
-        self.inspector_port = inspector_port
-        self.platform = FakePlatform()
-        self._runner: web.AppRunner | None = None
-        self._forward: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.platform.start()
-        self._runner = web.AppRunner(webhook_app(self.handled), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        options = ForwardOptions(
-            to=f"{base}/webhook/event",
-            card_to=f"{base}/webhook/card",
-            app_id=self.platform.app_id,
-            app_secret=Secret(self.platform.app_secret),
-            domain=self.platform.domain,
-            encrypt_key=Secret(KEY),
-            verification_token=Secret(TOKEN),
-            timeout=5.0,
-            inspect=f"127.0.0.1:{self.inspector_port}",
-        )
-        self._forward = asyncio.get_running_loop().create_task(forward(options))
-        await self.platform.wait_for_connections(1, timeout=15)
-
-    async def push(self, payload: dict[str, Any]) -> int:
-        pushed = await self.platform.push(payload)
-        return (await pushed.ack(timeout=10)).code
-
-    async def stop(self) -> None:
-        if self._forward is not None:
-            self._forward.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._forward
-        await self.platform.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
 @pytest.fixture
-def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, Loop]]:
     _need_browser()
     monkeypatch.setenv("LARK_EVENTS_INSPECTOR_DB", str(tmp_path / "inspector.sqlite3"))
     loop = Loop()
-    running = Stack(loop, free_port())
+    stack = Stack(free_port())
     try:
-        loop.run(running.start())
-        yield running
+        loop.run(stack.start())
+        yield stack, loop
     finally:
         with contextlib.suppress(Exception):
-            loop.run(running.stop())
+            loop.run(stack.stop())
         loop.stop()
 
 
-def test_forwarded_replayed_and_composed_events_in_the_browser(stack: Stack) -> None:
+def test_forwarded_replayed_and_composed_events_in_the_browser(
+    running: tuple[Stack, Loop],
+) -> None:
+    stack, loop = running
     from playwright.sync_api import expect, sync_playwright
 
     base = f"http://127.0.0.1:{stack.inspector_port}"
@@ -156,7 +108,7 @@ def test_forwarded_replayed_and_composed_events_in_the_browser(stack: Stack) -> 
             page.evaluate("window.notReloaded = true")
 
             # Forwarded from the fake platform: the row appears live, without a reload.
-            assert stack.loop.run(stack.push(message)) == 200
+            assert loop.run(stack.push(message)) == 200
             row = page.locator("#exchanges tbody tr[data-type='im.message.receive_v1']")
             expect(row).to_have_count(1)
             expect(row.locator("td.source")).to_have_text("forwarded")
@@ -167,7 +119,7 @@ def test_forwarded_replayed_and_composed_events_in_the_browser(stack: Stack) -> 
 
             # A forwarded callback: its answer (the toast) is in the list.
             card = make_event("card.action.trigger", {"action": {"value": {"k": "v"}}})
-            assert stack.loop.run(stack.push(card)) == 200
+            assert loop.run(stack.push(card)) == 200
             callback = page.locator("#exchanges tbody tr[data-type='card.action.trigger']")
             expect(callback.locator("td.answer")).to_contain_text("Clicked card.action.trigger")
 
