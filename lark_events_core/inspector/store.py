@@ -211,7 +211,11 @@ class ExchangeStore:
         search: str | None = None,
         limit: int = 200,
     ) -> builtins.list[Exchange]:
-        """Newest first. ``status`` is a code, ``ok`` (200), ``failed`` (not 200) or ``none``."""
+        """Newest first. ``status`` is a code, ``ok`` (200), ``failed`` (not 200) or ``none``.
+
+        ``search`` matches part of the event id or the whole exchange number; ``#N`` only
+        the exchange number.
+        """
         where: list[str] = []
         params: list[Any] = []
         if event_type:
@@ -226,7 +230,10 @@ class ExchangeStore:
         elif status:
             where.append("status = ?")
             params.append(int(status))
-        if search:
+        if search and search.startswith("#"):
+            where.append("CAST(id AS TEXT) = ?")
+            params.append(search[1:])
+        elif search:
             where.append("(event_id LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?)")
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.extend([f"%{escaped}%", search])

@@ -146,6 +146,7 @@ def test_filters_and_search_by_id(run_rig: Run) -> None:
         assert await ids("status=200") == [card["id"], message["id"]]
         assert await ids("status=failed") == []
         assert await ids(f"q={message['event_id'][:10]}") == [message["id"]]
+        assert await ids(f"q=%23{card['id']}") == [card["id"]]
         page = await (await rig.client.get("/?type=card.action.trigger")).text()
         assert f"data-id='{card['id']}'" in page
         assert f"data-id='{message['id']}'" not in page

@@ -66,12 +66,13 @@
     const params = new URLSearchParams(window.location.search);
     const type = params.get("type");
     const status = params.get("status");
-    const q = params.get("q");
+    const q = (params.get("q") || "").trim();
     if (type && x.event_type !== type) return false;
     if (status === "ok" && x.status !== 200) return false;
     if (status === "failed" && x.status === 200) return false;
     if (status === "none" && x.status !== null) return false;
     if (status && /^[0-9]+$/.test(status) && String(x.status) !== status) return false;
+    if (q.startsWith("#")) return String(x.id) === q.slice(1);
     if (q && !(x.event_id.includes(q) || String(x.id) === q)) return false;
     return true;
   }
