@@ -277,7 +277,13 @@ class Sender:
             self.replay_as_platform(exchange, speedup=speedup)
         )
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._replay_done)
+
+    def _replay_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            logger.error("replay as the platform stopped: %s", type(error).__name__)
 
 
 def _replayable(exchange: Exchange) -> dict[str, Any]:

@@ -42,10 +42,10 @@ SCREENSHOTS = ROOT / "docs" / "img"
 T = TypeVar("T")
 
 
-def _need_browser() -> None:
+def _need_browser(chromium: Path = CHROMIUM) -> None:
     missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (run scripts/install_browser.sh)")
+    if not chromium.exists():
+        missing.append(f"{chromium} (run scripts/install_browser.sh)")
     if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright package (pip install -e '.[test]')")
     if missing:
@@ -170,3 +170,15 @@ def test_forwarded_replayed_and_composed_events_in_the_browser(
             page.screenshot(path=str(SCREENSHOTS / "inspector-detail.png"), full_page=False)
         finally:
             browser.close()
+
+
+def test_a_missing_browser_skips_with_a_reason_or_fails_when_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    absent = tmp_path / "chromium"
+    monkeypatch.delenv("LARK_EVENTS_REQUIRE_SERVICES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"install_browser\.sh"):
+        _need_browser(absent)
+    monkeypatch.setenv("LARK_EVENTS_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="LARK_EVENTS_REQUIRE_SERVICES=1 requires it"):
+        _need_browser(absent)
