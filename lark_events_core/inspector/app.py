@@ -20,7 +20,6 @@ passes through the sender's :class:`~.secrets.Scrubber`, so no secret can reach 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._secrets import Secret
 from ..testing import EVENT_TYPES
 from .export import as_pytest, as_send_command
 from .pages import compose_page, detail_page, list_page
@@ -73,7 +73,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     set_cookie = False
     if access:
         given = request.query.get("access") or request.cookies.get(ACCESS_COOKIE) or ""
-        granted = hmac.compare_digest(given.encode(), access.encode())
+        granted = Secret(access).matches(given)  # constant time; odd input is a mismatch
         set_cookie = granted and "access" in request.query
     if not granted:
         return _error(403, "this inspector needs the access URL it printed on start")

@@ -285,6 +285,7 @@ def test_an_access_token_guards_every_route(run_rig: Run) -> None:
             assert answer.status == 403
             assert "error" in await answer.json()
         assert (await c.get("/?access=wrong")).status == 403
+        assert (await c.get("/?access=%ED%A0%80")).status == 403  # a lone surrogate
         first = await c.get("/?access=run-token-123")
         assert first.status == 200
         # The cookie it set lets the page's own requests in.
