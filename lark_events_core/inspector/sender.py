@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .._log import safe
 from .._secrets import Secret
 from ..crypto import decrypt
 from ..errors import LarkEventsError
@@ -216,7 +217,7 @@ class Sender:
         logger.info(
             "%s event_id=%s -> %s in %.0f ms",
             source,
-            request.event_id or "-",
+            safe(request.event_id or "-"),
             outcome.status if outcome.status is not None else "no answer",
             outcome.elapsed * 1000,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -234,6 +235,25 @@ def test_the_exports_run_against_the_app(run_rig: Run, tmp_path: Path) -> None:
         assert rig.handled[message["event_id"]] == 1  # the same id again: a duplicate
 
     run_rig(scenario)
+
+
+def test_a_forged_event_id_is_escaped_in_the_log_and_the_page(
+    run_rig: Run, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = "e1\nINFO forged line <script>alert(1)</script>"
+
+    async def scenario(rig: Rig) -> str:
+        row = await compose(rig, header__event_id=forged)
+        assert row["event_id"] == forged
+        return await (await rig.client.get(f"/exchanges/{row['id']}")).text()
+
+    with caplog.at_level(logging.INFO, logger="lark_events.inspector"):
+        page = run_rig(scenario)
+    lines = [r.getMessage() for r in caplog.records if r.name == "lark_events.inspector"]
+    assert lines
+    assert all("\n" not in line for line in lines)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_bad_input_is_a_4xx_with_a_json_body(run_rig: Run) -> None:
