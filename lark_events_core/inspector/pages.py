@@ -54,7 +54,14 @@ def row(exchange: Exchange) -> str:
     if exchange.source == "replayed" and exchange.attempt > 1:
         note += f" <span class='attempt'>attempt {exchange.attempt}</span>"
     ok = "ok" if exchange.status == 200 else "bad"
-    answer = exchange.summary()["answer"] or ""
+    answer = _e(exchange.summary()["answer"] or "")
+    seen = exchange.seen() if exchange.is_callback else None
+    if seen is not None:
+        kind = seen.get("toast", "card")
+        answer = (
+            f"<span class='chip toast-{_e(kind)}'>{_e(seen['text'])}</span><br>"
+            f"<span class='raw'>{answer}</span>"
+        )
     return (
         f"<tr data-id='{exchange.id}' data-type='{_e(exchange.event_type)}' "
         f"data-status='{_e(exchange.status if exchange.status is not None else 'none')}'>"
@@ -65,7 +72,7 @@ def row(exchange: Exchange) -> str:
         f"<td class='mono'>{_e(exchange.event_id)}{note}</td>"
         f"<td class='status {ok}'>{_e(status_text(exchange))}</td>"
         f"<td class='num'>{exchange.latency_ms:.1f} ms</td>"
-        f"<td class='mono answer'>{_e(answer)}</td></tr>"
+        f"<td class='mono answer'>{answer}</td></tr>"
     )
 
 
@@ -125,27 +132,22 @@ def render_json(value: Any, key: Any = None, depth: int = 0) -> str:
     return f"<div class='json-line'>{label}<span class='{kind}'>{_e(text)}</span></div>"
 
 
-def render_toast(answer: Any) -> str:
-    """What the user would see for a callback's answer: its toast, and a note on a card."""
-    if not isinstance(answer, dict):
+def render_toast(exchange: Exchange) -> str:
+    """What the user would see for a callback's answer: its toast, or the card it updates."""
+    seen = exchange.seen()
+    if seen is None:
         return ""
-    parts: list[str] = []
-    toast = answer.get("toast")
-    if isinstance(toast, dict):
-        kind = str(toast.get("type") or "info")
-        content = toast.get("content")
-        i18n = toast.get("i18n") or toast.get("i18n_content")
-        if not content and isinstance(i18n, dict) and i18n:
-            content = next(iter(i18n.values()))
+    if "toast" in seen:
+        kind = seen["toast"]
         icons = {"success": "✓", "error": "✕", "warning": "!", "info": "i"}
-        parts.append(
+        return (
             f"<div class='toast toast-{_e(kind)}' id='toast'><span class='icon'>"
-            f"{icons.get(kind, 'i')}</span><span>{_e(content or '')}</span></div>"
+            f"{icons.get(kind, 'i')}</span><span>{_e(seen['text'])}</span></div>"
         )
-    if "card" in answer:
-        parts.append("<p class='note'>The answer updates the card the user clicked:</p>")
-        parts.append(render_json(answer["card"]))
-    return "".join(parts)
+    answer = exchange.answer_json()
+    return "<p class='note'>The answer updates the card the user clicked:</p>" + render_json(
+        answer["card"]
+    )
 
 
 def _headers(headers: Mapping[str, str]) -> str:
@@ -195,7 +197,7 @@ def detail_page(exchange: Exchange) -> str:
         if isinstance(answer_json, dict | list)
         else f"<pre>{_e(x.answer.decode('utf-8', 'replace'))}</pre>"
     )
-    toast = render_toast(answer_json) if x.is_callback else ""
+    toast = render_toast(x) if x.is_callback else ""
     body = (
         f"<h1>Exchange #{x.id}</h1><dl class='facts'>{dl}</dl>{actions}"
         + (f"<h2>What the user sees</h2>{toast}" if toast else "")

@@ -97,6 +97,22 @@ class Exchange:
         except ValueError:
             return None
 
+    def seen(self) -> dict[str, str] | None:
+        """What a callback's answer shows the user: ``{"toast": type, "text": ...}`` or a card."""
+        answer = self.answer_json()
+        if not isinstance(answer, dict):
+            return None
+        toast = answer.get("toast")
+        if isinstance(toast, dict):
+            text = toast.get("content")
+            i18n = toast.get("i18n") or toast.get("i18n_content")
+            if not text and isinstance(i18n, dict) and i18n:
+                text = next(iter(i18n.values()))
+            return {"toast": str(toast.get("type") or "info"), "text": str(text or "")}
+        if "card" in answer:
+            return {"card": "updated", "text": "the card is updated"}
+        return None
+
     def summary(self) -> dict[str, Any]:
         """The list columns, JSON-ready."""
         return {
@@ -110,6 +126,7 @@ class Exchange:
             "error": self.error,
             "latency_ms": round(self.latency_ms, 1),
             "answer": _text(self.answer, 200) if self.is_callback else None,
+            "seen": self.seen() if self.is_callback else None,
             "replay_of": self.replay_of,
             "attempt": self.attempt,
             "duplicate_of": self.duplicate_of,

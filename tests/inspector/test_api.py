@@ -87,6 +87,7 @@ def test_a_callback_row_carries_the_answer_and_the_detail_page_renders_the_toast
         row = await compose(rig, "card.action.trigger")
         assert row["status"] == 200
         assert json.loads(row["answer"])["toast"]["content"] == "Clicked card.action.trigger"
+        assert row["seen"] == {"toast": "success", "text": "Clicked card.action.trigger"}
         page = await (await rig.client.get(f"/exchanges/{row['id']}")).text()
         assert "class='toast toast-success'" in page
         assert "Clicked card.action.trigger" in page

@@ -121,7 +121,8 @@ def test_forwarded_replayed_and_composed_events_in_the_browser(
             card = make_event("card.action.trigger", {"action": {"value": {"k": "v"}}})
             assert loop.run(stack.push(card)) == 200
             callback = page.locator("#exchanges tbody tr[data-type='card.action.trigger']")
-            expect(callback.locator("td.answer")).to_contain_text("Clicked card.action.trigger")
+            expect(callback.locator("td.answer .chip")).to_have_text("Clicked card.action.trigger")
+            expect(callback.locator("td.answer .chip")).to_have_class("chip toast-success")
 
             # The detail shows the decrypted event (the token redacted), foldable.
             row.locator("a").click()

@@ -56,7 +56,18 @@
     tr.appendChild(cell(x.status === null ? "no answer" : x.status,
       "status " + (x.status === 200 ? "ok" : "bad")));
     tr.appendChild(cell(x.latency_ms.toFixed(1) + " ms", "num"));
-    tr.appendChild(cell(x.answer, "mono answer"));
+    const answer = cell(x.answer, "mono answer");
+    if (x.seen) {
+      const chip = document.createElement("span");
+      chip.className = "chip toast-" + (x.seen.toast || "card");
+      chip.textContent = x.seen.text;
+      const raw = document.createElement("span");
+      raw.className = "raw";
+      raw.textContent = text(x.answer);
+      answer.textContent = "";
+      answer.append(chip, document.createElement("br"), raw);
+    }
+    tr.appendChild(answer);
     tr.classList.add("new");
     return tr;
   }
