@@ -12,6 +12,7 @@ Routes::
     GET  /api/templates             the template names;  /api/templates/{type}: a fresh body
     POST /api/compose               {"payload": {...}}
     GET  /api/stream                server-sent events, one ``exchange`` event per new row
+                                    (``Last-Event-ID``: first the rows after that one)
 
 When an access token is set, every route wants it once (``?access=``, then a cookie). Each answer
 passes through the sender's :class:`~.secrets.Scrubber`, so no secret can reach the page.
@@ -225,6 +226,11 @@ async def _api_compose(request: web.Request) -> web.Response:
     return _json(sender, sent.summary(), status=201)
 
 
+def _sse(sender: Sender, summary: dict[str, Any]) -> bytes:
+    data = sender.scrub(json.dumps(summary, ensure_ascii=False))
+    return f"id: {summary['id']}\nevent: exchange\ndata: {data}\n\n".encode()
+
+
 async def _api_stream(request: web.Request) -> web.StreamResponse:
     sender = request.app[SENDER_KEY]
     response = web.StreamResponse(
@@ -235,9 +241,13 @@ async def _api_stream(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    queue = sender.hub.subscribe()
+    queue = sender.hub.subscribe()  # before the backfill, so no row falls in between
     try:
         await response.write(b"retry: 1000\n: connected\n\n")
+        last = request.headers.get("Last-Event-ID", "")
+        if last.isdigit():  # a reconnecting page: send what it missed (the page skips repeats)
+            for missed in sender.store.since(int(last)):
+                await response.write(_sse(sender, missed.summary()))
         while True:
             try:
                 summary = await asyncio.wait_for(queue.get(), HEARTBEAT)
@@ -246,8 +256,7 @@ async def _api_stream(request: web.Request) -> web.StreamResponse:
                 continue
             if summary is None:
                 break
-            data = sender.scrub(json.dumps(summary, ensure_ascii=False))
-            await response.write(f"event: exchange\ndata: {data}\n\n".encode())
+            await response.write(_sse(sender, summary))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

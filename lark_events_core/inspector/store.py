@@ -263,6 +263,14 @@ class ExchangeStore:
             rows = self._db.execute(sql, params).fetchall()
         return [_from_row(r) for r in rows]
 
+    def since(self, exchange_id: int, limit: int = 200) -> builtins.list[Exchange]:
+        """The exchanges after ``exchange_id``, oldest first (what a reconnecting page missed)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM exchanges WHERE id > ? ORDER BY id LIMIT ?", (exchange_id, limit)
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
     def event_types(self) -> builtins.list[str]:
         """Every event type in the history, sorted."""
         with self._lock:

@@ -163,10 +163,19 @@ def test_new_rows_arrive_on_the_live_stream(run_rig: Run) -> None:
         assert (await stream.content.readuntil(b"\n\n")).startswith(b"retry:")
         row = await compose(rig)
         event = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
-        name, data = event.decode().strip().split("\n")
+        ident, name, data = event.decode().strip().split("\n")
+        assert ident == f"id: {row['id']}"
         assert name == "event: exchange"
         assert json.loads(data.removeprefix("data: "))["id"] == row["id"]
         stream.close()
+        # A page that reconnects says what it saw last, and first gets what it missed.
+        missed = [await compose(rig), await compose(rig)]
+        again = await rig.client.get("/api/stream", headers={"Last-Event-ID": str(row["id"])})
+        await again.content.readuntil(b"\n\n")
+        for expected in missed:
+            event = await asyncio.wait_for(again.content.readuntil(b"\n\n"), 5)
+            assert event.startswith(f"id: {expected['id']}\n".encode())
+        again.close()
 
     run_rig(scenario)
 
