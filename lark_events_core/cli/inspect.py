@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from ..inspector import InspectorServer, Sender
     from .forward import ForwardOptions
 
-__all__ = ["DEFAULT_PORT", "inspector_for_forward", "register", "run", "store_path"]
+__all__ = [
+    "DEFAULT_PORT",
+    "default_card_url",
+    "inspector_for_forward",
+    "register",
+    "run",
+    "store_path",
+]
 
 DEFAULT_PORT = 4041
 DEFAULT_URL = "http://127.0.0.1:8000/webhook/event"
@@ -50,7 +57,11 @@ def register(subparsers: Any) -> None:
         help=f"the app's event URL (default: {DEFAULT_URL})",
     )
     parser.add_argument(
-        "--card-to", "--card-url", dest="card_to", metavar="URL", help="the legacy card URL"
+        "--card-to",
+        "--card-url",
+        dest="card_to",
+        metavar="URL",
+        help="the legacy card URL (default: --to with its final /event replaced by /card)",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"the page's port (default {DEFAULT_PORT})"
@@ -71,6 +82,11 @@ def register(subparsers: Any) -> None:
         "--timeout", type=float, default=10.0, help="seconds to wait for the app (default 10)"
     )
     parser.set_defaults(func=run)
+
+
+def default_card_url(url: str) -> str | None:
+    """The card URL beside an event URL ending in ``/event`` (the samples' layout), else none."""
+    return url[: -len("event")] + "card" if url.endswith("/event") else None
 
 
 def store_path(value: str | None) -> Path:
@@ -100,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inspector import InspectorServer, Sender
 
     url = check_url(args.to)
-    card_url = check_url(args.card_to) if args.card_to else None
+    card_url = check_url(args.card_to) if args.card_to else default_card_url(url)
     if not 0 <= args.port <= 65535:
         raise CliError(f"not a port: {args.port}")
     if args.timeout <= 0:

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from lark_events_core.cli import main as cli_main
+from lark_events_core.cli.inspect import default_card_url
 from lark_events_core.inspector import (
     ExchangeStore,
     InspectorServer,
@@ -103,6 +104,11 @@ def test_the_inspect_command_serves_the_page_and_keeps_secrets_in(tmp_path: Path
     assert f"inspector on http://127.0.0.1:{port}/" in text
     assert KEY not in text
     assert TOKEN not in text
+
+
+def test_the_card_url_defaults_beside_the_event_url() -> None:
+    assert default_card_url("http://h:1/webhook/event") == "http://h:1/webhook/card"
+    assert default_card_url("http://h:1/lark") is None
 
 
 def test_inspect_rejects_a_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
