@@ -20,7 +20,16 @@ from ._options import join_dash_values, option_strings
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them. ``forward`` may be absent.
-COMMANDS: tuple[str, ...] = ("send", "verify_url", "encrypt", "decrypt", "sign", "demo", "forward")
+COMMANDS: tuple[str, ...] = (
+    "send",
+    "verify_url",
+    "encrypt",
+    "decrypt",
+    "sign",
+    "demo",
+    "forward",
+    "inspect",
+)
 _OPTIONAL = frozenset({"forward"})
 
 

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,13 @@ class ForwardOptions:
     encrypt_key: Secret | None = None
     verification_token: Secret | None = None
     timeout: float = 3.0
+    #: ``[HOST:]PORT`` of a web inspector recording every exchange (``None``: no inspector).
+    inspect: str | None = None
+
+
+#: Called after each forward: URL, request as sent, status (``None``: no answer), answer body,
+#: latency in ms, and why there was no answer.
+ExchangeHook = Callable[[str, SignedRequest, "int | None", bytes, float, "str | None"], None]
 
 
 def register(subparsers: Any) -> None:
@@ -97,6 +104,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, default=3.0, help="seconds to wait for the webhook (default 3)"
     )
+    parser.add_argument(
+        "--inspect",
+        metavar="[HOST:]PORT",
+        help="also serve a web inspector of every exchange (see lark-events inspect)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -125,6 +137,11 @@ def options_from_args(
         raise UsageError("--timeout must be positive")
     key = _env_or(args.encrypt_key, "LARK_ENCRYPT_KEY", env)
     token = _env_or(args.token, "LARK_VERIFICATION_TOKEN", env)
+    inspect: str | None = getattr(args, "inspect", None)
+    if inspect is not None:
+        from .inspect import bind_address
+
+        bind_address(inspect)
     return ForwardOptions(
         to=to,
         card_to=card_to,
@@ -134,6 +151,7 @@ def options_from_args(
         encrypt_key=Secret(key) if key else None,
         verification_token=Secret(token) if token else None,
         timeout=args.timeout,
+        inspect=inspect,
     )
 
 
@@ -163,9 +181,30 @@ def run(args: argparse.Namespace) -> int:
 class WebhookForwarder:
     """A long-connection target that POSTs each delivery to the local webhook."""
 
-    def __init__(self, session: aiohttp.ClientSession, options: ForwardOptions) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        options: ForwardOptions,
+        on_exchange: ExchangeHook | None = None,
+    ) -> None:
         self.session = session
         self.options = options
+        self.on_exchange = on_exchange
+
+    def _observe(
+        self,
+        url: str,
+        request: SignedRequest,
+        headers: dict[str, str],
+        started: float,
+        status: int | None = None,
+        answer: bytes = b"",
+        error: str | None = None,
+    ) -> None:
+        if self.on_exchange is not None:
+            sent = SignedRequest(request.body, headers, card=request.card)
+            elapsed = (time.monotonic() - started) * 1000
+            self.on_exchange(url, sent, status, answer, elapsed, error)
 
     def _request(self, delivery: Delivery) -> tuple[str, SignedRequest, bool]:
         """The URL, the signed request and whether the delivery is a callback."""
@@ -222,10 +261,13 @@ class WebhookForwarder:
                 answer = await resp.read()
         except asyncio.TimeoutError:
             logger.warning("webhook gave no answer within %gs; nack", self.options.timeout)
+            self._observe(url, request, headers, started, error="no answer in time")
             return FAILED
         except (aiohttp.ClientError, OSError) as exc:
             logger.warning("webhook unreachable (%s); nack", type(exc).__name__)
+            self._observe(url, request, headers, started, error="webhook unreachable")
             return FAILED
+        self._observe(url, request, headers, started, status, answer)
         elapsed = (time.monotonic() - started) * 1000
         logger.info(
             "forwarded %s message_id=%s -> %s in %.0f ms",
@@ -257,9 +299,15 @@ async def forward(options: ForwardOptions) -> None:
 
     from ..longconn.client import LongConnectionClient
 
+    inspector = None
+    if options.inspect is not None:
+        from .inspect import inspector_for_forward
+
+        inspector = await inspector_for_forward(options)
     async with aiohttp.ClientSession() as session:
+        hook = inspector[1].forwarded if inspector is not None else None
         client = LongConnectionClient(
-            WebhookForwarder(session, options),
+            WebhookForwarder(session, options, hook),
             app_id=options.app_id,
             app_secret=options.app_secret,
             domain=options.domain,
@@ -283,3 +331,6 @@ async def forward(options: ForwardOptions) -> None:
                     loop.remove_signal_handler(sig)
             if stopper:
                 await asyncio.wait(stopper)
+            if inspector is not None:
+                await inspector[0].close()
+                inspector[1].store.close()
