@@ -22,6 +22,7 @@ from .errors import (
     PayloadTooLarge,
     RequestError,
 )
+from .context import HandlerContext
 from .events import LEGACY_CARD_TYPE, MODELS, Event, EventHeader, Kind
 from .http import JSON_CONTENT_TYPE, Headers, Request, Response
 from .pipeline import ParsedRequest, decrypt_event, parse_req, parse_request
@@ -51,6 +52,7 @@ __all__ = [
     "EventHeader",
     "Handler",
     "HandlerCall",
+    "HandlerContext",
     "Headers",
     "Kind",
     "LarkEventsError",

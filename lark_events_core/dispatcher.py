@@ -71,6 +71,9 @@ class Dispatcher(Registrar):
     the fallback and let it finish), ``slow_handler_warning`` (seconds; warn about slow inline
     handlers), ``background_context`` (wraps each background attempt) and ``on_give_up`` (called
     with the event and the exception when a deferred handler has failed for the last time).
+
+    ``openapi`` is the Open API client (``OpenAPIClient.from_env()``) that a handler's context
+    replies with (``ctx.reply``, docs/routing.md).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Dispatcher(Registrar):
         slow_handler_warning: float | None = PLATFORM_DEADLINE,
         background_context: BackgroundContext | None = None,
         on_give_up: GiveUpHook | None = None,
+        openapi: Any = None,
     ) -> None:
         self.settings = Settings.build(
             encrypt_key,
@@ -146,7 +150,9 @@ class Dispatcher(Registrar):
             done_ttl=done_ttl,
             on_error=on_store_error,
         )
-        self._registry = HandlerRegistry(CALLBACK_TYPES | frozenset(callback_types), defer=defer)
+        self._registry = HandlerRegistry(
+            CALLBACK_TYPES | frozenset(callback_types), defer=defer, openapi=openapi
+        )
         self._handlers = self._registry.by_type
         #: Runs deferred handler calls (attempts, retries, logging, settlement).
         self.background = BackgroundRunner(
@@ -247,7 +253,9 @@ class Dispatcher(Registrar):
         envelope = parsed.envelope
         if envelope.kind is Kind.URL_VERIFICATION:
             return Response(200, challenge_body(envelope))
-        handler = self._handlers.get(envelope.type)
+        handler = self._handlers.get(envelope.type) or self._registry.catch_all_for(
+            envelope.type, envelope.kind.is_callback
+        )
         if handler is None:
             self._log_unhandled(envelope.type)
             return EMPTY if envelope.kind.is_callback else SUCCESS
