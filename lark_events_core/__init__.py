@@ -8,6 +8,7 @@ packages. Importing this package never imports a web framework, Redis, Celery or
 from __future__ import annotations
 
 from ._secrets import Secret
+from .context import HandlerContext
 from .crypto import AESCipher, decrypt, encrypt
 from .dedup import AsyncDedupStore, DedupStore, MemoryDedupStore
 from .dispatcher import Dispatcher, Handler, HandlerCall
@@ -22,7 +23,6 @@ from .errors import (
     PayloadTooLarge,
     RequestError,
 )
-from .context import HandlerContext
 from .events import LEGACY_CARD_TYPE, MODELS, Event, EventHeader, Kind
 from .http import JSON_CONTENT_TYPE, Headers, Request, Response
 from .pipeline import ParsedRequest, decrypt_event, parse_req, parse_request

@@ -140,10 +140,7 @@ def test_more_conditions_first_then_exact_over_regex_over_prefix_then_registrati
 def test_plain_on_handler_is_the_fallback_whether_registered_before_or_after_routes() -> None:
     for first in ("on", "route"):
         d, calls = new(), []
-
-        def fallback(event: Event[Any]) -> None:
-            calls.append("fallback")
-
+        fallback = recorder(calls, "fallback")
         if first == "on":
             d.on(MESSAGE, fallback)
         d.message("/help")(recorder(calls, "help"))
@@ -151,7 +148,7 @@ def test_plain_on_handler_is_the_fallback_whether_registered_before_or_after_rou
             d.on(MESSAGE, fallback)
         answer(d, message("/help"))
         answer(d, message("other"))
-        assert calls == ["help:/help", "fallback"], first
+        assert calls == ["help:/help", "fallback:None"], first
 
 
 def test_unmatched_message_without_fallback_is_acknowledged() -> None:
