@@ -11,8 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from lark_events_core import Dispatcher, Event, HandlerContext
-from lark_events_core.testing import SignedRequest, make_event, make_legacy_card, sign_event
-from lark_events_core.testing import sign_legacy_card
+from lark_events_core.testing import (
+    SignedRequest,
+    make_event,
+    make_legacy_card,
+    sign_event,
+    sign_legacy_card,
+)
 
 KEY = "routing-adapter-key"
 TOKEN = "routing-adapter-token"

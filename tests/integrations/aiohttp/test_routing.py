@@ -11,8 +11,8 @@ pytest.importorskip("aiohttp", reason="the aiohttp adapter needs the 'aiohttp' e
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-
 from lark_events_aiohttp import setup
+
 from lark_events_core.testing import SignedRequest
 from tests.support.routing_app import CASES, build
 

@@ -13,9 +13,9 @@ pytest.importorskip("django", reason="the Django adapter needs the 'django' extr
 from django.test import AsyncClient, Client
 from django.test.utils import override_settings
 from django.urls import path as url
+from lark_events_django.views import make_async_view, make_sync_view
 
 from lark_events_core.testing import SignedRequest
-from lark_events_django.views import make_async_view, make_sync_view
 from tests.support.routing_app import CASES, build
 
 SEEN: list[str] = []

@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("flask", reason="the Flask adapter needs the 'flask' extra")
 
 from flask import Flask
+from lark_events_flask import make_blueprint
 
 from lark_events_core.testing import SignedRequest
-from lark_events_flask import make_blueprint
 from tests.support.routing_app import CASES, build
 
 
