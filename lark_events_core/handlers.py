@@ -356,6 +356,10 @@ class Registrar:
         """The Open API client handlers' contexts use (``ctx.reply``), or ``None``."""
         return self._registry.openapi
 
+    @openapi.setter
+    def openapi(self, client: Any) -> None:
+        self._registry.openapi = client
+
     @property
     def bot_open_id(self) -> str | None:
         """The bot's ``open_id``, which tells its @-mention from others (``None``: guess)."""

@@ -35,3 +35,28 @@ def test_route_answer_and_calls(
     assert status == 200
     assert answer in text
     assert seen == calls
+
+
+def test_the_sample_routes_help_and_one_handler_per_button(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.routing_app import KEY, TOKEN, card, message
+
+    monkeypatch.setenv("LARK_ENCRYPT_KEY", KEY)
+    monkeypatch.setenv("LARK_VERIFICATION_TOKEN", TOKEN)
+    from sample_projects.aiohttp_echo.app import build_dispatcher
+
+    async def main() -> list[str]:
+        app = web.Application()
+        setup(app, build_dispatcher())
+        texts = []
+        async with TestClient(TestServer(app)) as client:
+            for req in (card("approve"), card("reject"), card("other"), message("/help")):
+                response = await client.post("/webhook/event", data=req.body, headers=req.headers)
+                assert response.status == 200
+                texts.append(await response.text())
+        return texts
+
+    approve, reject, other, help_ = asyncio.run(main())
+    assert "Approved" in approve
+    assert "Rejected" in reject
+    assert "Received" in other
+    assert "success" in help_

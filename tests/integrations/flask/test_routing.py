@@ -27,3 +27,19 @@ def test_route_answer_and_calls(
     assert response.status_code == 200
     assert answer in response.get_data(as_text=True)
     assert seen == calls
+
+
+def test_the_sample_routes_help_and_one_handler_per_button(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.routing_app import KEY, TOKEN, card, message
+
+    monkeypatch.setenv("LARK_ENCRYPT_KEY", KEY)
+    monkeypatch.setenv("LARK_VERIFICATION_TOKEN", TOKEN)
+    monkeypatch.delenv("LARK_REDIS_URL", raising=False)
+    from sample_projects.flask_echo.app import create_app
+
+    client = create_app().test_client()
+    for req, answer in ((card("approve"), "Approved"), (card("reject"), "Rejected"),
+                        (card("other"), "Received"), (message("/help"), "success")):  # fmt: skip
+        response = client.post("/webhook/event", data=req.body, headers=req.headers)
+        assert response.status_code == 200
+        assert answer in response.get_data(as_text=True)
