@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import monotonic
@@ -267,17 +268,38 @@ def _endpoint(fn: Callable[..., Any]) -> Endpoint:
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn`` accepts a second positional argument (the :class:`HandlerContext`)."""
+    """Whether ``fn`` takes a second positional parameter (the :class:`HandlerContext`).
+
+    The second parameter counts when it has no default, or is named ``ctx`` or ``context``
+    (so ``def handler(event, retries=3)`` keeps being called with the event alone).
+    """
+    func: Any = fn
+    skip = 0
+    if isinstance(func, types.MethodType):
+        func, skip = func.__func__, 1
+    if isinstance(func, types.FunctionType):  # the common case, without inspect.signature
+        code = func.__code__
+        names = code.co_varnames[skip : code.co_argcount]
+        if code.co_flags & _CO_VARARGS or len(names) < 2:
+            return False
+        required = code.co_argcount - skip - len(func.__defaults__ or ())
+        return required >= 2 or names[1] in ("ctx", "context")
     import inspect
 
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return False
-    return len(positional) >= 2
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < 2:
+        return False
+    second = positional[1]
+    return second.default is second.empty or second.name in ("ctx", "context")
+
+
+_CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect on this path
 
 
 def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:

@@ -361,3 +361,25 @@ def test_registering_many_callback_types_is_linear() -> None:
         d.on(f"custom.callback.{i}", lambda e: {}, callback=True)
     assert len(d.callback_types) >= 20000
     assert d.callback_types is d.callback_types  # cached until the next registration
+
+
+def test_second_parameter_gets_the_context_unless_it_has_a_default() -> None:
+    d, seen = new(), []
+
+    def with_default(event: Event[Any], retries: int = 3) -> None:
+        seen.append(retries)
+
+    def named_ctx(event: Event[Any], ctx: HandlerContext | None = None) -> None:
+        seen.append(type(ctx).__name__)
+
+    class Handler:
+        def method(self, event: Event[Any], ctx: HandlerContext) -> None:
+            seen.append(ctx.text)
+
+    d.on(MESSAGE, with_default)
+    d.on("im.message.message_read_v1", named_ctx)
+    d.message("/m")(Handler().method)
+    answer(d, message("x"))
+    answer(d, json.dumps(make_event("im.message.message_read_v1", {}, token=None)).encode())
+    answer(d, message("/m"))
+    assert seen == [3, "HandlerContext", "/m"]
