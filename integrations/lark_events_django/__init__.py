@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from .conf import get_dispatcher, on, on_legacy_card, reset
+from .conf import configure, get_dispatcher, on, on_legacy_card, reset
 from .execution import closing_old_connections
 from .views import (
     async_lark_card_view,
@@ -38,6 +38,7 @@ __all__ = [
     "async_lark_card_view",
     "async_lark_event_view",
     "closing_old_connections",
+    "configure",
     "get_dispatcher",
     "lark_card_view",
     "lark_event_view",

@@ -59,3 +59,36 @@ def test_route_answer_and_calls(
     assert response.status_code == 200
     assert answer in response.content.decode()
     assert calls == SEEN
+
+
+def test_configure_adds_routes_to_the_settings_driven_dispatcher() -> None:
+    import json
+
+    import lark_events_django
+    from lark_events_django import conf
+
+    from lark_events_core import Dispatcher, Event
+    from lark_events_core.testing import make_event, sign_event
+    from tests.support.vectors import receiver
+
+    rec = receiver()
+
+    def add_routes(dispatcher: Dispatcher) -> None:
+        @dispatcher.action({"action": "approve"})
+        def approve(event: Event[Any]) -> Any:
+            return {"toast": {"type": "success", "content": "Approved by route"}}
+
+    lark_events_django.configure(add_routes)
+    try:
+        body = {"operator": {"open_id": "ou_d"}, "token": "c-d",
+                "action": {"value": {"action": "approve"}, "tag": "button"}}  # fmt: skip
+        payload = make_event("card.action.trigger", body, token=rec["verification_token"])
+        req = sign_event(payload, encrypt_key=rec["encrypt_key"])
+        response = Client().post(
+            "/webhook/event", req.body, content_type="application/json", headers=_headers(req)
+        )
+        assert response.status_code == 200
+        assert json.loads(response.content)["toast"]["content"] == "Approved by route"
+    finally:
+        conf._configurers.remove(add_routes)
+        lark_events_django.reset()
