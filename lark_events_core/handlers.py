@@ -7,7 +7,7 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _invoke
 from ._log import logger, safe
@@ -15,8 +15,11 @@ from .context import HandlerContext
 from .errors import ConfigurationError
 from .events import LEGACY_CARD_TYPE, MODELS
 from .events.base import Event
-from .middleware import Middleware, compose
-from .routing import ActionMatcher, Endpoint, Matcher, MessageMatcher, Router
+
+if TYPE_CHECKING:
+    # Imported on first registration: importing the package stays cheap.
+    from .middleware import Middleware
+    from .routing import Endpoint, Matcher, Router
 
 __all__ = [
     "PLATFORM_DEADLINE",
@@ -121,6 +124,8 @@ class HandlerRegistry:
         deferred: bool | None = None,
     ) -> Handler:
         """Validate and add a handler; a second handler for one type is an error."""
+        from .routing import Endpoint, Router
+
         _check_type(event_type)
         endpoint = _endpoint(fn)
         entry = self._entries.get(event_type)
@@ -153,6 +158,8 @@ class HandlerRegistry:
 
     def add_route(self, event_type: str, matcher: Matcher, fn: Callable[..., Any]) -> Handler:
         """Add a route of ``event_type`` (a built-in type: message or card action)."""
+        from .routing import Endpoint, Router
+
         endpoint = _endpoint(fn)
         entry = self._entries.get(event_type)
         if entry is None:
@@ -177,6 +184,8 @@ class HandlerRegistry:
         """Add a middleware around every handler (registered before or after it)."""
         if not callable(fn):
             raise ConfigurationError("a middleware must be callable: fn(event, call_next)")
+        from .middleware import Middleware
+
         self.middlewares.append(Middleware(fn, _invoke.is_async_callable(fn)))
         for event_type in self._entries:
             self._build(event_type)
@@ -206,6 +215,8 @@ class HandlerRegistry:
         )
 
     def _compose(self, target: Endpoint | Router) -> tuple[Callable[[Any], Any], bool]:
+        from .middleware import compose
+
         return compose(target, self.middlewares, self._context, self._bot)
 
     def _context(self, event: Event[Any]) -> HandlerContext:
@@ -264,6 +275,8 @@ def _where(fn: Callable[..., Any]) -> str:
 def _endpoint(fn: Callable[..., Any]) -> Endpoint:
     if isinstance(fn, str) or not callable(fn):
         raise ConfigurationError("a handler must be callable")
+    from .routing import Endpoint
+
     return Endpoint(fn, _takes_context(fn), _invoke.is_async_callable(fn), _where(fn))
 
 
@@ -476,6 +489,8 @@ class Registrar:
         first (``ctx.text``). ``chat_type`` is ``"p2p"`` or ``"group"``, ``mentioned`` whether
         the bot was @-mentioned, ``message_type`` ``"text"``, ``"image"``, ...
         """
+        from .routing import MessageMatcher
+
         _check_route_argument(text)
         if isinstance(text, re.Pattern):
             if regex is not None:
@@ -510,6 +525,8 @@ class Registrar:
         (``"button"``, ``"select_static"``, ...); ``name``: the component's name. The handler's
         result is the callback's answer (a toast, a new card).
         """
+        from .routing import ActionMatcher
+
         _check_route_argument(value)
         if value is not None and not isinstance(value, Mapping):
             raise ConfigurationError("value must be a dict of the key/value pairs to match")

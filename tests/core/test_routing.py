@@ -383,3 +383,17 @@ def test_second_parameter_gets_the_context_unless_it_has_a_default() -> None:
     answer(d, json.dumps(make_event("im.message.message_read_v1", {}, token=None)).encode())
     answer(d, message("/m"))
     assert seen == [3, "HandlerContext", "/m"]
+
+
+def test_routing_modules_load_on_first_registration_not_on_import() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lark_events_core as c;"
+        "lazy = ('lark_events_core.routing', 'lark_events_core.middleware');"
+        "assert not any(m in sys.modules for m in lazy);"
+        "c.Dispatcher(verification_token='t').on('im.message.receive_v1', print);"
+        "assert all(m in sys.modules for m in lazy)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
