@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._secrets import Secret
+from .context import HandlerContext
 from .crypto import AESCipher, decrypt, encrypt
 from .dedup import AsyncDedupStore, DedupStore, MemoryDedupStore
 from .dispatcher import Dispatcher, Handler, HandlerCall
@@ -50,6 +51,7 @@ __all__ = [
     "EventHeader",
     "Handler",
     "HandlerCall",
+    "HandlerContext",
     "Headers",
     "Kind",
     "LarkEventsError",

@@ -90,6 +90,9 @@ class Dispatcher(Registrar):
 
     ``observers``: one :class:`~lark_events_core.observe.Observer` or several, told about every
     request, handler call and background job (metrics, traces: docs/observability.md).
+
+    ``openapi`` is the Open API client (``OpenAPIClient.from_env()``) that a handler's context
+    replies with (``ctx.reply``, docs/routing.md).
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Dispatcher(Registrar):
         journal: SQLiteJournal | str | os.PathLike[str] | None = None,
         handler_threads: int | None = None,
         observers: Observer | Iterable[Observer] | None = None,
+        openapi: Any = None,
     ) -> None:
         self.settings = Settings.build(
             encrypt_key,
@@ -173,7 +177,9 @@ class Dispatcher(Registrar):
             done_ttl=done_ttl,
             on_error=on_store_error,
         )
-        self._registry = HandlerRegistry(CALLBACK_TYPES | frozenset(callback_types), defer=defer)
+        self._registry = HandlerRegistry(
+            CALLBACK_TYPES | frozenset(callback_types), defer=defer, openapi=openapi
+        )
         self._handlers = self._registry.by_type
         #: Runs deferred handler calls (attempts, retries, logging, settlement).
         self.background = BackgroundRunner(
@@ -318,7 +324,9 @@ class Dispatcher(Registrar):
             if observer is not None:
                 observer.answered(None, "url_verification", 200, 0.0)
             return Response(200, challenge_body(envelope))
-        handler = self._handlers.get(envelope.type)
+        handler = self._handlers.get(envelope.type) or self._registry.catch_all_for(
+            envelope.type, envelope.kind.is_callback
+        )
         if handler is None:
             self._log_unhandled(envelope.type)
             if observer is not None:

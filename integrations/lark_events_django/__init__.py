@@ -28,7 +28,7 @@ try:  # fail early, with the extra to install
 except ImportError as exc:
     _extras.missing_extra(exc, "django", __name__)
 
-from .conf import get_dispatcher, on, on_legacy_card, reset
+from .conf import configure, get_dispatcher, on, on_legacy_card, reset
 from .execution import closing_old_connections
 from .views import (
     async_lark_card_view,
@@ -45,6 +45,7 @@ __all__ = [
     "async_lark_card_view",
     "async_lark_event_view",
     "closing_old_connections",
+    "configure",
     "get_dispatcher",
     "lark_card_view",
     "lark_event_view",

@@ -43,6 +43,7 @@ from lark_events_core.events import LEGACY_CARD_TYPE
 
 __all__ = [
     "DOCS_PAGE",
+    "configure",
     "dispatcher_options",
     "get_dispatcher",
     "lark_settings",
@@ -60,10 +61,11 @@ logger = logging.getLogger("lark_events.django")
 DOCS_PAGE = "docs/django.md"
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=Callable[[Dispatcher], Any])
 
 #: ``LARK_EVENTS`` keys that may name an object by its dotted path: an instance, or a class or
 #: function that builds one (``DEDUP``, ``EXECUTOR``), or a function used as it is.
-BUILT_FROM_PATH = frozenset({"dedup", "executor"})
+BUILT_FROM_PATH = frozenset({"dedup", "executor", "openapi"})
 USED_FROM_PATH = frozenset({"background_context", "on_give_up"})
 #: Keys that configure the adapter itself.
 ADAPTER_KEYS = frozenset({"HANDLERS", "DISPATCHER", "ASYNC", "METRICS", "HEALTH"})
@@ -71,6 +73,7 @@ ADAPTER_KEYS = frozenset({"HANDLERS", "DISPATCHER", "ASYNC", "METRICS", "HEALTH"
 _lock = threading.RLock()
 _dispatcher: Dispatcher | None = None
 _registry: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+_configurers: list[Callable[[Dispatcher], Any]] = []
 
 
 def lark_settings() -> Mapping[str, Any]:
@@ -178,6 +181,8 @@ def build_dispatcher() -> Dispatcher:
     with _lock:
         for event_type, (fn, kwargs) in _registry.items():
             dispatcher.register(event_type, fn, **kwargs)
+        for configure_ in _configurers:
+            configure_(dispatcher)
     return _observed(dispatcher, conf)
 
 
@@ -230,6 +235,16 @@ def on(
 def on_legacy_card(fn: F) -> F:
     """Register the handler of legacy message-card callbacks on the default dispatcher."""
     return on(LEGACY_CARD_TYPE)(fn)
+
+
+def configure(fn: C) -> C:
+    """Call ``fn(dispatcher)`` on the default dispatcher (now and whenever it is rebuilt), to add
+    routes, middleware or a catch-all (docs/routing.md)."""
+    with _lock:
+        _configurers.append(fn)
+        if _dispatcher is not None:
+            fn(_dispatcher)
+    return fn
 
 
 def registered_types() -> frozenset[str]:

@@ -1,27 +1,21 @@
 """Typed event models and the :class:`Event` envelope.
 
 :data:`MODELS` maps each plain event type that lark-events knows to its model; events of any other
-type are delivered too, with the raw ``dict`` as their body.
+type are delivered too, with the raw ``dict`` as their body. The models of each service live in
+their own module (``events.im``, ``events.calendar``, ...), generated from the platform's schemas
+by ``scripts/generate_events.py``; a service's module is imported the first time one of its
+models is looked up, so importing the package stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._model import from_dict
-from .application import BotMenuClicked, MenuOperator
-from .base import Event, EventHeader, Kind
-from .cards import (
-    CallbackContext,
-    CallbackOperator,
-    CardAction,
-    CardActionTrigger,
-    LegacyCardAction,
-    UrlPreviewGet,
-)
-from .common import UserId
-from .contact import Avatar, User, UserCreated, UserStatus
-from .im import (
+from ._application import BotMenuClicked, MenuOperator
+from ._contact import Avatar, User, UserCreated, UserStatus
+from ._im import (
     BotAddedToChat,
     BotRemovedFromChat,
     ChatI18nNames,
@@ -32,6 +26,18 @@ from .im import (
     MessageReceive,
     MessageSender,
 )
+from ._index import INDEX
+from ._model import from_dict
+from .base import Event, EventHeader, Kind
+from .cards import (
+    CallbackContext,
+    CallbackOperator,
+    CardAction,
+    CardActionTrigger,
+    LegacyCardAction,
+    UrlPreviewGet,
+)
+from .common import UserId
 from .v1 import AppTicket, MessageV1
 
 __all__ = [
@@ -59,6 +65,7 @@ __all__ = [
     "MessageReceive",
     "MessageSender",
     "MessageV1",
+    "ModelRegistry",
     "UrlPreviewGet",
     "User",
     "UserCreated",
@@ -70,16 +77,54 @@ __all__ = [
 #: The dispatch key of legacy message-card callbacks (they carry no type of their own).
 LEGACY_CARD_TYPE = "legacy_card"
 
-MODELS: dict[str, type[Any]] = {
-    "im.message.receive_v1": MessageReceive,
-    "im.message.message_read_v1": MessageRead,
-    "im.chat.member.bot.added_v1": BotAddedToChat,
-    "im.chat.member.bot.deleted_v1": BotRemovedFromChat,
-    "contact.user.created_v3": UserCreated,
-    "application.bot.menu_v6": BotMenuClicked,
-    "card.action.trigger": CardActionTrigger,
-    "url.preview.get": UrlPreviewGet,
-    "message": MessageV1,
-    "app_ticket": AppTicket,
-    LEGACY_CARD_TYPE: LegacyCardAction,
-}
+
+class ModelRegistry(Mapping[str, type[Any]]):
+    """Event type → model; a generated model's service module is imported on first lookup."""
+
+    __slots__ = ("_keys", "_loaded", "_where")
+
+    def __init__(self, loaded: dict[str, type[Any]], where: Mapping[str, tuple[str, str]]) -> None:
+        self._loaded = dict(loaded)
+        self._where = {t: w for t, w in where.items() if t not in loaded}
+        self._keys = tuple(sorted({*loaded, *where}))
+
+    def __getitem__(self, event_type: str) -> type[Any]:
+        try:
+            return self._loaded[event_type]
+        except KeyError:
+            module_name, class_name = self._where[event_type]  # KeyError: not a known type
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        model: type[Any] = getattr(module, class_name)
+        self._loaded[event_type] = model
+        return model
+
+    def __contains__(self, event_type: object) -> bool:
+        return event_type in self._loaded or event_type in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"<ModelRegistry of {len(self)} event types>"
+
+
+#: Every event type with a typed model → its model (a read-only mapping).
+MODELS: Mapping[str, type[Any]] = ModelRegistry(
+    {
+        "im.message.receive_v1": MessageReceive,
+        "im.message.message_read_v1": MessageRead,
+        "im.chat.member.bot.added_v1": BotAddedToChat,
+        "im.chat.member.bot.deleted_v1": BotRemovedFromChat,
+        "contact.user.created_v3": UserCreated,
+        "application.bot.menu_v6": BotMenuClicked,
+        "card.action.trigger": CardActionTrigger,
+        "url.preview.get": UrlPreviewGet,
+        "message": MessageV1,
+        "app_ticket": AppTicket,
+        LEGACY_CARD_TYPE: LegacyCardAction,
+    },
+    INDEX,
+)

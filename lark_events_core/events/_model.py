@@ -52,6 +52,19 @@ def _to_int(value: Any) -> Any:
     return _MISSING
 
 
+def _to_float(value: Any) -> Any:
+    if isinstance(value, bool):
+        return _MISSING
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and len(value) < 40:
+        try:
+            return float(value)
+        except ValueError:
+            return _MISSING
+    return _MISSING
+
+
 def _to_bool(value: Any) -> Any:
     return value if isinstance(value, bool) else _MISSING
 
@@ -66,7 +79,13 @@ def _to_mapping(value: Any) -> Any:
 
 # The exact JSON type that needs no conversion, per converter: the generated code checks
 # ``type(v) is <exact>`` inline and calls the converter only for anything else.
-_EXACT: dict[_Converter, type] = {_to_str: str, _to_int: int, _to_bool: bool, _to_mapping: dict}
+_EXACT: dict[_Converter, type] = {
+    _to_str: str,
+    _to_int: int,
+    _to_float: float,
+    _to_bool: bool,
+    _to_mapping: dict,
+}
 
 
 def _converter(hint: Any) -> _Converter:
@@ -80,6 +99,8 @@ def _converter(hint: Any) -> _Converter:
         return _to_int
     if hint is bool:
         return _to_bool
+    if hint is float:
+        return _to_float
     if origin is tuple:
         inner = _converter(typing.get_args(hint)[0])
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from ._generated_templates import CALLBACKS as _GENERATED_CALLBACKS
+from ._generated_templates import TEMPLATES as _GENERATED
 from .requests import make_event, make_legacy_card, make_v1_event
 
 __all__ = [
@@ -202,11 +204,12 @@ _V2: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "card.action.trigger": _card_action,
     "url.preview.get": _url_preview,
 }
+_V2.update({t: build for t, build in _GENERATED.items() if t not in _V2})  # every typed event
 _V1: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "message": _message_v1,
     "app_ticket": _app_ticket,
 }
-_CALLBACKS = frozenset({"card.action.trigger", "url.preview.get"})
+_CALLBACKS = frozenset({"card.action.trigger", "url.preview.get"}) | _GENERATED_CALLBACKS
 #: v1 events whose ``event`` has no ``tenant_key`` on the platform (an app-level event).
 _V1_WITHOUT_TENANT = frozenset({"app_ticket"})
 LEGACY_CARD = "legacy_card"

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from lark_events_aiohttp import setup
 
-from lark_events_core import Dispatcher, Event, Toast
+from lark_events_core import Dispatcher, Event, HandlerContext, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
@@ -91,7 +91,52 @@ def build_dispatcher() -> Dispatcher:
         handled(event)
         return {}  # keep the card as it is
 
+    add_routes(dispatcher)
     return dispatcher
+
+
+# A card with one button per decision: each button's value routes to its own handler below.
+APPROVAL_CARD: dict[str, Any] = {
+    "elements": [
+        {"tag": "markdown", "content": "Commands: `/help`. Approve the request?"},
+        {
+            "tag": "action",
+            "actions": [
+                {"tag": "button", "text": {"tag": "plain_text", "content": "Approve"},
+                 "type": "primary", "value": {"action": "approve"}},
+                {"tag": "button", "text": {"tag": "plain_text", "content": "Reject"},
+                 "type": "danger", "value": {"action": "reject"}},
+            ],
+        },
+    ]
+}  # fmt: skip
+
+
+def add_routes(dispatcher: Dispatcher) -> None:
+    """Routes beyond the event type (docs/routing.md): ``/help`` and one handler per button.
+
+    ``on_message`` and ``on_card_action`` stay the fallbacks for everything else.
+    """
+    dispatcher.openapi = dispatcher.openapi or OPENAPI  # ctx.areply needs a client
+
+    @dispatcher.message("/help")
+    async def on_help(event: Event[MessageReceive], ctx: HandlerContext) -> None:
+        if ctx.client is not None:
+            try:
+                await ctx.areply(APPROVAL_CARD)
+            except OutboundError as exc:  # code, message and log id; never a token
+                ctx.logger.warning("help reply failed: %s", exc)
+        handled(event)
+
+    @dispatcher.action({"action": "approve"})
+    async def on_approve(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        return Toast("Approved", type="success", i18n={"zh_cn": "已批准"})
+
+    @dispatcher.action({"action": "reject"})
+    async def on_reject(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        return Toast("Rejected", type="info", i18n={"zh_cn": "已拒绝"})
 
 
 def create_app(argv: list[str] | None = None) -> web.Application:

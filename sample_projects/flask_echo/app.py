@@ -19,9 +19,9 @@ import os
 from typing import Any
 
 from flask import Flask
-from lark_events_flask import LarkEvents
+from lark_events_flask import LarkEvents, get_dispatcher
 
-from lark_events_core import Event, LarkEventsError, Toast
+from lark_events_core import Dispatcher, Event, HandlerContext, LarkEventsError, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
@@ -101,6 +101,50 @@ def on_legacy_card(event: Event[Any]) -> dict[str, Any]:
     return {}  # keep the card as it is
 
 
+# A card with one button per decision: each button's value routes to its own handler below.
+APPROVAL_CARD: dict[str, Any] = {
+    "elements": [
+        {"tag": "markdown", "content": "Commands: `/help`. Approve the request?"},
+        {
+            "tag": "action",
+            "actions": [
+                {"tag": "button", "text": {"tag": "plain_text", "content": "Approve"},
+                 "type": "primary", "value": {"action": "approve"}},
+                {"tag": "button", "text": {"tag": "plain_text", "content": "Reject"},
+                 "type": "danger", "value": {"action": "reject"}},
+            ],
+        },
+    ]
+}  # fmt: skip
+
+
+def add_routes(dispatcher: Dispatcher) -> None:
+    """Routes beyond the event type (docs/routing.md): ``/help`` and one handler per button.
+
+    ``on_message`` and ``on_card_action`` stay the fallbacks for everything else.
+    """
+    dispatcher.openapi = dispatcher.openapi or OPENAPI  # ctx.reply needs a client
+
+    @dispatcher.message("/help")
+    def on_help(event: Event[MessageReceive], ctx: HandlerContext) -> None:
+        if ctx.client is not None:
+            try:
+                ctx.reply(APPROVAL_CARD)
+            except LarkEventsError as exc:  # code, message and log id; never a token
+                ctx.logger.warning("help reply failed: %s", exc)
+        handled(event)
+
+    @dispatcher.action({"action": "approve"})
+    def on_approve(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        return Toast("Approved", type="success", i18n={"zh_cn": "已批准"})
+
+    @dispatcher.action({"action": "reject"})
+    def on_reject(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        return Toast("Rejected", type="info", i18n={"zh_cn": "已拒绝"})
+
+
 def create_app() -> Flask:
     """The application: /webhook/event and /webhook/card, configured from the environment."""
     logging.basicConfig(
@@ -120,6 +164,7 @@ def create_app() -> Flask:
         prefix = os.environ.get("LARK_REDIS_PREFIX", "flask-echo:")
         app.config["LARK_EVENTS_OPTIONS"] = {"dedup": RedisDedupStore(redis_url, prefix=prefix)}
     lark.init_app(app)
+    add_routes(get_dispatcher(app))
     return app
 
 

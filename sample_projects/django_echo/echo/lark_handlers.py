@@ -11,7 +11,7 @@ from typing import Any
 
 import lark_events_django
 
-from lark_events_core import Event, LarkEventsError, Toast
+from lark_events_core import Dispatcher, Event, HandlerContext, LarkEventsError, Toast
 from lark_events_core.events.cards import CardActionTrigger
 from lark_events_core.events.im import MessageReceive
 from lark_events_core.events.v1 import AppTicket, MessageV1
@@ -85,3 +85,48 @@ def on_app_ticket(event: Event[AppTicket]) -> None:
 def on_legacy_card(event: Event[Any]) -> dict[str, Any]:
     handled(event)
     return {}  # keep the card as it is
+
+
+# A card with one button per decision: each button's value routes to its own handler below.
+APPROVAL_CARD: dict[str, Any] = {
+    "elements": [
+        {"tag": "markdown", "content": "Commands: `/help`. Approve the request?"},
+        {
+            "tag": "action",
+            "actions": [
+                {"tag": "button", "text": {"tag": "plain_text", "content": "Approve"},
+                 "type": "primary", "value": {"action": "approve"}},
+                {"tag": "button", "text": {"tag": "plain_text", "content": "Reject"},
+                 "type": "danger", "value": {"action": "reject"}},
+            ],
+        },
+    ]
+}  # fmt: skip
+
+
+@lark_events_django.configure
+def add_routes(dispatcher: Dispatcher) -> None:
+    """Routes beyond the event type (docs/routing.md): ``/help`` and one handler per button.
+
+    ``on_message`` and ``on_card_action`` stay the fallbacks for everything else.
+    """
+    dispatcher.openapi = dispatcher.openapi or OPENAPI  # ctx.reply needs a client
+
+    @dispatcher.message("/help")
+    def on_help(event: Event[MessageReceive], ctx: HandlerContext) -> None:
+        if ctx.client is not None:
+            try:
+                ctx.reply(APPROVAL_CARD)
+            except LarkEventsError as exc:  # code, message and log id; never a token
+                ctx.logger.warning("help reply failed: %s", exc)
+        handled(event)
+
+    @dispatcher.action({"action": "approve"})
+    def on_approve(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        return Toast("Approved", type="success", i18n={"zh_cn": "已批准"})
+
+    @dispatcher.action({"action": "reject"})
+    def on_reject(event: Event[CardActionTrigger]) -> Toast:
+        handled(event)
+        return Toast("Rejected", type="info", i18n={"zh_cn": "已拒绝"})
