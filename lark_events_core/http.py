@@ -13,6 +13,7 @@ __all__ = ["JSON_CONTENT_TYPE", "Headers", "Request", "Response"]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", JSON_CONTENT_TYPE),)
+_MISSING: Any = object()
 
 
 class Headers(Mapping[str, str]):
@@ -42,7 +43,10 @@ class Headers(Mapping[str, str]):
         self._items = items
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._items.get(key.lower(), default)
+        # The core asks with lower-case names: one lookup, no lower() (names are stored lowered).
+        items = self._items
+        value = items.get(key, _MISSING)
+        return items.get(key.lower(), default) if value is _MISSING else value
 
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()]
@@ -87,7 +91,8 @@ class Request:
     @property
     def request_id(self) -> str | None:
         """The platform's request id: ``X-Tt-Logid``, then ``X-Request-Id``."""
-        value: str | None = self.headers.get("x-tt-logid") or self.headers.get("x-request-id")
+        get = self.headers.get
+        value: str | None = get("x-tt-logid") or get("x-request-id")
         return value
 
     def __repr__(self) -> str:
