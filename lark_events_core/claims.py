@@ -70,6 +70,7 @@ class Claims:
         "callbacks",
         "claim_ttl",
         "done_ttl",
+        "inline",
         "on_error",
         "store",
     )
@@ -91,6 +92,9 @@ class Claims:
         self.done_ttl = done_ttl
         self.on_error: StoreErrorPolicy = on_error
         self._async_store = isinstance(store, AsyncDedupStore)
+        #: The store never blocks (``MemoryDedupStore.nonblocking``): coroutines call the sync
+        #: methods directly, with no coroutine object and no thread hop.
+        self.inline = getattr(store, "nonblocking", False) is True
 
     def key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
@@ -132,6 +136,8 @@ class Claims:
         key = call.dedup_key
         if key is None or store is None:
             return None
+        if self.inline:
+            return self.claim(call)
         owner = _new_owner()
         ttl = self.claim_ttl
         try:
@@ -189,6 +195,9 @@ class Claims:
         owner = call.owner
         key = call.dedup_key
         if owner is None or store is None or key is None:
+            return
+        if self.inline:
+            self.settle(call, ok=ok)
             return
         if not self._async_store:
             await _invoke.call_async(lambda _: self.settle(call, ok=ok), False, None)

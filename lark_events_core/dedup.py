@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from hashlib import blake2b
 from typing import Protocol, runtime_checkable
 
 __all__ = [
@@ -64,12 +65,24 @@ class AsyncDedupStore(Protocol):
         ...
 
 
-# Rough size of one entry besides its key's characters: str header, dict slot, tuple, float.
-# Counting characters instead of calling sys.getsizeof keeps claims cheap.
-_ENTRY_OVERHEAD = 200
-_DONE = ""  # the owner recorded for a handled key (owners are never empty)
+# What one entry holds at most, in bytes of real memory: its 16-byte digest (a 49-byte object in
+# a 56-byte block), a float (24) or, while claimed, an (expiry, owner) tuple (56, plus the owner
+# string), and its dict slot (a 24-byte entry and its index, at most 2/3 full: under 64).
+# tests/delivery/test_memory_store.py checks the bound with tracemalloc.
+_DONE_BYTES = 160
+_CLAIM_BYTES = _DONE_BYTES + 56 + 49  # + len(owner): owners are ASCII tokens made by code
 
-_Entry = tuple[float, str]  # (expiry, owner); owner == _DONE once handled
+# complete() and release() usually follow claim() for the same key: the claim's digest is kept
+# for them in a small memo (short keys only; cleared whole when full) instead of hashing again.
+_MEMO_KEY_CHARS = 128
+_MEMO_ENTRY_BYTES = 4 * _MEMO_KEY_CHARS + 300  # the key (at most 4 bytes a char), digest, slot
+
+_Entry = float | tuple[float, str]  # a handled key's expiry, or a claim's (expiry, owner)
+
+
+def _digest(key: str) -> bytes:
+    # "surrogatepass": a lone surrogate (valid JSON "\ud800") must reach the store like any key.
+    return blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class MemoryDedupStore:
@@ -79,12 +92,19 @@ class MemoryDedupStore:
     cluster mode, Celery workers) need a shared store such as
     :class:`lark_events_core.redis_store.RedisDedupStore`.
 
+    Each key is kept as a fixed-size digest (16 bytes of BLAKE2b), so an entry costs the same
+    whatever the key's length: the byte bound is one of real memory. A handled key is a digest and
+    a float, objects the garbage collector never traverses; only claims in progress hold a tuple.
+
     Entries live in two generations of plain dicts: new entries go to the current one; when it
     holds half the entry or byte bound it becomes the previous one and the old previous one is
     dropped whole. So memory never exceeds the bounds, eviction is O(1), and at least the
     ``max_entries / 2`` most recently written ids are always remembered (until they expire): a
     flood of new ids can shorten the retention of old ones but never grows memory.
     """
+
+    #: Calls never block (no I/O): async callers call the sync methods directly, no coroutine.
+    nonblocking = True
 
     def __init__(
         self,
@@ -96,13 +116,17 @@ class MemoryDedupStore:
             raise ValueError("max_entries and max_bytes must be positive")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        # The memo takes at most an eighth of the byte bound; the generations share the rest.
+        self._memo_size = min(512, max_bytes // 8 // _MEMO_ENTRY_BYTES)
+        entry_bytes = max_bytes - self._memo_size * _MEMO_ENTRY_BYTES
         self._half_entries = max(1, max_entries // 2)
-        self._half_bytes = max(1, max_bytes // 2)
+        self._half_bytes = max(1, entry_bytes // 2)
         self._now = time.monotonic if clock is None else clock
-        self._current: dict[str, _Entry] = {}
-        self._previous: dict[str, _Entry] = {}
+        self._current: dict[bytes, _Entry] = {}
+        self._previous: dict[bytes, _Entry] = {}
         self._current_bytes = 0
         self._previous_bytes = 0
+        self._memo: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -110,7 +134,7 @@ class MemoryDedupStore:
 
     @property
     def approx_bytes(self) -> int:
-        """Estimated memory held by the entries."""
+        """Memory held by the entries (an upper bound per entry; the key's length is irrelevant)."""
         return self._current_bytes + self._previous_bytes
 
     # claim() and complete() run once per event each: the lock is taken with acquire/release
@@ -118,25 +142,32 @@ class MemoryDedupStore:
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
+        digest = _digest(key)
         now = self._now()
-        entry: _Entry = (now + ttl, owner)
+        entry = (now + ttl, owner)
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
-            found = current.setdefault(key, entry)
+            found = current.setdefault(digest, entry)
             if found is entry:  # a new key in the current generation (the common case)
-                older = self._previous.get(key)
-                if older is not None and older[0] > now:
-                    del current[key]  # still live in the previous generation
+                older = self._previous.get(digest)
+                if older is not None and (older if isinstance(older, float) else older[0]) > now:
+                    del current[digest]  # still live in the previous generation
                     return False
-                self._current_bytes += _ENTRY_OVERHEAD + len(key)
+                if len(key) <= _MEMO_KEY_CHARS:
+                    memo = self._memo
+                    if len(memo) >= self._memo_size:
+                        memo.clear()  # claims never settled (or a tiny bound): start afresh
+                    if self._memo_size:
+                        memo[key] = digest
+                self._current_bytes += _CLAIM_BYTES + len(owner)
                 if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
                     self._rotate()
                 return True
-            if found[0] > now:
+            if (found if isinstance(found, float) else found[0]) > now:
                 return False
-            current[key] = entry  # expired: taken over
+            current[digest] = entry  # expired: taken over
             return True
         finally:
             lock.release()
@@ -147,29 +178,39 @@ class MemoryDedupStore:
         lock = self._lock
         lock.acquire()
         try:
+            digest = self._memo.pop(key, None)
+            if digest is None:
+                digest = _digest(key)
             current = self._current
-            entry = current.get(key)
+            entry = current.get(digest)
             grew = entry is None
             if grew:
-                entry = self._previous.get(key)
-            if entry is not None and entry[0] > now and entry[1] != owner and entry[1] != _DONE:
+                entry = self._previous.get(digest)
+            if type(entry) is tuple and entry[0] > now and entry[1] != owner:
                 return  # our claim expired and another delivery took over: it will settle
-            current[key] = (now + ttl, _DONE)  # an older copy in the previous one is shadowed
+            current[digest] = now + ttl  # an older copy in the previous one is shadowed
             if grew:
-                self._grew(key)
+                self._current_bytes += _DONE_BYTES
+                if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
+                    self._rotate()
         finally:
             lock.release()
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
         with self._lock:
-            entry = self._current.get(key) or self._previous.get(key)
-            if entry is None or entry[1] != owner:
+            digest = self._memo.pop(key, None)
+            if digest is None:
+                digest = _digest(key)
+            entry = self._current.get(digest)
+            if entry is None:
+                entry = self._previous.get(digest)
+            if type(entry) is not tuple or entry[1] != owner:
                 return
-            if self._current.pop(key, None) is not None:
-                self._current_bytes -= _ENTRY_OVERHEAD + len(key)
-            if self._previous.pop(key, None) is not None:
-                self._previous_bytes -= _ENTRY_OVERHEAD + len(key)
+            # The bytes counted for it stay counted until its generation is dropped: an upper
+            # bound, and never an undercount (a taken-over entry was counted as what it was).
+            self._current.pop(digest, None)
+            self._previous.pop(digest, None)
 
     async def aclaim(self, key: str, owner: str, ttl: float) -> bool:
         """:meth:`claim` for async callers (no I/O, so no thread hop)."""
@@ -182,12 +223,6 @@ class MemoryDedupStore:
     async def arelease(self, key: str, owner: str) -> None:
         """:meth:`release` for async callers."""
         self.release(key, owner)
-
-    def _grew(self, key: str) -> None:
-        # A new key in the current generation: count it; rotate at half a bound.
-        self._current_bytes += _ENTRY_OVERHEAD + len(key)
-        if len(self._current) >= self._half_entries or self._current_bytes >= self._half_bytes:
-            self._rotate()
 
     def _rotate(self) -> None:
         self._previous, self._previous_bytes = self._current, self._current_bytes
