@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -37,7 +36,7 @@ class _Owners:
         self.reset()
 
     def reset(self) -> None:
-        self.prefix = secrets.token_hex(6) + "-"
+        self.prefix = os.urandom(6).hex() + "-"  # not secrets: it imports random and base64
         self.counter = itertools.count(1)
 
     def new(self) -> str:
