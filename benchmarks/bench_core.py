@@ -14,7 +14,8 @@
      (``binascii``) + orjson, and with msgspec decoding the outer JSON and base64 in one pass
      (when installed); the ratios use the faster one. Plus the floor with a ``set`` of event
      ids, the least a deduplication check can cost.
-   The variants run in interleaved rounds; each figure is the median round.
+   The variants run in interleaved rounds; each figure is the median round of this thread's CPU
+   time (``time.thread_time``: steadier than wall time when other work shares the machine).
 2. Import time and peak RSS of ``import lark_events_core`` in a fresh interpreter (several runs,
    median) against ``import lark_oapi``, and a bare interpreter for reference.
 
@@ -249,7 +250,11 @@ def floor(
 def per_request_us(
     variants: dict[str, Callable[[], Any]], requests: int, rounds: int
 ) -> dict[str, float]:
-    """Median over interleaved rounds of the time per request, in microseconds."""
+    """Median over interleaved rounds of the CPU time per request, in microseconds.
+
+    CPU time of this thread, not wall time: on a shared machine, time spent descheduled while
+    other processes run would otherwise count as ours.
+    """
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for fn in variants.values():  # warm up caches and lazy imports
         for _ in range(50):
@@ -257,10 +262,10 @@ def per_request_us(
     for _ in range(rounds):
         for name, fn in variants.items():
             gc.collect()
-            start = time.perf_counter()
+            start = time.thread_time()
             for _ in range(requests):
                 fn()
-            samples[name].append((time.perf_counter() - start) / requests * 1e6)
+            samples[name].append((time.thread_time() - start) / requests * 1e6)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

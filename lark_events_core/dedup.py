@@ -65,22 +65,26 @@ class AsyncDedupStore(Protocol):
         ...
 
 
-# What one entry holds at most, in bytes of real memory: its 16-byte digest (a 49-byte object in
-# a 56-byte block), a float (24) or, while claimed, an (expiry, owner) tuple (56, plus the owner
-# string), and its dict slot (a 24-byte entry and its index, at most 2/3 full: under 64).
-# tests/delivery/test_memory_store.py checks the bound with tracemalloc.
-_DONE_BYTES = 160
+# A short ASCII key (the usual "lark:<app_id>:<event_id>") is kept as it is: its hash is cached
+# on the str, so lookups cost nothing more. Any other key is kept as a 16-byte BLAKE2b digest
+# (bytes never equal a str): either way an entry's key is at most about 113 bytes in memory,
+# whatever the key's length.
+_KEY_CHARS = 64
+
+# What one entry holds at most, in bytes of real memory: its key (an ASCII str of at most 64
+# characters: 113, in a 120-byte block), a float (24) or, while claimed, an (expiry, owner) tuple
+# (56, plus the owner string), and its dict slot (a 24-byte entry and its index, at most 2/3
+# full). tests/delivery/test_memory_store.py checks the bound with tracemalloc.
+_DONE_BYTES = 220
 _CLAIM_BYTES = _DONE_BYTES + 56 + 49  # + len(owner): owners are ASCII tokens made by code
 
-# complete() and release() usually follow claim() for the same key: the claim's digest is kept
-# for them in a small memo (short keys only; cleared whole when full) instead of hashing again.
-_MEMO_KEY_CHARS = 128
-_MEMO_ENTRY_BYTES = 4 * _MEMO_KEY_CHARS + 300  # the key (at most 4 bytes a char), digest, slot
-
 _Entry = float | tuple[float, str]  # a handled key's expiry, or a claim's (expiry, owner)
+_Key = str | bytes
 
 
-def _digest(key: str) -> bytes:
+def _stored_key(key: str) -> _Key:
+    if len(key) <= _KEY_CHARS and key.isascii():
+        return key
     # "surrogatepass": a lone surrogate (valid JSON "\ud800") must reach the store like any key.
     return blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -92,9 +96,10 @@ class MemoryDedupStore:
     cluster mode, Celery workers) need a shared store such as
     :class:`lark_events_core.redis_store.RedisDedupStore`.
 
-    Each key is kept as a fixed-size digest (16 bytes of BLAKE2b), so an entry costs the same
-    whatever the key's length: the byte bound is one of real memory. A handled key is a digest and
-    a float, objects the garbage collector never traverses; only claims in progress hold a tuple.
+    A key longer than 64 characters, or not ASCII, is kept as a fixed-size digest (16 bytes of
+    BLAKE2b), so an entry costs at most the same whatever the key's length: the byte bound is one
+    of real memory. A handled key is a str or bytes and a float, objects the garbage collector
+    never traverses; only claims in progress hold a tuple.
 
     Entries live in two generations of plain dicts: new entries go to the current one; when it
     holds half the entry or byte bound it becomes the previous one and the old previous one is
@@ -116,17 +121,13 @@ class MemoryDedupStore:
             raise ValueError("max_entries and max_bytes must be positive")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        # The memo takes at most an eighth of the byte bound; the generations share the rest.
-        self._memo_size = min(512, max_bytes // 8 // _MEMO_ENTRY_BYTES)
-        entry_bytes = max_bytes - self._memo_size * _MEMO_ENTRY_BYTES
         self._half_entries = max(1, max_entries // 2)
-        self._half_bytes = max(1, entry_bytes // 2)
+        self._half_bytes = max(1, max_bytes // 2)
         self._now = time.monotonic if clock is None else clock
-        self._current: dict[bytes, _Entry] = {}
-        self._previous: dict[bytes, _Entry] = {}
+        self._current: dict[_Key, _Entry] = {}
+        self._previous: dict[_Key, _Entry] = {}
         self._current_bytes = 0
         self._previous_bytes = 0
-        self._memo: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -142,53 +143,45 @@ class MemoryDedupStore:
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
-        digest = _digest(key)
+        stored = _stored_key(key)
         now = self._now()
         entry = (now + ttl, owner)
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
-            found = current.setdefault(digest, entry)
+            found = current.setdefault(stored, entry)
             if found is entry:  # a new key in the current generation (the common case)
-                older = self._previous.get(digest)
+                older = self._previous.get(stored)
                 if older is not None and (older if isinstance(older, float) else older[0]) > now:
-                    del current[digest]  # still live in the previous generation
+                    del current[stored]  # still live in the previous generation
                     return False
-                if len(key) <= _MEMO_KEY_CHARS:
-                    memo = self._memo
-                    if len(memo) >= self._memo_size:
-                        memo.clear()  # claims never settled (or a tiny bound): start afresh
-                    if self._memo_size:
-                        memo[key] = digest
                 self._current_bytes += _CLAIM_BYTES + len(owner)
                 if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
                     self._rotate()
                 return True
             if (found if isinstance(found, float) else found[0]) > now:
                 return False
-            current[digest] = entry  # expired: taken over
+            current[stored] = entry  # expired: taken over
             return True
         finally:
             lock.release()
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
+        stored = _stored_key(key)
         now = self._now()
         lock = self._lock
         lock.acquire()
         try:
-            digest = self._memo.pop(key, None)
-            if digest is None:
-                digest = _digest(key)
             current = self._current
-            entry = current.get(digest)
+            entry = current.get(stored)
             grew = entry is None
             if grew:
-                entry = self._previous.get(digest)
+                entry = self._previous.get(stored)
             if type(entry) is tuple and entry[0] > now and entry[1] != owner:
                 return  # our claim expired and another delivery took over: it will settle
-            current[digest] = now + ttl  # an older copy in the previous one is shadowed
+            current[stored] = now + ttl  # an older copy in the previous one is shadowed
             if grew:
                 self._current_bytes += _DONE_BYTES
                 if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
@@ -198,19 +191,17 @@ class MemoryDedupStore:
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
+        stored = _stored_key(key)
         with self._lock:
-            digest = self._memo.pop(key, None)
-            if digest is None:
-                digest = _digest(key)
-            entry = self._current.get(digest)
+            entry = self._current.get(stored)
             if entry is None:
-                entry = self._previous.get(digest)
+                entry = self._previous.get(stored)
             if type(entry) is not tuple or entry[1] != owner:
                 return
             # The bytes counted for it stay counted until its generation is dropped: an upper
             # bound, and never an undercount (a taken-over entry was counted as what it was).
-            self._current.pop(digest, None)
-            self._previous.pop(digest, None)
+            self._current.pop(stored, None)
+            self._previous.pop(stored, None)
 
     async def aclaim(self, key: str, owner: str, ttl: float) -> bool:
         """:meth:`claim` for async callers (no I/O, so no thread hop)."""

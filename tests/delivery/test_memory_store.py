@@ -245,7 +245,7 @@ def test_a_key_with_a_lone_surrogate_is_deduplicated() -> None:
     assert not store.claim(key, "b", 60)
 
 
-def test_keys_that_differ_only_beyond_the_memo_length_stay_distinct() -> None:
+def test_long_keys_that_differ_only_at_the_end_stay_distinct() -> None:
     store = MemoryDedupStore()
     a, b = "k" * 500 + "a", "k" * 500 + "b"
     assert store.claim(a, "o", 60)
