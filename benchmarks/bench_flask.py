@@ -7,6 +7,9 @@
 Each server is ``gunicorn -w 1`` (one sync worker, as the issue's baseline) on a free port:
 
 - ``floor``: Flask's minimal endpoint, ``request.get_data()`` and a constant JSON answer;
+- ``floor+crypto``: the same endpoint doing the unavoidable work too (``benchmarks/_floor.py``:
+  signature, decryption, parses, token, a set of event ids), so ``lark / floor+crypto`` measures
+  only what lark-events adds (target >= 0.9);
 - ``lark``: ``lark_events_flask.make_blueprint`` with a sync handler (verify, decrypt, dedup);
 - ``lark-oapi``: the official SDK's Flask adapter (``lark_oapi.adapter.flask``: ``parse_req``,
   ``EventDispatcherHandler.do``, ``parse_resp``) with a no-op ``im.message.receive_v1`` handler.
@@ -37,7 +40,7 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks._load`` impo
 ENCRYPT_KEY = "bench_key"
 VERIFICATION_TOKEN = "bench_token"
 PATH = "/webhook/event"
-MODES = ("floor", "lark", "lark-oapi")
+MODES = ("floor", "floor+crypto", "lark", "lark-oapi")
 #: Extra modes for diagnosis (``--extra lark-shell``): the adapter over a dispatcher that answers
 #: at once, i.e. the Flask side alone without any core work.
 EXTRA_MODES = ("lark-shell",)
@@ -55,6 +58,18 @@ def create_app(mode: str) -> Any:
         @app.post(PATH)
         def floor() -> Any:
             request.get_data()
+            return app.response_class(SUCCESS, content_type="application/json; charset=utf-8")
+
+        return app
+
+    if mode == "floor+crypto":
+        from benchmarks._floor import crypto_floor
+
+        check = crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN)
+
+        @app.post(PATH)
+        def floor_crypto() -> Any:
+            check(request.headers.get, request.get_data())
             return app.response_class(SUCCESS, content_type="application/json; charset=utf-8")
 
         return app
@@ -203,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     rps: dict[str, list[float]] = {mode: [] for mode in modes}
     cpu_us: dict[str, list[float]] = {mode: [] for mode in modes}
     vs_floor: list[float] = []
+    vs_crypto: list[float] = []
     vs_oapi: list[float] = []
     print(
         f"Flask adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
@@ -218,15 +234,16 @@ def main(argv: list[str] | None = None) -> int:
             cpu_us[mode].append(per_request)
             this_round[mode] = result.rps
             print(
-                f"  round {round_no} {mode:<9} {result.summary()}"
+                f"  round {round_no} {mode:<12} {result.summary()}"
                 f"  worker cpu {per_request:.1f} us/req"
             )
         vs_floor.append(this_round["lark"] / this_round["floor"])
+        vs_crypto.append(this_round["lark"] / this_round["floor+crypto"])
         vs_oapi.append(this_round["lark"] / this_round["lark-oapi"])
     print()
     for mode in modes:
         print(
-            f"{mode:<9} median {statistics.median(rps[mode]):9.1f} req/s"
+            f"{mode:<12} median {statistics.median(rps[mode]):9.1f} req/s"
             f"  worker cpu {statistics.median(cpu_us[mode]):7.1f} us/req"
         )
 
@@ -238,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ratio lark / floor:     {statistics.median(vs_floor):.3f}x  (target >= 0.85)"
         f"  rounds: {rounds_floor}  cpu-time ratio: {cpu_ratio('lark', 'floor'):.3f}x"
+    )
+    rounds_crypto = " ".join(f"{v:.3f}" for v in vs_crypto)
+    print(
+        f"ratio lark / floor+crypto: {statistics.median(vs_crypto):.3f}x  (target >= 0.9)"
+        f"  rounds: {rounds_crypto}  cpu-time ratio: {cpu_ratio('lark', 'floor+crypto'):.3f}x"
     )
     print(
         f"ratio lark / lark-oapi: {statistics.median(vs_oapi):.3f}x  (target >= 1.4)"

@@ -4,10 +4,11 @@
     .venv/bin/python benchmarks/bench_longconn.py       # about a minute
     .venv/bin/python benchmarks/bench_longconn.py --count 20000 --rounds 3 --window 64
 
-The strict fake platform (``lark_events_core.testing.fake_platform``) runs in this process on
-loopback. Each client runs in its own process, connects to it like to the real platform
-(bootstrap, WebSocket, pings) and gets the same distinct ``im.message.receive_v1`` events, with an
-empty handler:
+The strict fake platform (``lark_events_core.testing.fake_platform``) runs on loopback in a
+process of its own for each run (``--platform``; this process only starts runs and prints), so
+the platform's work is never the driver's. Each client runs in its own process, connects to it
+like to the real platform (bootstrap, WebSocket, pings) and gets the same number of distinct
+``im.message.receive_v1`` events (fresh ids in every run), with an empty handler:
 
 - ``lark-oapi``: ``lark_oapi.ws.Client`` with ``register_p2_im_message_receive_v1`` (its handlers
   are sync and run on its event loop);
@@ -20,6 +21,8 @@ ack latency at that load: push to ack received, measured by the fake. Every ack 
 fake exactly as in the tests (the run fails on a protocol violation). Modes alternate in every
 round; the client process's CPU time per event (psutil) is printed too, steadier than events/s on
 a shared machine. The ratio ``lark-async / lark-oapi`` (median over rounds) is printed last.
+``--profile DIR`` samples each client process with py-spy during the throughput phase
+(``DIR/<mode>-<round>.txt``: the hottest frames) to see where the client spends its time.
 Target: >= 3x the official client's throughput, and p99 ack latency < 10 ms with an empty handler.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -35,6 +39,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script
@@ -187,7 +192,13 @@ async def drive(platform: object, bodies: list[bytes], window: int) -> tuple[flo
 
 
 async def measure(
-    mode: str, bodies: list[bytes], warmup: int, window: int, light: int, light_window: int
+    mode: str,
+    bodies: list[bytes],
+    warmup: int,
+    window: int,
+    light: int,
+    light_window: int,
+    profile: str | None = None,
 ) -> Result:
     """Start ``mode``'s client process, warm it up, measure, stop it.
 
@@ -214,7 +225,11 @@ async def measure(
             await drive(platform, bodies[:warmup], window)
             cpu_before = psutil.Process(proc.pid).cpu_times()
             own_before = time.process_time()
+            spy = None if profile is None else await _start_profiler(proc.pid, profile)
             seconds, latencies = await drive(platform, bodies[warmup:-light], window)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled so far
+                await spy.wait()
             own = time.process_time() - own_before
             cpu_after = psutil.Process(proc.pid).cpu_times()
             _, light_latencies = await drive(platform, bodies[-light:], light_window)
@@ -228,6 +243,80 @@ async def measure(
         platform.assert_no_violations()
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     return Result(mode, len(latencies), seconds, latencies, cpu, own, light_latencies)
+
+
+async def _start_profiler(pid: int, out: str) -> asyncio.subprocess.Process:
+    """py-spy sampling ``pid`` (the client) into ``out`` as raw collapsed stacks."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return await asyncio.create_subprocess_exec(
+        spy,
+        "record",
+        "-p",
+        str(pid),
+        "-r",
+        "250",
+        "--format",
+        "raw",
+        "-o",
+        out,
+        "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def hottest_frames(raw: str, top: int = 15) -> list[str]:
+    """The frames with the most samples (own and including callees) from py-spy's raw output."""
+    own: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    total = 0
+    for line in Path(raw).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            incl[frame] = incl.get(frame, 0) + n
+    lines = [f"{total} samples; own time:"]
+    lines += [f"  {n / total:6.1%} {f}" for f, n in sorted(own.items(), key=lambda x: -x[1])[:top]]
+    lines.append("including callees:")
+    lines += [f"  {n / total:6.1%} {f}" for f, n in sorted(incl.items(), key=lambda x: -x[1])[:top]]
+    return lines
+
+
+def platform_run(mode: str, options: dict[str, Any]) -> None:
+    """One run in this process (``--platform``): the fake platform, the client, one JSON line."""
+    count, warmup, light = (int(options[k]) for k in ("count", "warmup", "light"))
+    bodies = make_bodies(warmup + count + light)
+    profile = options.get("profile")
+    result = asyncio.run(
+        measure(
+            mode,
+            bodies,
+            warmup,
+            int(options["window"]),
+            light,
+            int(options["light_window"]),
+            None if profile is None else str(profile),
+        )
+    )
+    print(json.dumps(dataclasses.asdict(result)))
+
+
+def run_in_platform_process(mode: str, options: dict[str, Any]) -> Result:
+    """Start a ``--platform`` process for one run of ``mode`` and read its result."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, "--platform", mode, json.dumps(options)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return Result(**json.loads(out.strip().splitlines()[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,10 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all modes (default 3)")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy each client into DIR")
     parser.add_argument("--worker", nargs=4, metavar=("MODE", "DOMAIN", "APP_ID", "SECRET"))
+    parser.add_argument("--platform", nargs=2, metavar=("MODE", "OPTIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(*args.worker)
+        return 0
+    if args.platform:
+        platform_run(args.platform[0], json.loads(args.platform[1]))
         return 0
     modes = [m for m in args.modes.split(",") if m]
     print(
@@ -258,14 +352,28 @@ def main(argv: list[str] | None = None) -> int:
         f"in flight (light load); latency = push to ack received; {args.rounds} rounds"
     )
     results: dict[str, list[Result]] = {mode: [] for mode in modes}
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     for round_no in range(1, args.rounds + 1):
-        bodies = make_bodies(args.warmup + args.count + args.light)  # fresh ids every round
         for mode in modes:
-            result = asyncio.run(
-                measure(mode, bodies, args.warmup, args.window, args.light, args.light_window)
-            )
+            options: dict[str, Any] = {
+                "count": args.count,
+                "warmup": args.warmup,
+                "light": args.light,
+                "window": args.window,
+                "light_window": args.light_window,
+            }
+            raw = None
+            if args.profile:
+                raw = str(Path(args.profile) / f"{mode}-{round_no}.raw")
+                options["profile"] = raw
+            result = run_in_platform_process(mode, options)  # fresh ids in every run
             results[mode].append(result)
             print(f"round {round_no}  {result.line()}", flush=True)
+            if raw is not None and Path(raw).exists():
+                report = Path(raw).with_suffix(".txt")
+                report.write_text("\n".join(hottest_frames(raw)) + "\n")
+                print(f"           client profile: {report}", flush=True)
     print("\nmedian over rounds:")
     for mode in modes:
         rates = [r.rate for r in results[mode]]

@@ -7,22 +7,40 @@ PKCS#7 padding, checked strictly: a wrong key looks exactly like bad padding, an
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
+import hmac
 import os
+import sys
 import threading
+from collections.abc import Callable
 
-from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 from ._secrets import Secret
 from .errors import DecryptionError
 
-__all__ = ["AESCipher", "decrypt", "encrypt"]
+__all__ = ["AESCipher", "b64decode_strict", "decrypt", "encrypt"]
 
 _BLOCK = 16
-_PKCS7 = padding.PKCS7(128)  # stateless; each message gets its own padder / unpadder
+# PKCS#7 padding of n bytes is n copies of the byte n (1 ≤ n ≤ 16): one table lookup per message.
+_PADDING = tuple(bytes([n]) * n for n in range(_BLOCK + 1))
+
+b64decode_strict: Callable[[str | bytes], bytes]
+"""Decode standard base64, refusing any character outside the alphabet and bad padding."""
+
+if sys.version_info >= (3, 11):
+
+    def b64decode_strict(data: str | bytes) -> bytes:
+        """Decode standard base64, refusing anything outside the alphabet and bad padding."""
+        return binascii.a2b_base64(data, strict_mode=True)
+
+else:  # pragma: no cover - Python 3.10
+    import base64
+
+    def b64decode_strict(data: str | bytes) -> bytes:
+        """Decode standard base64, refusing anything outside the alphabet and bad padding."""
+        return base64.b64decode(data, validate=True)
 
 
 class AESCipher:
@@ -36,14 +54,15 @@ class AESCipher:
         self._local = threading.local()
 
     def _decrypt_blocks(self, raw: bytes) -> bytes:
-        """CBC-decrypt ``iv ++ ciphertext`` with one long-lived decryption context per thread.
+        """CBC-decrypt ``iv ++ ciphertext`` with one long-lived decryption context per thread;
+        the result still starts with one block to discard.
 
         Setting up a context costs more than decrypting a whole event, so each thread keeps one
         and never finalises it. In CBC, plaintext block i is D(C[i]) xor C[i-1]: feeding the IV
         as the first "ciphertext" block makes the context chain from it, so every block after
         the first output block is exactly the message's plaintext, whatever the context
         decrypted before. The first output block (the IV decrypted against the previous
-        message's last block) is discarded.
+        message's last block) is garbage, and the caller slices it off together with the padding.
         """
         decryptor: CipherContext
         try:
@@ -55,8 +74,8 @@ class AESCipher:
         if len(out) != len(raw):  # never with whole blocks; if it ever were, start afresh
             del self._local.decryptor
             fresh = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
-            return fresh.update(raw[_BLOCK:]) + fresh.finalize()
-        return out[_BLOCK:]
+            return bytes(_BLOCK) + fresh.update(raw[_BLOCK:]) + fresh.finalize()
+        return out
 
     def __repr__(self) -> str:
         return "AESCipher(<key hidden>)"
@@ -64,17 +83,22 @@ class AESCipher:
     def decrypt(self, encrypted: str | bytes) -> bytes:
         """Decrypt a base64 ``encrypt`` value to the plaintext bytes."""
         try:
-            raw = base64.b64decode(encrypted, validate=True)
+            raw = b64decode_strict(encrypted)
         except (binascii.Error, ValueError):
             raise DecryptionError("encrypt is not valid base64") from None
-        if len(raw) < 2 * _BLOCK or len(raw) % _BLOCK:
+        return self.decrypt_raw(raw)
+
+    def decrypt_raw(self, raw: bytes) -> bytes:
+        """Decrypt ``iv ++ ciphertext`` (the ``encrypt`` value already base64-decoded)."""
+        size = len(raw)
+        if size < 2 * _BLOCK or size % _BLOCK:
             raise DecryptionError("encrypt has an invalid length")
         padded = self._decrypt_blocks(raw)
-        unpadder = _PKCS7.unpadder()
-        try:
-            return unpadder.update(padded) + unpadder.finalize()
-        except ValueError:
-            raise DecryptionError() from None
+        pad = padded[-1]
+        # The whole padding is compared (in constant time for its length), not just its last byte.
+        if not 0 < pad <= _BLOCK or not hmac.compare_digest(padded[-pad:], _PADDING[pad]):
+            raise DecryptionError()
+        return padded[_BLOCK:-pad]
 
     def encrypt(self, plaintext: bytes | str, iv: bytes | None = None) -> str:
         """Encrypt ``plaintext`` as the platform does; a fresh random IV unless one is given."""
@@ -83,12 +107,10 @@ class AESCipher:
             iv = os.urandom(_BLOCK)
         elif len(iv) != _BLOCK:
             raise ValueError("the IV must be 16 bytes")
-        padder = _PKCS7.padder()
-        padded = padder.update(data) + padder.finalize()
+        padded = data + _PADDING[_BLOCK - len(data) % _BLOCK]
         encryptor = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
-        return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode(
-            "ascii"
-        )
+        sealed = iv + encryptor.update(padded) + encryptor.finalize()
+        return binascii.b2a_base64(sealed, newline=False).decode("ascii")
 
 
 def decrypt(encrypted: str | bytes, encrypt_key: str | Secret) -> bytes:

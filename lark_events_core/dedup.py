@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from hashlib import blake2b
 from typing import Protocol, runtime_checkable
 
 __all__ = [
@@ -64,12 +65,28 @@ class AsyncDedupStore(Protocol):
         ...
 
 
-# Rough size of one entry besides its key's characters: str header, dict slot, tuple, float.
-# Counting characters instead of calling sys.getsizeof keeps claims cheap.
-_ENTRY_OVERHEAD = 200
-_DONE = ""  # the owner recorded for a handled key (owners are never empty)
+# A short ASCII key (the usual "lark:<app_id>:<event_id>") is kept as it is: its hash is cached
+# on the str, so lookups cost nothing more. Any other key is kept as a 16-byte BLAKE2b digest
+# (bytes never equal a str): either way an entry's key is at most about 113 bytes in memory,
+# whatever the key's length.
+_KEY_CHARS = 64
 
-_Entry = tuple[float, str]  # (expiry, owner); owner == _DONE once handled
+# What one entry holds at most, in bytes of real memory: its key (an ASCII str of at most 64
+# characters: 113, in a 120-byte block), a float (24) or, while claimed, an (expiry, owner) tuple
+# (56, plus the owner string), and its dict slot (a 24-byte entry and its index, at most 2/3
+# full). tests/delivery/test_memory_store.py checks the bound with tracemalloc.
+_DONE_BYTES = 220
+_CLAIM_BYTES = _DONE_BYTES + 56 + 49  # + len(owner): owners are ASCII tokens made by code
+
+_Entry = float | tuple[float, str]  # a handled key's expiry, or a claim's (expiry, owner)
+_Key = str | bytes
+
+
+def _stored_key(key: str) -> _Key:
+    if len(key) <= _KEY_CHARS and key.isascii():
+        return key
+    # "surrogatepass": a lone surrogate (valid JSON "\ud800") must reach the store like any key.
+    return blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class MemoryDedupStore:
@@ -79,12 +96,20 @@ class MemoryDedupStore:
     cluster mode, Celery workers) need a shared store such as
     :class:`lark_events_core.redis_store.RedisDedupStore`.
 
+    A key longer than 64 characters, or not ASCII, is kept as a fixed-size digest (16 bytes of
+    BLAKE2b), so an entry costs at most the same whatever the key's length: the byte bound is one
+    of real memory. A handled key is a str or bytes and a float, objects the garbage collector
+    never traverses; only claims in progress hold a tuple.
+
     Entries live in two generations of plain dicts: new entries go to the current one; when it
     holds half the entry or byte bound it becomes the previous one and the old previous one is
     dropped whole. So memory never exceeds the bounds, eviction is O(1), and at least the
     ``max_entries / 2`` most recently written ids are always remembered (until they expire): a
     flood of new ids can shorten the retention of old ones but never grows memory.
     """
+
+    #: Calls never block (no I/O): async callers call the sync methods directly, no coroutine.
+    nonblocking = True
 
     def __init__(
         self,
@@ -99,8 +124,8 @@ class MemoryDedupStore:
         self._half_entries = max(1, max_entries // 2)
         self._half_bytes = max(1, max_bytes // 2)
         self._now = time.monotonic if clock is None else clock
-        self._current: dict[str, _Entry] = {}
-        self._previous: dict[str, _Entry] = {}
+        self._current: dict[_Key, _Entry] = {}
+        self._previous: dict[_Key, _Entry] = {}
         self._current_bytes = 0
         self._previous_bytes = 0
         self._lock = threading.Lock()
@@ -110,7 +135,7 @@ class MemoryDedupStore:
 
     @property
     def approx_bytes(self) -> int:
-        """Estimated memory held by the entries."""
+        """Memory held by the entries (an upper bound per entry; the key's length is irrelevant)."""
         return self._current_bytes + self._previous_bytes
 
     # claim() and complete() run once per event each: the lock is taken with acquire/release
@@ -118,58 +143,65 @@ class MemoryDedupStore:
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
+        stored = _stored_key(key)
         now = self._now()
-        entry: _Entry = (now + ttl, owner)
+        entry = (now + ttl, owner)
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
-            found = current.setdefault(key, entry)
+            found = current.setdefault(stored, entry)
             if found is entry:  # a new key in the current generation (the common case)
-                older = self._previous.get(key)
-                if older is not None and older[0] > now:
-                    del current[key]  # still live in the previous generation
+                older = self._previous.get(stored)
+                if older is not None and (older if isinstance(older, float) else older[0]) > now:
+                    del current[stored]  # still live in the previous generation
                     return False
-                self._current_bytes += _ENTRY_OVERHEAD + len(key)
+                self._current_bytes += _CLAIM_BYTES + len(owner)
                 if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
                     self._rotate()
                 return True
-            if found[0] > now:
+            if (found if isinstance(found, float) else found[0]) > now:
                 return False
-            current[key] = entry  # expired: taken over
+            current[stored] = entry  # expired: taken over
             return True
         finally:
             lock.release()
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
+        stored = _stored_key(key)
         now = self._now()
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
-            entry = current.get(key)
+            entry = current.get(stored)
             grew = entry is None
             if grew:
-                entry = self._previous.get(key)
-            if entry is not None and entry[0] > now and entry[1] != owner and entry[1] != _DONE:
+                entry = self._previous.get(stored)
+            if type(entry) is tuple and entry[0] > now and entry[1] != owner:
                 return  # our claim expired and another delivery took over: it will settle
-            current[key] = (now + ttl, _DONE)  # an older copy in the previous one is shadowed
+            current[stored] = now + ttl  # an older copy in the previous one is shadowed
             if grew:
-                self._grew(key)
+                self._current_bytes += _DONE_BYTES
+                if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
+                    self._rotate()
         finally:
             lock.release()
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
+        stored = _stored_key(key)
         with self._lock:
-            entry = self._current.get(key) or self._previous.get(key)
-            if entry is None or entry[1] != owner:
+            entry = self._current.get(stored)
+            if entry is None:
+                entry = self._previous.get(stored)
+            if type(entry) is not tuple or entry[1] != owner:
                 return
-            if self._current.pop(key, None) is not None:
-                self._current_bytes -= _ENTRY_OVERHEAD + len(key)
-            if self._previous.pop(key, None) is not None:
-                self._previous_bytes -= _ENTRY_OVERHEAD + len(key)
+            # The bytes counted for it stay counted until its generation is dropped: an upper
+            # bound, and never an undercount (a taken-over entry was counted as what it was).
+            self._current.pop(stored, None)
+            self._previous.pop(stored, None)
 
     async def aclaim(self, key: str, owner: str, ttl: float) -> bool:
         """:meth:`claim` for async callers (no I/O, so no thread hop)."""
@@ -182,12 +214,6 @@ class MemoryDedupStore:
     async def arelease(self, key: str, owner: str) -> None:
         """:meth:`release` for async callers."""
         self.release(key, owner)
-
-    def _grew(self, key: str) -> None:
-        # A new key in the current generation: count it; rotate at half a bound.
-        self._current_bytes += _ENTRY_OVERHEAD + len(key)
-        if len(self._current) >= self._half_entries or self._current_bytes >= self._half_bytes:
-            self._rotate()
 
     def _rotate(self) -> None:
         self._previous, self._previous_bytes = self._current, self._current_bytes

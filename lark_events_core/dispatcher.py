@@ -518,8 +518,9 @@ class Dispatcher(Registrar):
         return self._observed(call, await self._run_async(call), self.observer)
 
     async def _run_async(self, call: HandlerCall) -> Response:
+        claims = self.claims
         if call.dedup_key is not None:
-            refusal = await self.claims.aclaim(call)
+            refusal = claims.claim(call) if claims.inline else await claims.aclaim(call)
             if refusal is not None:
                 return refusal
         handler = call.handler
@@ -533,7 +534,10 @@ class Dispatcher(Registrar):
             await self.claims.asettle(call, ok=False)
             return self.finish(call, error=exc)
         if call.owner is not None:
-            await self.claims.asettle(call, ok=True)
+            if claims.inline:
+                claims.settle(call, ok=True)
+            else:
+                await claims.asettle(call, ok=True)
         return self.finish(call, result) if handler.callback else SUCCESS
 
     async def _defer_async(self, call: HandlerCall) -> Response:

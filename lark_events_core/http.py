@@ -9,10 +9,11 @@ from typing import Any
 from . import _json
 from .events._model import slot_constructor
 
-__all__ = ["JSON_CONTENT_TYPE", "Headers", "Request", "Response"]
+__all__ = ["JSON_CONTENT_TYPE", "CaseInsensitiveHeaders", "Headers", "Request", "Response"]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", JSON_CONTENT_TYPE),)
+_MISSING: Any = object()
 
 
 class Headers(Mapping[str, str]):
@@ -42,7 +43,10 @@ class Headers(Mapping[str, str]):
         self._items = items
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._items.get(key.lower(), default)
+        # The core asks with lower-case names: one lookup, no lower() (names are stored lowered).
+        items = self._items
+        value = items.get(key, _MISSING)
+        return items.get(key.lower(), default) if value is _MISSING else value
 
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()]
@@ -59,6 +63,38 @@ class Headers(Mapping[str, str]):
     def __repr__(self) -> str:
         # Header values can hold signatures; names are enough to debug with.
         return f"Headers({sorted(self._items)!r})"
+
+
+class CaseInsensitiveHeaders(Headers):
+    """A read-only view over a framework's own case-insensitive header mapping, not a copy.
+
+    For mappings that already ignore case and return the first of repeated values (aiohttp's
+    ``request.headers``, multidict's ``CIMultiDictProxy``): the core reads a handful of headers
+    per request, so looking them up beats converting all of them.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Mapping[str, str]) -> None:
+        self._raw = raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._raw.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._raw[key]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.lower() for name in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"CaseInsensitiveHeaders({sorted(self)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +123,8 @@ class Request:
     @property
     def request_id(self) -> str | None:
         """The platform's request id: ``X-Tt-Logid``, then ``X-Request-Id``."""
-        value: str | None = self.headers.get("x-tt-logid") or self.headers.get("x-request-id")
+        get = self.headers.get
+        value: str | None = get("x-tt-logid") or get("x-request-id")
         return value
 
     def __repr__(self) -> str:

@@ -59,9 +59,17 @@ def matching_secret(
     legacy_card: bool = False,
 ) -> Secret | None:
     """The first of ``secrets`` whose signature equals ``signature`` (constant time), or None."""
-    sign = card_signature if legacy_card else event_signature
-    wanted = signature.strip().lower().encode("ascii", "replace")
+    # SHA-1 is what the platform signs legacy card callbacks with; we cannot choose another.
+    new = hashlib.sha1 if legacy_card else hashlib.sha256
+    wanted = signature.strip().lower()
+    if not wanted.isascii():
+        # compare_digest takes ASCII str only; a hex digest never holds anything else.
+        wanted = wanted.encode("ascii", "replace").decode("ascii")
+    prefix = timestamp + nonce
     for secret in secrets:
-        if hmac.compare_digest(sign(timestamp, nonce, secret, body).encode("ascii"), wanted):
+        # As event_signature / card_signature, inline: this runs on every request.
+        digest = new((prefix + secret.reveal()).encode("utf-8", "surrogatepass"))
+        digest.update(body)
+        if hmac.compare_digest(digest.hexdigest(), wanted):
             return secret
     return None

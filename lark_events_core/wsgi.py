@@ -108,7 +108,8 @@ class EnvironHeaders(Headers):
         self._environ = environ
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self._environ.get(_environ_key(key))
+        name = _KEYS.get(key)  # inline: a lookup per header the core reads, per request
+        value = self._environ.get(_environ_key(key) if name is None else name)
         return value if isinstance(value, str) and value else default
 
     def __getitem__(self, key: str) -> str:

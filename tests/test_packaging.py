@@ -31,6 +31,7 @@ MODULE_OF = {
     "cryptography": "cryptography",
     "django": "django",
     "flask": "flask",
+    "msgspec": "msgspec",
     "opentelemetry-api": "opentelemetry",
     "orjson": "orjson",
     "prometheus-client": "prometheus_client",

@@ -23,6 +23,7 @@ from typing import Any
 
 from lark_events_core import Dispatcher, Request, Response, _extras
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
+from lark_events_core.http import CaseInsensitiveHeaders
 
 try:
     from aiohttp import ClientPayloadError, web
@@ -91,7 +92,9 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
                 reply = _web_response(_error(PayloadTooLarge()))
                 reply.force_close()  # the rest of the body is never read
                 return reply
-            core_request = Request.build("POST", request.headers.items(), body, request.path)
+            # A view over aiohttp's case-insensitive headers, not a copy of all of them.
+            headers = CaseInsensitiveHeaders(request.headers)
+            core_request = Request("POST", headers, body, request.path)
             return _web_response(await dispatcher.handle_async(core_request, card=card))
         except (ClientPayloadError, HttpProcessingError, ConnectionError, IncompleteReadError):
             logger.info("request body ended early or was malformed")

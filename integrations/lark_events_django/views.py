@@ -30,7 +30,7 @@ from django.http import HttpRequest, HttpResponse
 from lark_events_core import Dispatcher, LarkEventsError, Request, Response
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 from lark_events_core.http import JSON_CONTENT_TYPE
-from lark_events_core.wsgi import read_environ_body
+from lark_events_core.wsgi import EnvironHeaders, read_environ_body
 
 from . import conf
 from .execution import RequestThread, for_async_view, for_sync_view
@@ -108,10 +108,9 @@ def _body_limit(max_body_bytes: int) -> int:
 
 
 def _core_request(request: HttpRequest, body: bytes) -> Request:
-    # The HTTP_* entries of META, named as sent: cheaper than request.headers, same content.
-    meta = request.META
-    headers = [(k[5:].replace("_", "-"), v) for k, v in meta.items() if k[:5] == "HTTP_"]
-    return Request.build("POST", headers, body, request.path)
+    # A view over META (WSGI environ names, under ASGI too), read on demand: the core reads a
+    # handful of headers, so copying all of them costs more than it serves.
+    return Request("POST", EnvironHeaders(request.META), body, request.path)
 
 
 def _resolver(dispatcher: DispatcherSource) -> Callable[[], Dispatcher]:

@@ -81,9 +81,18 @@ MUTANTS = [
     Mutant(
         "padding",
         "crypto.py",
-        "            return unpadder.update(padded) + unpadder.finalize()\n",
-        "            return padded[: -padded[-1]] if 0 < padded[-1] <= 16 else padded\n",
-        "test_check_padding_rejects_bad_padding_even_when_the_json_would_parse",
+        "        if not 0 < pad <= _BLOCK or not hmac.compare_digest("
+        "padded[-pad:], _PADDING[pad]):\n",
+        "        if False:\n",
+        "test_check_padding_rejects_a_pad_length_whose_bytes_do_not_all_match",
+    ),
+    Mutant(
+        "padding bytes",
+        "crypto.py",
+        "        if not 0 < pad <= _BLOCK or not hmac.compare_digest("
+        "padded[-pad:], _PADDING[pad]):\n",
+        "        if not 0 < pad <= _BLOCK:\n",
+        "test_check_padding_rejects_a_pad_length_whose_bytes_do_not_all_match",
     ),
     Mutant(
         "uniform decryption errors",

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lark_events_core import JSON_CONTENT_TYPE, Headers, Request, Response
+from lark_events_core.http import CaseInsensitiveHeaders
 
 
 def test_header_lookup_ignores_case() -> None:
@@ -81,3 +82,17 @@ def test_json_response_has_the_json_content_type_and_compact_utf8_body() -> None
 def test_json_response_escapes_quotes_and_backslashes() -> None:
     response = Response.json(401, {"msg": 'a"b\\c'})
     assert json.loads(response.body) == {"msg": 'a"b\\c'}
+
+
+def test_case_insensitive_view_reads_the_framework_mapping_without_copying() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    raw = CIMultiDict([("X-Lark-Signature", "first"), ("x-lark-signature", "second")])
+    headers = CaseInsensitiveHeaders(CIMultiDictProxy(raw))
+    assert headers.get("x-lark-signature") == "first"  # the first of repeated values
+    assert headers["X-LARK-SIGNATURE"] == "first"
+    assert "x-lark-signature" in headers
+    assert headers.get("missing") is None
+    raw["X-Tt-Logid"] = "later"  # a view: what the framework holds now
+    assert Request("POST", headers, b"").request_id == "later"
+    assert "later" not in repr(headers)

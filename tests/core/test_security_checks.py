@@ -104,6 +104,25 @@ def test_check_padding_rejects_bad_padding_even_when_the_json_would_parse() -> N
     assert seen == []
 
 
+def test_check_padding_rejects_a_pad_length_whose_bytes_do_not_all_match() -> None:
+    # Plaintext: a valid event, spaces, then the byte 5: a valid pad *length* whose other four
+    # bytes are spaces, not 5s. A check of the last byte alone would strip five bytes and hand
+    # valid JSON (the event and a space) to the pipeline.
+    plain = json.dumps(_event()).encode()
+    plain += b" " * (16 - (len(plain) + 1) % 16) + b"\x05"
+    assert len(plain) % 16 == 0
+    iv = os.urandom(16)
+    aes = algorithms.AES(hashlib.sha256(KEY.encode()).digest())
+    enc = Cipher(aes, modes.CBC(iv)).encryptor()
+    value = base64.b64encode(iv + enc.update(plain) + enc.finalize()).decode()
+    body = json.dumps({"encrypt": value}).encode()
+    req = sign_event(body, encrypt_key=KEY, encrypt=False)  # correctly signed
+    d, seen = _dispatcher()
+    response = d.handle(Request.build("POST", req.headers, req.body))
+    assert response.status == 400
+    assert seen == []
+
+
 def test_check_padding_answers_are_uniform_so_there_is_no_padding_oracle() -> None:
     d, _ = _dispatcher()
     raw = base64.b64decode(encrypt(b"0123456789", KEY, iv=bytes(16)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import tracemalloc
+from collections.abc import Callable
 
 import pytest
 
@@ -168,3 +169,88 @@ def test_completing_an_expired_claim_taken_over_is_refused_in_any_generation() -
     store.complete("k", "slow", 3600)
     store.release("k", "new")
     assert store.claim("k", "third", 10)  # "slow" did not mark it done
+
+
+def _retained_bytes(fill: Callable[[], object]) -> tuple[int, object]:
+    """Memory still allocated after ``fill()`` (what it returns kept alive), by tracemalloc."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        kept = fill()
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return after - before, kept
+
+
+def test_huge_non_ascii_keys_are_bounded_by_real_memory() -> None:
+    # Issue 10: event_ids of 400 KB of emoji made the store count characters while the process
+    # grew by bytes (4 per emoji). Keys of 40,000 emoji (160 KB of UTF-8, 160 KB in memory) here:
+    # the store keeps a fixed-size digest of each, so the bound holds in real bytes.
+    bound = 256 * 1024
+
+    def fill() -> MemoryDedupStore:
+        store = MemoryDedupStore(max_entries=10**9, max_bytes=bound)
+        for i in range(600):
+            key = f"lark:cli_app:{i}:" + "\N{GRINNING FACE}" * 40_000
+            assert store.claim(key, "owner-token-1234", 60)
+            store.complete(key, "owner-token-1234", 3600)
+        return store
+
+    retained, store = _retained_bytes(fill)
+    assert isinstance(store, MemoryDedupStore)
+    assert retained <= bound
+    assert store.approx_bytes <= bound
+    assert len(store) >= 300  # hundreds of ids in 256 KiB: each costs the same as a short one
+    assert not store.claim("lark:cli_app:599:" + "\N{GRINNING FACE}" * 40_000, "other", 60)
+
+
+@pytest.mark.parametrize("settle", ["complete", "claim only"])
+def test_counted_bytes_are_at_least_the_real_memory_of_each_entry(settle: str) -> None:
+    def fill() -> MemoryDedupStore:
+        store = MemoryDedupStore(max_entries=10**9, max_bytes=2**40)
+        for i in range(20_000):
+            key = f"lark:cli_9e28cb7ba56a100e:{i:032x}"
+            owner = f"a1b2c3d4e5f6-{i}"
+            store.claim(key, owner, 60)
+            if settle == "complete":
+                store.complete(key, owner, 3600)
+        return store
+
+    retained, store = _retained_bytes(fill)
+    assert isinstance(store, MemoryDedupStore)
+    assert len(store) == 20_000
+    assert retained <= store.approx_bytes
+
+
+def test_handled_keys_add_no_objects_for_the_garbage_collector() -> None:
+    store = MemoryDedupStore(max_entries=10**9)
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(10_000):
+        key = f"lark:cli_app:{i:032x}"
+        store.claim(key, "owner-token-1234", 60)
+        store.complete(key, "owner-token-1234", 3600)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100  # not one object per entry
+
+
+def test_a_key_with_a_lone_surrogate_is_deduplicated() -> None:
+    store = MemoryDedupStore()
+    key = "lark:cli_app:\ud800evt"
+    assert store.claim(key, "a", 60)
+    store.complete(key, "a", 3600)
+    assert not store.claim(key, "b", 60)
+
+
+def test_long_keys_that_differ_only_at_the_end_stay_distinct() -> None:
+    store = MemoryDedupStore()
+    a, b = "k" * 500 + "a", "k" * 500 + "b"
+    assert store.claim(a, "o", 60)
+    assert store.claim(b, "o", 60)
+    store.complete(a, "o", 3600)
+    store.release(b, "o")
+    assert not store.claim(a, "p", 60)
+    assert store.claim(b, "p", 60)
