@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _invoke
 from ._log import logger, safe
+from .blocking import watch
 from .context import HandlerContext
 from .errors import ConfigurationError
 from .events import LEGACY_CARD_TYPE, MODELS
@@ -600,10 +601,10 @@ async def ainvoke(call: HandlerCall, slow_after: float | None, pool: Any = None)
     if not handler.is_async:
         return await _invoke.call_async(lambda _: invoke(call, slow_after), False, None, pool)
     if slow_after is None:
-        return await handler.fn(call.event)
+        return await watch(handler.fn(call.event), handler.fn)
     start = monotonic()
     try:
-        return await handler.fn(call.event)
+        return await watch(handler.fn(call.event), handler.fn)
     finally:
         elapsed = monotonic() - start
         if elapsed > slow_after:

@@ -112,5 +112,5 @@ def test_the_card_url_defaults_beside_the_event_url() -> None:
 
 
 def test_inspect_rejects_a_bad_url(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["inspect", "--to", "ftp://x"]) == 1
+    assert cli_main(["inspect", "--to", "ftp://x"]) == 2  # a usage error, as docs/cli.md says
     assert "not an http(s) URL" in capsys.readouterr().err
