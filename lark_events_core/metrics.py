@@ -144,6 +144,15 @@ class PrometheusObserver(Observer):
         self.metrics = _metrics_for(registry, namespace)
         self.max_event_types = max_event_types
         self._types: set[str] = set()
+        # Label children, looked up once: ``labels()`` takes a lock and builds a tuple per call.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, name: str, *labels: str) -> Any:
+        key = (name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self.metrics, name).labels(*labels)
+        return child
 
     def _type(self, event_type: str | None) -> str:
         if not event_type:
@@ -161,16 +170,16 @@ class PrometheusObserver(Observer):
         return event_type
 
     def request_rejected(self, reason: str, status: int) -> None:
-        self.metrics.requests.labels("rejected").inc()
-        self.metrics.rejections.labels(reason).inc()
+        self._child("requests", "rejected").inc()
+        self._child("rejections", reason).inc()
 
     def answered(self, event_type: str | None, outcome: str, status: int, seconds: float) -> None:
-        m = self.metrics
-        m.requests.labels(outcome).inc()
+        child = self._child
+        child("requests", outcome).inc()
         if event_type is not None:
-            m.events.labels(self._type(event_type)).inc()
+            child("events", self._type(event_type)).inc()
         if seconds > 0:
-            m.answer_seconds.labels(outcome).observe(seconds)
+            child("answer_seconds", outcome).observe(seconds)
 
     def handler_finished(
         self,
@@ -182,22 +191,22 @@ class PrometheusObserver(Observer):
         token: object,
     ) -> None:
         labels = (self._type(event.type), "deferred" if deferred else "inline")
-        self.metrics.handler_seconds.labels(*labels).observe(seconds)
+        self._child("handler_seconds", *labels).observe(seconds)
         if error is not None:
-            self.metrics.handler_errors.labels(*labels).inc()
+            self._child("handler_errors", *labels).inc()
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
         if outcome in ("done", "failed"):
-            self.metrics.background.labels(outcome).inc()
+            self._child("background", outcome).inc()
 
     def background_changed(self, queued: int, running: int) -> None:
         if queued:
-            self.metrics.background_jobs.labels("queued").inc(queued)
+            self._child("background_jobs", "queued").inc(queued)
         if running:
-            self.metrics.background_jobs.labels("running").inc(running)
+            self._child("background_jobs", "running").inc(running)
 
     def store_error(self, action: str) -> None:
-        self.metrics.store_errors.labels(action).inc()
+        self._child("store_errors", action).inc()
 
     def connection_changed(self, connected: bool) -> None:
         self.metrics.connected.set(1 if connected else 0)
@@ -208,7 +217,7 @@ class PrometheusObserver(Observer):
         self.metrics.last_frame.set(time.time())
 
     def ack_sent(self, code: int) -> None:
-        self.metrics.acks.labels(str(code)).inc()
+        self._child("acks", str(code)).inc()
 
 
 def metrics_body(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
