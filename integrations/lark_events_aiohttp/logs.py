@@ -8,7 +8,7 @@ could not parse: for a Lark push, the ciphertext. :func:`hide_request_bytes` (ca
 client's address and the error's class and status, without the traceback.
 
 The 400 answer itself is written by aiohttp (``text/plain``, quoting the same bytes back to the
-client that sent them); no application hook can change it. See docs/adapters.md for the
+client that sent them); no application hook can change it. See docs/logging.md for the
 recommended setup (a reverse proxy in front answers malformed HTTP itself).
 """
 
