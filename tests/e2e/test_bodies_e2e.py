@@ -132,7 +132,7 @@ def test_aiohttp_parse_error_log_holds_no_request_bytes() -> None:
     ciphertext = json.loads(req.body)["encrypt"]
     assert ciphertext[:24] not in log
     assert "Traceback" not in log
-    # Whatever aiohttp.server logs about it is our one line (aiohttp 3.10.0 logs nothing here;
+    # Whatever aiohttp.server logs about it is our one line (aiohttp 3.10.0 names no peer;
     # newer releases log the parse error, which the filter rewrites).
     server_lines = [line for line in log.splitlines() if " aiohttp.server " in line]
-    assert all("malformed HTTP request from 127.0.0.1" in line for line in server_lines), log
+    assert all("malformed HTTP request from " in line for line in server_lines), log
