@@ -484,7 +484,9 @@ class Dispatcher(Registrar):
         return self._refused(call)
 
     def _queue(self, call: HandlerCall) -> None:
-        if self.observer is not None:
+        # Only a job this process runs is counted as queued and finished when it ends; one
+        # handed to another process (CeleryExecutor) is done here once it is accepted.
+        if self.observer is not None and getattr(self.executor, "in_process", True):
             call.queued = True
             self.observer.background_changed(1, 0)
 

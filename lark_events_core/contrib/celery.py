@@ -68,6 +68,9 @@ class CeleryExecutor:
     ``"package.module:attribute"`` resolved on first use in the worker.
     """
 
+    #: The job runs in a worker process, not this one: observers count it as done once enqueued.
+    in_process = False
+
     def __init__(
         self,
         app: Celery,

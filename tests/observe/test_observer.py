@@ -196,3 +196,33 @@ def test_no_observer_means_no_call_and_no_state() -> None:
     assert not isinstance(step, type(None))
     assert getattr(step, "trace", "x") is None
     assert getattr(step, "started", 1.0) == 0.0
+
+
+def test_a_job_handed_to_another_process_is_finished_at_its_answer() -> None:
+    from lark_events_core.executors import DeferredJob
+
+    class OtherProcess:
+        """Accepts every job and runs none here, as CeleryExecutor does."""
+
+        in_process = False
+
+        def submit(self, job: DeferredJob) -> bool:
+            return True
+
+        async def submit_async(self, job: DeferredJob) -> bool:
+            return True
+
+        def close(self, timeout: float | None = None) -> bool:
+            return True
+
+        async def aclose(self, timeout: float | None = None) -> bool:
+            return True
+
+    rec = Recorder()
+    dispatcher = Dispatcher(KEY, TOKEN, executor=OtherProcess(), observers=[rec])
+    register(dispatcher)
+    assert dispatcher.handle(event_request("app_ticket", "ev-remote")).status == 200
+    assert rec.background == []  # never counted as queued here: no gauge left at +1
+    assert [(event_id, outcome) for event_id, outcome, _ in rec.finished] == [
+        ("ev-remote", "accepted")
+    ]
