@@ -22,6 +22,7 @@ from ._log import logger, safe
 from .blocking import watch
 from .errors import AbandonedAtShutdown
 from .events.base import Event
+from .observe import timed
 
 if TYPE_CHECKING:
     # Imported on first use: executors pull in asyncio, queues and thread pools.
@@ -81,9 +82,10 @@ class BackgroundRunner:
 
     def invoke(self, call: HandlerCall) -> Any:
         """One attempt from a thread, inside the background context."""
-        if self.observer is not None:
-            return self._timed(call, self.observer)
-        return self._attempt(call)
+        if self.observer is None:
+            return self._attempt(call)
+        with timed(self.observer, call.event, deferred=True, token=call.trace):
+            return self._attempt(call)
 
     def _attempt(self, call: HandlerCall) -> Any:
         handler = call.handler
@@ -97,39 +99,17 @@ class BackgroundRunner:
         handler = call.handler
         if not handler.is_async:
             return await _invoke.call_async(lambda _: self.invoke(call), False, None, self.pool())
-        observer = self.observer
-        start = time.perf_counter()
-        try:
-            if self.context is None:
-                result = await watch(handler.fn(call.event), handler.fn)
-            else:
-                with self.context(call.event):
-                    result = await watch(handler.fn(call.event), handler.fn)
-        except BaseException as exc:
-            if observer is not None:
-                observer.handler_finished(
-                    call.event, time.perf_counter() - start, exc, deferred=True, token=call.trace
-                )
-            raise
-        if observer is not None:
-            observer.handler_finished(
-                call.event, time.perf_counter() - start, None, deferred=True, token=call.trace
-            )
-        return result
+        if self.observer is None:
+            return await self._aattempt(call)
+        with timed(self.observer, call.event, deferred=True, token=call.trace):
+            return await self._aattempt(call)
 
-    def _timed(self, call: HandlerCall, observer: Observer) -> Any:
-        start = time.perf_counter()
-        try:
-            result = self._attempt(call)
-        except BaseException as exc:
-            observer.handler_finished(
-                call.event, time.perf_counter() - start, exc, deferred=True, token=call.trace
-            )
-            raise
-        observer.handler_finished(
-            call.event, time.perf_counter() - start, None, deferred=True, token=call.trace
-        )
-        return result
+    async def _aattempt(self, call: HandlerCall) -> Any:
+        handler = call.handler
+        if self.context is None:
+            return await watch(handler.fn(call.event), handler.fn)
+        with self.context(call.event):
+            return await watch(handler.fn(call.event), handler.fn)
 
     def _begin(self, call: HandlerCall) -> None:
         if self.observer is not None and call.queued:

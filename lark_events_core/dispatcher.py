@@ -40,7 +40,7 @@ from .handlers import (
 )
 from .health import Check, Health, HealthSource
 from .http import Request, Response
-from .observe import Observer, combine, reason_slug
+from .observe import Observer, combine, reason_slug, timed
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
@@ -393,18 +393,8 @@ class Dispatcher(Registrar):
         observer = self.observer
         if observer is None:
             return invoke(call, self.slow_handler_warning)
-        start = perf_counter()
-        try:
-            result = invoke(call, self.slow_handler_warning)
-        except BaseException as exc:
-            observer.handler_finished(
-                call.event, perf_counter() - start, exc, deferred=False, token=call.trace
-            )
-            raise
-        observer.handler_finished(
-            call.event, perf_counter() - start, None, deferred=False, token=call.trace
-        )
-        return result
+        with timed(observer, call.event, deferred=False, token=call.trace):
+            return invoke(call, self.slow_handler_warning)
 
     def _ainvoke(self, call: HandlerCall) -> Any:
         if self.observer is None:
@@ -412,18 +402,8 @@ class Dispatcher(Registrar):
         return self._ainvoke_observed(call, self.observer)
 
     async def _ainvoke_observed(self, call: HandlerCall, observer: Observer) -> Any:
-        start = perf_counter()
-        try:
-            result = await ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
-        except BaseException as exc:
-            observer.handler_finished(
-                call.event, perf_counter() - start, exc, deferred=False, token=call.trace
-            )
-            raise
-        observer.handler_finished(
-            call.event, perf_counter() - start, None, deferred=False, token=call.trace
-        )
-        return result
+        with timed(observer, call.event, deferred=False, token=call.trace):
+            return await ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
 
     def _observed(self, call: HandlerCall, response: Response, observer: Observer) -> Response:
         """Report the answer to ``call``; an event whose work is done is finished here."""

@@ -11,13 +11,15 @@ Values passed are ids, event types and fixed outcome words, never bodies, keys o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .events.base import Event
 
-__all__ = ["OUTCOMES", "Observer", "Observers", "reason_slug"]
+__all__ = ["OUTCOMES", "Observer", "Observers", "reason_slug", "timed"]
 
 #: Every ``outcome`` an :meth:`Observer.answered` call can carry.
 OUTCOMES = (
@@ -159,6 +161,22 @@ class Observers(Observer):
 
     def ack_sent(self, code: int) -> None:
         self._each("ack_sent", code)
+
+
+@contextmanager
+def timed(
+    observer: Observer, event: Event[Any], *, deferred: bool, token: object
+) -> Iterator[None]:
+    """Report the attempt run inside the block to ``observer.handler_finished``, raised or not."""
+    start = perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        observer.handler_finished(
+            event, perf_counter() - start, exc, deferred=deferred, token=token
+        )
+        raise
+    observer.handler_finished(event, perf_counter() - start, None, deferred=deferred, token=token)
 
 
 def _tokens(token: object, count: int) -> tuple[object, ...]:
