@@ -40,7 +40,7 @@ from .handlers import (
 )
 from .health import Check, Health, HealthSource
 from .http import Request, Response
-from .observe import Observer, combine, reason_slug, timed
+from .observe import Observer, combine, members, reason_slug, timed
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
@@ -216,9 +216,8 @@ class Dispatcher(Registrar):
             )
         )
         #: Told about each step (``None``: no observer, and no call is made).
-        self.observer = combine(observers)
-        self.claims.observer = self.observer
-        self.background.observer = self.observer
+        self.observer: Observer | None = None
+        self._set_observer(combine(observers))
         #: Components reported by :meth:`health` besides the store and executor, by name.
         self.health_sources: dict[str, HealthSource] = {}
         self._logged_types: set[str] = set()
@@ -537,17 +536,12 @@ class Dispatcher(Registrar):
 
     def add_observer(self, observer: Observer) -> None:
         """Add ``observer`` to those told about each step (metrics, traces); see :mod:`.observe`."""
-        from .observe import Observers
+        self._set_observer(combine((*members(self.observer), observer)))
 
-        current = self.observer
-        members: tuple[Observer, ...] = ()
-        if isinstance(current, Observers):
-            members = current.members
-        elif current is not None:
-            members = (current,)
-        self.observer = combine((*members, observer))
-        self.claims.observer = self.observer
-        self.background.observer = self.observer
+    def _set_observer(self, observer: Observer | None) -> None:
+        self.observer = observer
+        self.claims.observer = observer
+        self.background.observer = observer
 
     # -- health --------------------------------------------------------------------------------
 
@@ -565,18 +559,19 @@ class Dispatcher(Registrar):
         """The awaitable twin of :meth:`health` (``aping()`` on stores that have it)."""
         store = self.dedup
         aping = getattr(store, "aping", None)
-        result: bool | None = None
         if callable(aping):
             try:
-                result = bool(await aping())
+                reachable = bool(await aping())
             except Exception:
-                result = False
-        elif callable(getattr(store, "ping", None)):
+                reachable = False
+            checks = [self._store_check(reachable), self._executor_check()]
+            return Health((*checks, *self._source_checks()))
+        if callable(getattr(store, "ping", None)):  # a blocking ping: off the loop
             from ._invoke import call_async
 
-            result = await call_async(lambda _: self._store_check(None).ok, False, None)
-        checks = [self._store_check(result), self._executor_check()]
-        return Health((*checks, *self._source_checks()))
+            health: Health = await call_async(lambda _: self.health(), False, None)
+            return health
+        return self.health()
 
     def _store_check(self, result: bool | None) -> Check:
         store = self.dedup

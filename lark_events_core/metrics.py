@@ -239,11 +239,9 @@ def instrument(
     dispatcher: Dispatcher, registry: CollectorRegistry = REGISTRY
 ) -> PrometheusObserver:
     """Add a :class:`PrometheusObserver` on ``registry`` to ``dispatcher`` once; return it."""
-    from .observe import Observers
+    from .observe import members
 
-    current = dispatcher.observer
-    members = current.members if isinstance(current, Observers) else (current,)
-    for member in members:
+    for member in members(dispatcher.observer):
         if isinstance(member, PrometheusObserver) and member.registry is registry:
             return member
     observer = PrometheusObserver(registry)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .events.base import Event
 
-__all__ = ["OUTCOMES", "Observer", "Observers", "reason_slug", "timed"]
+__all__ = ["OUTCOMES", "Observer", "Observers", "members", "reason_slug", "timed"]
 
 #: Every ``outcome`` an :meth:`Observer.answered` call can carry.
 OUTCOMES = (
@@ -198,6 +198,13 @@ def _log_failure(member: Observer, method: str) -> None:
     logger.exception(
         "observer %s failed in %s; later failures are not logged", type(member).__name__, method
     )
+
+
+def members(observer: Observer | None) -> tuple[Observer, ...]:
+    """What ``observer`` stands for: itself, the members of an :class:`Observers`, or nothing."""
+    if observer is None:
+        return ()
+    return observer.members if isinstance(observer, Observers) else (observer,)
 
 
 def combine(observers: Observer | Iterable[Observer] | None) -> Observer | None:
