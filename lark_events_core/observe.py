@@ -11,8 +11,7 @@ Values passed are ids, event types and fixed outcome words, never bodies, keys o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -163,20 +162,31 @@ class Observers(Observer):
         self._each("ack_sent", code)
 
 
-@contextmanager
-def timed(
-    observer: Observer, event: Event[Any], *, deferred: bool, token: object
-) -> Iterator[None]:
-    """Report the attempt run inside the block to ``observer.handler_finished``, raised or not."""
-    start = perf_counter()
-    try:
-        yield
-    except BaseException as exc:
-        observer.handler_finished(
-            event, perf_counter() - start, exc, deferred=deferred, token=token
+class timed:
+    """Report the attempt run inside the block to ``observer.handler_finished``, raised or not.
+
+    A class, not a ``@contextmanager`` generator: it runs on every observed handler call, and a
+    generator-based manager costs about a microsecond more.
+    """
+
+    __slots__ = ("deferred", "event", "observer", "start", "token")
+
+    def __init__(
+        self, observer: Observer, event: Event[Any], *, deferred: bool, token: object
+    ) -> None:
+        self.observer = observer
+        self.event = event
+        self.deferred = deferred
+        self.token = token
+        self.start = 0.0
+
+    def __enter__(self) -> None:
+        self.start = perf_counter()
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self.observer.handler_finished(
+            self.event, perf_counter() - self.start, exc, deferred=self.deferred, token=self.token
         )
-        raise
-    observer.handler_finished(event, perf_counter() - start, None, deferred=deferred, token=token)
 
 
 def _tokens(token: object, count: int) -> tuple[object, ...]:
