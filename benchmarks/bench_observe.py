@@ -1,41 +1,57 @@
 """Observability benchmark: the core's per-event cost with metrics and tracing on vs off.
 
 Variants, over the same distinct pre-built encrypted and signed ``im.message.receive_v1``
-requests, measured in interleaved rounds (the best round counts, so machine noise hits each
-variant alike):
+requests (a do-nothing inline handler, deduplication on), measured in interleaved rounds whose
+order rotates each round (machine noise hits every variant alike). Each round is timed in this
+thread's CPU time (``time.thread_time``: time spent descheduled on a shared machine does not
+count); the best and the median round are printed.
 
 - ``off``: no observer (the default);
 - ``base-observer``: an :class:`Observer` that does nothing (the cost of the hook calls alone);
 - ``prometheus``: :class:`PrometheusObserver` on a private registry;
-- ``tracing``: :class:`TracingObserver` on an SDK tracer provider with no exporter;
-- ``both``.
+- ``tracing``: :class:`TracingObserver` on an SDK tracer provider with the SDK's default sampler
+  (``ParentBased(ALWAYS_ON)``: every event recorded) and no exporter;
+- ``tracing-ratio``: the same with ``ParentBased(TraceIdRatioBased(0.1))``;
+- ``tracing-noop``: :class:`TracingObserver` on the API's default provider with no SDK
+  configured: the no-op tracer an application gets with only ``opentelemetry-api``;
+- ``both``, ``both-ratio``: prometheus + tracing, prometheus + tracing-ratio;
+- ``sdk-span-floor``: an observer that starts and ends one bare SDK span per event, nothing else;
+- ``sdk-2span-floor``: two bare SDK spans per event, the second a child of the first: what the
+  SDK alone costs for the spans the tracing observer must make (the event's and its handler's).
 
-Ratios against ``off`` are printed last. Target: under 10% overhead with both on; nothing
-measurable when off.
+Ratios against ``off`` are printed last, and tracing's cost against the SDK's floor. Target:
+under 10% overhead with both on; nothing measurable when off.
 
-    .venv/bin/python benchmarks/bench_observe.py [--events 2000] [--rounds 15]
+    .venv/bin/python benchmarks/bench_observe.py [--events 2000] [--rounds 15] [--only a,b]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from prometheus_client import CollectorRegistry
 
-from lark_events_core import Dispatcher, Request
+from lark_events_core import Dispatcher, Event, Request
 from lark_events_core.metrics import PrometheusObserver
 from lark_events_core.observe import Observer
 from lark_events_core.testing import make_event, sign_event
+from lark_events_core.tracing import TracingObserver
 
 KEY = "bench-observe-key"
 TOKEN = "bench-observe-token"
 MESSAGE = "im.message.receive_v1"
+RATIO = 0.1
 
 
 def requests_for(n: int) -> list[Request]:
@@ -46,12 +62,37 @@ def requests_for(n: int) -> list[Request]:
     return out
 
 
-def tracing_observer() -> Observer:
-    from opentelemetry.sdk.trace import TracerProvider
-
-    from lark_events_core.tracing import TracingObserver
-
+def sdk_tracing() -> Observer:
     return TracingObserver(TracerProvider())
+
+
+def ratio_tracing() -> Observer:
+    return TracingObserver(TracerProvider(sampler=ParentBased(TraceIdRatioBased(RATIO))))
+
+
+def noop_tracing() -> Observer:
+    # No provider passed and none set globally: the API's proxy resolves to its no-op tracer,
+    # exactly what an application with opentelemetry-api and no SDK gets.
+    assert not isinstance(trace.get_tracer_provider(), TracerProvider)
+    return TracingObserver()
+
+
+class SpanFloor(Observer):
+    """One bare SDK span per event (``children=1``: and one child span): the SDK's own cost."""
+
+    def __init__(self, children: int = 0) -> None:
+        self.tracer = TracerProvider().get_tracer("bench")
+        self.children = children
+
+    def event_received(self, event: Event[Any]) -> object:
+        span = self.tracer.start_span("event")
+        if self.children:
+            self.tracer.start_span("child", context=trace.set_span_in_context(span)).end()
+        return span
+
+    def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
+        if isinstance(token, trace.Span):
+            token.end()
 
 
 def variants() -> dict[str, Callable[[], list[Observer]]]:
@@ -59,8 +100,13 @@ def variants() -> dict[str, Callable[[], list[Observer]]]:
         "off": list,
         "base-observer": lambda: [Observer()],
         "prometheus": lambda: [PrometheusObserver(CollectorRegistry())],
-        "tracing": lambda: [tracing_observer()],
-        "both": lambda: [PrometheusObserver(CollectorRegistry()), tracing_observer()],
+        "tracing": lambda: [sdk_tracing()],
+        "tracing-ratio": lambda: [ratio_tracing()],
+        "tracing-noop": lambda: [noop_tracing()],
+        "both": lambda: [PrometheusObserver(CollectorRegistry()), sdk_tracing()],
+        "both-ratio": lambda: [PrometheusObserver(CollectorRegistry()), ratio_tracing()],
+        "sdk-span-floor": lambda: [SpanFloor()],
+        "sdk-2span-floor": lambda: [SpanFloor(children=1)],
     }
 
 
@@ -68,28 +114,47 @@ def one_round(make: Callable[[], list[Observer]], requests: list[Request]) -> fl
     dispatcher = Dispatcher(KEY, TOKEN, observers=make() or None)
     dispatcher.on(MESSAGE, lambda event: None)
     handle = dispatcher.handle
-    start = time.perf_counter()
+    start = time.thread_time()
     for request in requests:
         handle(request)
-    return (time.perf_counter() - start) / len(requests)
+    return (time.thread_time() - start) / len(requests)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--only", default="", help="comma-separated variants (off is always run)")
     args = parser.parse_args()
+    chosen = variants()
+    if args.only:
+        keep = {"off", *args.only.split(",")}
+        chosen = {name: make for name, make in chosen.items() if name in keep}
     requests = requests_for(args.events)
-    best: dict[str, float] = {}
-    for _ in range(args.rounds):
-        for name, make in variants().items():
-            cost = one_round(make, requests)
-            best[name] = min(best.get(name, cost), cost)
-    for name, cost in best.items():
-        print(f"{name:>14}: {cost * 1e6:7.2f} us/event")
-    print("ratios against off (1.00 = no cost):")
-    for name, cost in best.items():
-        print(f"{name:>14}: {cost / best['off']:.3f}")
+    one_round(list, requests[: min(200, len(requests))])  # warm-up: imports, caches
+    samples: dict[str, list[float]] = {name: [] for name in chosen}
+    names = list(chosen)
+    for index in range(args.rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(one_round(chosen[name], requests))
+    best = {name: min(values) for name, values in samples.items()}
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"{args.rounds} interleaved rounds x {args.events} events, thread CPU time per event")
+    print(f"{'variant':>16}  {'best us':>8}  {'median us':>9}  {'best/off':>8}  {'median/off':>10}")
+    for name in names:
+        print(
+            f"{name:>16}  {best[name] * 1e6:8.2f}  {median[name] * 1e6:9.2f}"
+            f"  {best[name] / best['off']:8.3f}  {median[name] / median['off']:10.3f}"
+        )
+    if "tracing" in median and "sdk-2span-floor" in median:
+        ours = median["tracing"] - median["sdk-2span-floor"]
+        floor = median["sdk-2span-floor"] - median["off"]
+        print(
+            f"median: the SDK's two bare spans add {floor * 1e6:.2f} us per event "
+            f"({floor / median['off']:.0%} of off); TracingObserver adds {ours * 1e6:.2f} us "
+            "over them"
+        )
 
 
 if __name__ == "__main__":
