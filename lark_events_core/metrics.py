@@ -146,12 +146,29 @@ class PrometheusObserver(Observer):
         self._types: set[str] = set()
         # Label children, looked up once: ``labels()`` takes a lock and builds a tuple per call.
         self._children: dict[tuple[str, ...], Any] = {}
+        # The children each event touches, by outcome and by (admitted) event type: one dict
+        # lookup each on the hot path. Bounded: outcomes are fixed words, and only the event
+        # types admitted under ``max_event_types`` are kept (the rest share ``other``).
+        self._requests: dict[str, Any] = {}
+        self._answers: dict[str, Any] = {}
+        self._events: dict[str, Any] = {}
+        self._inline: dict[str, Any] = {}
+        self._deferred: dict[str, Any] = {}
 
     def _child(self, name: str, *labels: str) -> Any:
         key = (name, *labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = getattr(self.metrics, name).labels(*labels)
+        return child
+
+    def _by_type(self, cache: dict[str, Any], event_type: str | None, name: str, *more: str) -> Any:
+        """The child of metric ``name`` for ``event_type`` (then ``more`` labels), cached in
+        ``cache`` when the type is admitted as a label of its own."""
+        label = self._type(event_type)
+        child = self._child(name, label, *more)
+        if event_type is not None and label == event_type:
+            cache[event_type] = child
         return child
 
     def _type(self, event_type: str | None) -> str:
@@ -174,12 +191,20 @@ class PrometheusObserver(Observer):
         self._child("rejections", reason).inc()
 
     def answered(self, event_type: str | None, outcome: str, status: int, seconds: float) -> None:
-        child = self._child
-        child("requests", outcome).inc()
+        child = self._requests.get(outcome)
+        if child is None:
+            child = self._requests[outcome] = self._child("requests", outcome)
+        child.inc()
         if event_type is not None:
-            child("events", self._type(event_type)).inc()
+            child = self._events.get(event_type)
+            if child is None:
+                child = self._by_type(self._events, event_type, "events")
+            child.inc()
         if seconds > 0:
-            child("answer_seconds", outcome).observe(seconds)
+            child = self._answers.get(outcome)
+            if child is None:
+                child = self._answers[outcome] = self._child("answer_seconds", outcome)
+            child.observe(seconds)
 
     def handler_finished(
         self,
@@ -190,10 +215,13 @@ class PrometheusObserver(Observer):
         deferred: bool,
         token: object,
     ) -> None:
-        labels = (self._type(event.type), "deferred" if deferred else "inline")
-        self._child("handler_seconds", *labels).observe(seconds)
+        cache, mode = (self._deferred, "deferred") if deferred else (self._inline, "inline")
+        child = cache.get(event.type)
+        if child is None:
+            child = self._by_type(cache, event.type, "handler_seconds", mode)
+        child.observe(seconds)
         if error is not None:
-            self._child("handler_errors", *labels).inc()
+            self._child("handler_errors", self._type(event.type), mode).inc()
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
         if outcome in ("done", "failed"):

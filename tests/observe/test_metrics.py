@@ -103,3 +103,26 @@ def test_long_connection_metrics() -> None:
     assert _value(registry, "lark_events_longconn_acks_total", code="500") == 1
     observer.connection_changed(False)
     assert _value(registry, "lark_events_longconn_connected") == 0
+
+
+def test_capped_types_keep_counting_as_other_on_every_event() -> None:
+    # Children are cached per admitted type; a type over the cap is not cached (the cache stays
+    # bounded) and must still count as ``other`` each time, inline and deferred.
+    registry = CollectorRegistry()
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[PrometheusObserver(registry, max_event_types=1)])
+    dispatcher.on("custom.first_v1", lambda event: None)
+    dispatcher.on("custom.second_v1", lambda event: None)
+    dispatcher.on("custom.third_v1", lambda event: None, deferred=True)
+    for i in range(3):
+        for event_type in ("custom.first_v1", "custom.second_v1", "custom.third_v1"):
+            dispatcher.handle(event_request(event_type, f"ev-cap2-{event_type}-{i}"))
+    dispatcher.close(5)
+    first = {"type": "custom.first_v1", "mode": "inline"}
+    assert _value(registry, "lark_events_handler_seconds_count", **first) == 3
+    other = {"type": "other", "mode": "inline"}
+    assert _value(registry, "lark_events_handler_seconds_count", **other) == 3
+    other_deferred = {"type": "other", "mode": "deferred"}
+    assert _value(registry, "lark_events_handler_seconds_count", **other_deferred) == 3
+    assert _value(registry, "lark_events_events_total", type="custom.first_v1") == 3
+    assert _value(registry, "lark_events_events_total", type="other") == 6
+    assert _value(registry, "lark_events_answer_seconds_count", outcome="accepted") == 9
