@@ -92,19 +92,53 @@ class Observer:
         """The long connection acknowledged a frame with ``code`` (200, 500)."""
 
 
+_HOOKS = (
+    "request_rejected",
+    "event_received",
+    "handler_finished",
+    "answered",
+    "event_finished",
+    "background_changed",
+    "store_error",
+    "connection_changed",
+    "frame_received",
+    "ack_sent",
+)
+
+_Hooks = tuple[tuple[int, Observer, Any], ...]
+
+
 class Observers(Observer):
-    """Several observers as one; a failing observer is logged once per method and skipped."""
+    """Several observers as one; a failing observer is logged once per method and skipped.
+
+    Each hook calls only the members that override it, through methods bound once: a member's
+    no-op default costs nothing (a tracer does not hear ``answered``, a metrics backend does not
+    hear ``event_received``).
+    """
 
     def __init__(self, observers: Iterable[Observer]) -> None:
         self.members: tuple[Observer, ...] = tuple(observers)
         for member in self.members:
             if not isinstance(member, Observer):
                 raise TypeError(f"{type(member).__name__} is not an Observer subclass")
+        self._hooks: dict[str, _Hooks] = {
+            name: tuple(
+                (index, member, getattr(member, name))
+                for index, member in enumerate(self.members)
+                if _overrides(member, name)
+            )
+            for name in _HOOKS
+        }
+        self._received = self._hooks["event_received"]
+        self._handled = self._hooks["handler_finished"]
+        self._answered = self._hooks["answered"]
+        self._finished = self._hooks["event_finished"]
+        self._no_tokens: tuple[None, ...] = (None,) * len(self.members)
 
-    def _each(self, name: str, *args: Any, **kwargs: Any) -> None:
-        for member in self.members:
+    def _each(self, name: str, *args: Any) -> None:
+        for _, member, hook in self._hooks[name]:
             try:
-                getattr(member, name)(*args, **kwargs)
+                hook(*args)
             except Exception:
                 _log_failure(member, name)
 
@@ -112,13 +146,14 @@ class Observers(Observer):
         self._each("request_rejected", reason, status)
 
     def event_received(self, event: Event[Any]) -> object:
-        tokens = []
-        for member in self.members:
+        if not self._received:
+            return self._no_tokens
+        tokens: list[object] = list(self._no_tokens)
+        for index, member, hook in self._received:
             try:
-                tokens.append(member.event_received(event))
+                tokens[index] = hook(event)
             except Exception:
                 _log_failure(member, "event_received")
-                tokens.append(None)
         return tuple(tokens)
 
     def handler_finished(
@@ -130,19 +165,25 @@ class Observers(Observer):
         deferred: bool,
         token: object,
     ) -> None:
-        for member, sub in zip(self.members, _tokens(token, len(self.members)), strict=True):
+        tokens = _tokens(token, len(self.members))
+        for index, member, hook in self._handled:
             try:
-                member.handler_finished(event, seconds, error, deferred=deferred, token=sub)
+                hook(event, seconds, error, deferred=deferred, token=tokens[index])
             except Exception:
                 _log_failure(member, "handler_finished")
 
     def answered(self, event_type: str | None, outcome: str, status: int, seconds: float) -> None:
-        self._each("answered", event_type, outcome, status, seconds)
+        for _, member, hook in self._answered:
+            try:
+                hook(event_type, outcome, status, seconds)
+            except Exception:
+                _log_failure(member, "answered")
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
-        for member, sub in zip(self.members, _tokens(token, len(self.members)), strict=True):
+        tokens = _tokens(token, len(self.members))
+        for index, member, hook in self._finished:
             try:
-                member.event_finished(event, outcome, sub)
+                hook(event, outcome, tokens[index])
             except Exception:
                 _log_failure(member, "event_finished")
 
@@ -160,6 +201,11 @@ class Observers(Observer):
 
     def ack_sent(self, code: int) -> None:
         self._each("ack_sent", code)
+
+
+def _overrides(member: Observer, name: str) -> bool:
+    """Whether ``member`` does something in hook ``name`` (not :class:`Observer`'s no-op)."""
+    return getattr(getattr(member, name), "__func__", None) is not getattr(Observer, name)
 
 
 class timed:

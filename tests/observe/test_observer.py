@@ -226,3 +226,31 @@ def test_a_job_handed_to_another_process_is_finished_at_its_answer() -> None:
     assert [(event_id, outcome) for event_id, outcome, _ in rec.finished] == [
         ("ev-remote", "accepted")
     ]
+
+
+def test_observers_give_each_member_its_own_token_whichever_hooks_it_overrides() -> None:
+    # The composite calls a hook only on the members that override it; tokens stay aligned.
+    class AnswersOnly(Observer):
+        def __init__(self) -> None:
+            self.answers: list[str] = []
+
+        def answered(
+            self, event_type: str | None, outcome: str, status: int, seconds: float
+        ) -> None:
+            self.answers.append(outcome)
+
+    answers, first, second = AnswersOnly(), Recorder(), Recorder()
+    patched = Observer()
+    seen: list[str] = []
+    patched.store_error = seen.append  # type: ignore[method-assign]  # an instance override
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[answers, first, patched, second])
+    register(dispatcher)
+    dispatcher.handle(event_request("im.message.receive_v1", "ev-align"))
+    assert answers.answers == ["accepted"]
+    for rec in (first, second):  # Recorder asserts its token in handler_finished
+        assert rec.handlers == [("im.message.receive_v1", True, False)]
+        assert rec.finished == [("ev-align", "accepted", ("token", "ev-align"))]
+    assert isinstance(dispatcher.observer, Observers)
+    dispatcher.observer.store_error("claim")
+    assert seen == ["claim"]
+    assert first.store_errors == ["claim"]
