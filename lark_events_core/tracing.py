@@ -22,12 +22,15 @@ try:
 except ImportError as exc:
     _extras.missing_extra(exc, "otel", __name__)
 
+from .events.base import Kind
+
 if TYPE_CHECKING:
     from .events.base import Event
 
 __all__ = ["TracingObserver"]
 
 _FAILED = frozenset({"handler_error", "failed", "busy", "store_unavailable"})
+_KIND_VALUES = {kind: kind.value for kind in Kind}  # an Enum's ``.value`` is a slow property
 
 
 class TracingObserver(Observer):
@@ -38,22 +41,29 @@ class TracingObserver(Observer):
 
     def request_rejected(self, reason: str, status: int) -> None:
         """A short span for a refused request, marked as an error."""
-        span = self.tracer.start_span("lark.request rejected", kind=SpanKind.SERVER)
-        span.set_attribute("lark.reject_reason", reason)
-        span.set_attribute("http.response.status_code", status)
-        span.set_status(Status(StatusCode.ERROR, reason))
-        span.end()
+        span = self.tracer.start_span(
+            "lark.request rejected",
+            kind=SpanKind.SERVER,
+            attributes={"lark.reject_reason": reason, "http.response.status_code": status},
+        )
+        if span.is_recording():
+            span.set_status(Status(StatusCode.ERROR, reason))
+            span.end()
 
     def event_received(self, event: Event[Any]) -> object:
-        """Open the event's span; it ends when the event is finished."""
-        span = self.tracer.start_span(f"lark.event {event.type}", kind=SpanKind.CONSUMER)
-        span.set_attribute("lark.event.type", event.type)
-        span.set_attribute("lark.event.kind", event.kind.value)
+        """Open the event's span, its attributes given at the start (one call, and samplers
+        see them); it ends when the event is finished."""
+        attributes: dict[str, str] = {
+            "lark.event.type": event.type,
+            "lark.event.kind": _KIND_VALUES[event.kind],
+        }
         if event.event_id:
-            span.set_attribute("lark.event.id", event.event_id)
+            attributes["lark.event.id"] = event.event_id
         if event.tenant_key:
-            span.set_attribute("lark.tenant_key", event.tenant_key)
-        return span
+            attributes["lark.tenant_key"] = event.tenant_key
+        return self.tracer.start_span(
+            f"lark.event {event.type}", kind=SpanKind.CONSUMER, attributes=attributes
+        )
 
     def handler_finished(
         self,
@@ -64,15 +74,17 @@ class TracingObserver(Observer):
         deferred: bool,
         token: object,
     ) -> None:
-        """A child span covering the attempt that just ended."""
+        """A child span covering the attempt that just ended (none when the event's span is
+        not recorded: sampled out, or the API's no-op tracer)."""
+        if not isinstance(token, trace.Span) or not token.is_recording():
+            return
         end = time.time_ns()
-        parent = trace.set_span_in_context(token) if isinstance(token, trace.Span) else None
         span = self.tracer.start_span(
             f"lark.handler {event.type}",
-            context=parent,
+            context=trace.set_span_in_context(token),
+            attributes={"lark.handler.mode": "deferred" if deferred else "inline"},
             start_time=end - int(seconds * 1e9),
         )
-        span.set_attribute("lark.handler.mode", "deferred" if deferred else "inline")
         if error is not None:
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
@@ -80,10 +92,11 @@ class TracingObserver(Observer):
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
         """Close the event's span with its outcome."""
-        if not isinstance(token, trace.Span):
-            return
-        token.set_attribute("lark.outcome", outcome)
-        token.set_attribute("lark.dedup.duplicate", outcome == "duplicate")
+        if not isinstance(token, trace.Span) or not token.is_recording():
+            return  # nothing was recorded: ending a non-recording span does nothing
+        token.set_attributes(
+            {"lark.outcome": outcome, "lark.dedup.duplicate": outcome == "duplicate"}
+        )
         if outcome in _FAILED:
             token.set_status(Status(StatusCode.ERROR, outcome))
         token.end()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="the OpenTelemetry SDK is not installed")
 
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind, StatusCode, TraceState
+from opentelemetry.util.types import Attributes
 
 from lark_events_core import Dispatcher
 from lark_events_core.tracing import TracingObserver
@@ -24,20 +29,24 @@ def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
-def _dispatcher(exporter: InMemorySpanExporter) -> Dispatcher:
-    provider = TracerProvider()
+def _dispatcher(exporter: InMemorySpanExporter, sampler: Sampler | None = None) -> Dispatcher:
+    provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     dispatcher = Dispatcher(KEY, TOKEN, observers=[TracingObserver(provider)])
     register(dispatcher)
     return dispatcher
 
 
-def test_one_span_per_event_with_handler_children(exporter: InMemorySpanExporter) -> None:
-    dispatcher = _dispatcher(exporter)
+def _spans_of_the_mix(dispatcher: Dispatcher, exporter: InMemorySpanExporter) -> list[Any]:
+    """Every span finished once the known mix is handled, and its background work is done."""
     for request in requests_of_the_mix():
         dispatcher.handle(request)
     dispatcher.close(5)
-    spans = exporter.get_finished_spans()
+    return list(exporter.get_finished_spans())
+
+
+def test_one_span_per_event_with_handler_children(exporter: InMemorySpanExporter) -> None:
+    spans = _spans_of_the_mix(_dispatcher(exporter), exporter)
     events = [s for s in spans if s.name.startswith("lark.event ")]
     handlers = [s for s in spans if s.name.startswith("lark.handler ")]
     rejected = [s for s in spans if s.name == "lark.request rejected"]
@@ -63,12 +72,78 @@ def test_one_span_per_event_with_handler_children(exporter: InMemorySpanExporter
 
 
 def test_spans_carry_no_body_key_or_token(exporter: InMemorySpanExporter) -> None:
-    dispatcher = _dispatcher(exporter)
-    for request in requests_of_the_mix():
-        dispatcher.handle(request)
-    dispatcher.close(5)
-    dumped = json.dumps([s.to_json() for s in exporter.get_finished_spans()])
+    spans = _spans_of_the_mix(_dispatcher(exporter), exporter)
+    dumped = json.dumps([s.to_json() for s in spans])
     assert KEY not in dumped
     assert TOKEN not in dumped
     assert '"x": 1' not in dumped
     assert "encrypt" not in dumped
+
+
+class _DropMessages(Sampler):
+    """Drops the spans of ``im.message.receive_v1`` events, deciding on the start attributes."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if attributes and attributes.get("lark.event.type") == "im.message.receive_v1":
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "DropMessages"
+
+
+def test_attributes_are_given_at_the_start_and_an_unrecorded_event_gets_no_child_span(
+    exporter: InMemorySpanExporter,
+) -> None:
+    spans = _spans_of_the_mix(_dispatcher(exporter, _DropMessages()), exporter)
+    events = [s for s in spans if s.name.startswith("lark.event ")]
+    handlers = [s for s in spans if s.name.startswith("lark.handler ")]
+    # The sampler saw the event type at the start: the 5 message spans (3 + 2 duplicates) are
+    # dropped, and so are their handler spans, which are never started.
+    assert sorted(s.name for s in events) == [
+        "lark.event app_ticket",
+        "lark.event contact.user.created_v3",
+    ]
+    assert sorted(s.name for s in handlers) == [
+        "lark.handler app_ticket",
+        "lark.handler contact.user.created_v3",
+    ]
+    failing = next(s for s in events if s.name == "lark.event contact.user.created_v3")
+    assert dict(failing.attributes or {}) == {
+        "lark.event.type": "contact.user.created_v3",
+        "lark.event.kind": "event_v2",
+        "lark.event.id": "ev-fail",
+        "lark.tenant_key": "tenant_test",
+        "lark.outcome": "handler_error",
+        "lark.dedup.duplicate": False,
+    }
+    failed_handler = next(s for s in handlers if s.name == "lark.handler contact.user.created_v3")
+    assert failed_handler.status.status_code is StatusCode.ERROR
+    assert [e.name for e in failed_handler.events] == ["exception"]
+    rejected = [s for s in spans if s.name == "lark.request rejected"]
+    assert len(rejected) == 2
+    assert dict(rejected[0].attributes or {}) == {
+        "lark.reject_reason": "signature_mismatch",
+        "http.response.status_code": 401,
+    }
+    assert rejected[0].status.status_code is StatusCode.ERROR
+
+
+def test_the_api_no_op_tracer_records_nothing_and_changes_no_answer() -> None:
+    traced = Dispatcher(KEY, TOKEN, observers=[TracingObserver(NoOpTracerProvider())])
+    plain = Dispatcher(KEY, TOKEN)
+    register(traced)
+    register(plain)
+    statuses = [traced.handle(request).status for request in requests_of_the_mix()]
+    assert statuses == [plain.handle(request).status for request in requests_of_the_mix()]
+    traced.close(5)
+    plain.close(5)
