@@ -22,7 +22,7 @@ from ._log import logger, safe
 from .blocking import watch
 from .errors import AbandonedAtShutdown
 from .events.base import Event
-from .observe import timed
+from .observe import atimed_call, timed_call
 
 if TYPE_CHECKING:
     # Imported on first use: executors pull in asyncio, queues and thread pools.
@@ -84,8 +84,7 @@ class BackgroundRunner:
         """One attempt from a thread, inside the background context."""
         if self.observer is None:
             return self._attempt(call)
-        with timed(self.observer, call.event, deferred=True, token=call.trace):
-            return self._attempt(call)
+        return timed_call(self.observer, call, True, self._attempt, call)
 
     def _attempt(self, call: HandlerCall) -> Any:
         handler = call.handler
@@ -101,8 +100,7 @@ class BackgroundRunner:
             return await _invoke.call_async(lambda _: self.invoke(call), False, None, self.pool())
         if self.observer is None:
             return await self._aattempt(call)
-        with timed(self.observer, call.event, deferred=True, token=call.trace):
-            return await self._aattempt(call)
+        return await atimed_call(self.observer, call, True, self._aattempt, call)
 
     async def _aattempt(self, call: HandlerCall) -> Any:
         handler = call.handler

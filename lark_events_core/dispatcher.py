@@ -40,7 +40,7 @@ from .handlers import (
 )
 from .health import Check, Health, HealthSource
 from .http import Request, Response
-from .observe import Observer, combine, members, reason_slug, timed
+from .observe import Observer, atimed_call, combine, members, reason_slug, timed_call
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
@@ -392,17 +392,13 @@ class Dispatcher(Registrar):
         observer = self.observer
         if observer is None:
             return invoke(call, self.slow_handler_warning)
-        with timed(observer, call.event, deferred=False, token=call.trace):
-            return invoke(call, self.slow_handler_warning)
+        return timed_call(observer, call, False, invoke, call, self.slow_handler_warning)
 
     def _ainvoke(self, call: HandlerCall) -> Any:
-        if self.observer is None:
-            return ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
-        return self._ainvoke_observed(call, self.observer)
-
-    async def _ainvoke_observed(self, call: HandlerCall, observer: Observer) -> Any:
-        with timed(observer, call.event, deferred=False, token=call.trace):
-            return await ainvoke(call, self.slow_handler_warning, self._executors.handler_pool())
+        observer, pool = self.observer, self._executors.handler_pool()
+        if observer is None:
+            return ainvoke(call, self.slow_handler_warning, pool)
+        return atimed_call(observer, call, False, ainvoke, call, self.slow_handler_warning, pool)
 
     def _observed(self, call: HandlerCall, response: Response, observer: Observer) -> Response:
         """Report the answer to ``call``; an event whose work is done is finished here."""

@@ -11,14 +11,25 @@ Values passed are ids, event types and fixed outcome words, never bodies, keys o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .events.base import Event
+    from .handlers import HandlerCall
 
-__all__ = ["OUTCOMES", "Observer", "Observers", "members", "reason_slug", "timed"]
+T = TypeVar("T")
+
+__all__ = [
+    "OUTCOMES",
+    "Observer",
+    "Observers",
+    "atimed_call",
+    "members",
+    "reason_slug",
+    "timed_call",
+]
 
 #: Every ``outcome`` an :meth:`Observer.answered` call can carry.
 OUTCOMES = (
@@ -208,31 +219,48 @@ def _overrides(member: Observer, name: str) -> bool:
     return getattr(getattr(member, name), "__func__", None) is not getattr(Observer, name)
 
 
-class timed:
-    """Report the attempt run inside the block to ``observer.handler_finished``, raised or not.
+def timed_call(
+    observer: Observer, call: HandlerCall, deferred: bool, fn: Callable[..., T], *args: Any
+) -> T:
+    """``fn(*args)``, reported to ``observer.handler_finished`` as one attempt, raised or not.
 
-    A class, not a ``@contextmanager`` generator: it runs on every observed handler call, and a
-    generator-based manager costs about a microsecond more.
+    Plain functions, not a context manager: they run on every observed handler call, and a
+    ``with`` block over a helper object costs about 0.35 µs more (a ``@contextmanager``, 1 µs).
     """
+    start = perf_counter()
+    try:
+        result = fn(*args)
+    except BaseException as exc:
+        _report(observer, call, deferred, start, exc)
+        raise
+    _report(observer, call, deferred, start, None)
+    return result
 
-    __slots__ = ("deferred", "event", "observer", "start", "token")
 
-    def __init__(
-        self, observer: Observer, event: Event[Any], *, deferred: bool, token: object
-    ) -> None:
-        self.observer = observer
-        self.event = event
-        self.deferred = deferred
-        self.token = token
-        self.start = 0.0
+async def atimed_call(
+    observer: Observer,
+    call: HandlerCall,
+    deferred: bool,
+    fn: Callable[..., Awaitable[T]],
+    *args: Any,
+) -> T:
+    """The awaitable twin of :func:`timed_call`: ``await fn(*args)``, reported."""
+    start = perf_counter()
+    try:
+        result = await fn(*args)
+    except BaseException as exc:
+        _report(observer, call, deferred, start, exc)
+        raise
+    _report(observer, call, deferred, start, None)
+    return result
 
-    def __enter__(self) -> None:
-        self.start = perf_counter()
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        self.observer.handler_finished(
-            self.event, perf_counter() - self.start, exc, deferred=self.deferred, token=self.token
-        )
+def _report(
+    observer: Observer, call: HandlerCall, deferred: bool, start: float, error: BaseException | None
+) -> None:
+    observer.handler_finished(
+        call.event, perf_counter() - start, error, deferred=deferred, token=call.trace
+    )
 
 
 def _tokens(token: object, count: int) -> tuple[object, ...]:
