@@ -76,12 +76,13 @@ class TracingObserver(Observer):
     ) -> None:
         """A child span covering the attempt that just ended (none when the event's span is
         not recorded: sampled out, or the API's no-op tracer)."""
-        if not isinstance(token, trace.Span) or not token.is_recording():
+        parent: trace.Span = token  # type: ignore[assignment]  # what event_received returned
+        if parent is None or not parent.is_recording():
             return
         end = time.time_ns()
         span = self.tracer.start_span(
             f"lark.handler {event.type}",
-            context=trace.set_span_in_context(token),
+            context=trace.set_span_in_context(parent),
             attributes={"lark.handler.mode": "deferred" if deferred else "inline"},
             start_time=end - int(seconds * 1e9),
         )
@@ -92,11 +93,14 @@ class TracingObserver(Observer):
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
         """Close the event's span with its outcome."""
-        if not isinstance(token, trace.Span) or not token.is_recording():
+        # ``token`` is what event_received returned (``None`` if it failed): no isinstance test
+        # against the Span ABC on every event.
+        span: trace.Span = token  # type: ignore[assignment]
+        if span is None or not span.is_recording():
             return  # nothing was recorded: ending a non-recording span does nothing
-        token.set_attributes(
+        span.set_attributes(
             {"lark.outcome": outcome, "lark.dedup.duplicate": outcome == "duplicate"}
         )
         if outcome in _FAILED:
-            token.set_status(Status(StatusCode.ERROR, outcome))
-        token.end()
+            span.set_status(Status(StatusCode.ERROR, outcome))
+        span.end()
