@@ -254,3 +254,38 @@ def test_observers_give_each_member_its_own_token_whichever_hooks_it_overrides()
     dispatcher.observer.store_error("claim")
     assert seen == ["claim"]
     assert first.store_errors == ["claim"]
+
+
+def test_with_no_observer_no_observer_code_runs_at_all() -> None:
+    # "Off" is free: the known mix, sync and async (deferred work included), never enters
+    # observe.py (nor the backends), in any thread.
+    import sys
+    import threading
+
+    from lark_events_core import observe
+
+    entered: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename == observe.__file__:
+            entered.append(frame.f_code.co_name)
+
+    dispatcher = Dispatcher(KEY, TOKEN)
+    register(dispatcher)
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        for request in requests_of_the_mix():
+            dispatcher.handle(request)
+
+        async def main() -> None:
+            for request in requests_of_the_mix():
+                await dispatcher.handle_async(request)
+            await dispatcher.aclose(5)
+
+        asyncio.run(main())
+        dispatcher.close(5)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    assert entered == []
