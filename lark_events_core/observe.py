@@ -124,7 +124,8 @@ class Observers(Observer):
 
     Each hook calls only the members that override it, through methods bound once: a member's
     no-op default costs nothing (a tracer does not hear ``answered``, a metrics backend does not
-    hear ``event_received``).
+    hear ``event_received``). The members' methods are looked up once, when the composite is
+    built (:meth:`Dispatcher.add_observer` builds a new one).
     """
 
     def __init__(self, observers: Iterable[Observer]) -> None:
