@@ -11,7 +11,8 @@ Values passed are ids, event types and fixed outcome words, never bodies, keys o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,22 @@ class Observer:
     def ack_sent(self, code: int) -> None:
         """The long connection acknowledged a frame with ``code`` (200, 500)."""
 
+    def carrier(self, token: object) -> dict[str, str]:
+        """What to send along with an event handed to another process (a Celery task).
+
+        ``token`` is what :meth:`event_received` returned for the event. The strings returned
+        travel in the task message's headers, and the worker hands them to :meth:`resume`
+        (tracing puts the W3C ``traceparent`` here). Default: nothing.
+        """
+        return {}
+
+    def resume(self, carrier: Mapping[str, str]) -> AbstractContextManager[object]:
+        """In the worker, around the queued event's handling: restore what :meth:`carrier` sent.
+
+        Tracing makes the sender's event span the parent of the worker's spans. Default: nothing.
+        """
+        return nullcontext()
+
 
 class Observers(Observer):
     """Several observers as one; a failing observer is logged once per method and skipped."""
@@ -161,6 +178,18 @@ class Observers(Observer):
     def ack_sent(self, code: int) -> None:
         self._each("ack_sent", code)
 
+    def carrier(self, token: object) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for member, sub in zip(self.members, _tokens(token, len(self.members)), strict=True):
+            try:
+                out.update(member.carrier(sub))
+            except Exception:
+                _log_failure(member, "carrier")
+        return out
+
+    def resume(self, carrier: Mapping[str, str]) -> AbstractContextManager[object]:
+        return _resume_each(self.members, carrier)
+
 
 class timed:
     """Report the attempt run inside the block to ``observer.handler_finished``, raised or not.
@@ -187,6 +216,17 @@ class timed:
         self.observer.handler_finished(
             self.event, perf_counter() - self.start, exc, deferred=self.deferred, token=self.token
         )
+
+
+@contextmanager
+def _resume_each(members: tuple[Observer, ...], carrier: Mapping[str, str]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for member in members:
+            try:
+                stack.enter_context(member.resume(carrier))
+            except Exception:
+                _log_failure(member, "resume")
+        yield
 
 
 def _tokens(token: object, count: int) -> tuple[object, ...]:
