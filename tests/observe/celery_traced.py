@@ -2,26 +2,23 @@
 
 ``celery -A tests.observe.celery_traced:celery_app worker`` with ``CELERY_BROKER_URL``,
 ``LARK_TEST_QUEUE`` and ``LARK_SPANS_FILE`` set: the worker's tracer provider (the global one)
-appends each finished span to that file as one JSON object a line.
+appends each finished span to that file (:mod:`tests.observe.spans_file`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from lark_events_core import Dispatcher, Event
 from lark_events_core.contrib.celery import CeleryExecutor
 from lark_events_core.tracing import TracingObserver
 
 from .mix import KEY, TOKEN
+from .spans_file import install_from_env
 
 #: Handled by the worker inside a span of the handler's own.
 TRACED = "im.message.receive_v1"
@@ -70,32 +67,6 @@ def dispatcher_for(app: Celery, provider: trace.TracerProvider | None = None) ->
     return dispatcher
 
 
-class JsonLinesExporter(SpanExporter):
-    """Appends each finished span's ids, name and attributes to ``path``."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        with open(self.path, "a", encoding="utf-8") as out:
-            for span in spans:
-                assert span.context is not None
-                record = {
-                    "name": span.name,
-                    "trace_id": span.context.trace_id,
-                    "span_id": span.context.span_id,
-                    "parent": None if span.parent is None else span.parent.span_id,
-                    "attributes": dict(span.attributes or {}),
-                }
-                out.write(json.dumps(record) + "\n")
-        return SpanExportResult.SUCCESS
-
-
-if os.environ.get("LARK_SPANS_FILE"):  # the worker
-    _provider = TracerProvider()
-    _provider.add_span_processor(
-        SimpleSpanProcessor(JsonLinesExporter(os.environ["LARK_SPANS_FILE"]))
-    )
-    trace.set_tracer_provider(_provider)
+if install_from_env():  # the worker
     celery_app = celery_app_for(os.environ["CELERY_BROKER_URL"], os.environ["LARK_TEST_QUEUE"])
     dispatcher = dispatcher_for(celery_app)

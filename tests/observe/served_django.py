@@ -10,7 +10,7 @@ import os
 
 from lark_events_core import Dispatcher
 
-from .mix import register
+from .mix import observers, register
 
 SECRET_KEY = "observe-tests-only"
 DEBUG = False
@@ -28,7 +28,10 @@ LARK_EVENTS = {
 
 
 def build_dispatcher() -> Dispatcher:
-    """The known mix's handlers on a dispatcher configured from the environment."""
-    dispatcher = Dispatcher(os.environ["LARK_ENCRYPT_KEY"], os.environ["LARK_VERIFICATION_TOKEN"])
+    """The known mix's handlers on a dispatcher configured from the environment (traced, with
+    ``LARK_SPANS_FILE``)."""
+    dispatcher = Dispatcher(
+        os.environ["LARK_ENCRYPT_KEY"], os.environ["LARK_VERIFICATION_TOKEN"], observers=observers()
+    )
     register(dispatcher)
     return dispatcher

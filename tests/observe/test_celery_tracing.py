@@ -4,12 +4,10 @@ is the web side's event span, also on Celery's retry; the carrier hooks without 
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,6 +26,7 @@ from tests.support.services import service_url
 
 from .celery_traced import FAILS_ONCE, TRACED, celery_app_for, dispatcher_for
 from .mix import event_request
+from .spans_file import ENV_VAR, read
 
 
 @pytest.fixture
@@ -45,12 +44,6 @@ def provider(exporter: InMemorySpanExporter) -> TracerProvider:
 def _event_span(exporter: InMemorySpanExporter, event_type: str) -> ReadableSpan:
     (span,) = [s for s in exporter.get_finished_spans() if s.name == f"lark.event {event_type}"]
     return span
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 @pytest.fixture
@@ -72,7 +65,7 @@ def test_a_real_workers_spans_are_children_of_the_event_span(
         env = {
             "CELERY_BROKER_URL": broker,
             "LARK_TEST_QUEUE": queue,
-            "LARK_SPANS_FILE": str(spans_file),
+            ENV_VAR: str(spans_file),
         }
         app = "tests.observe.celery_traced:celery_app"
         with celery_worker(env, queue, app=app):
@@ -81,11 +74,11 @@ def test_a_real_workers_spans_are_children_of_the_event_span(
                 assert web.handle(request).status == 200
 
             def handled() -> bool:
-                names = [s["name"] for s in _spans(spans_file)]
+                names = [s["name"] for s in read(spans_file)]
                 return "user work" in names and names.count(f"lark.handler {FAILS_ONCE}") == 2
 
             wait_until(handled, 60, "the worker's spans")
-        worker = _spans(spans_file)
+        worker = read(spans_file)
     # The web side answered at once: its event spans ended, before the worker ran.
     sent = _event_span(exporter, TRACED)
     assert sent.attributes is not None
