@@ -185,3 +185,31 @@ def test_observers_merge_their_carriers_and_resume_each_skipping_a_broken_one() 
     assert plain.carrier(object()) == {}
     with plain.resume({"traceparent": "x"}):
         pass
+
+
+def test_the_worker_finishes_its_event_so_its_metrics_count_the_job() -> None:
+    pytest.importorskip("prometheus_client", reason="the metrics extra is not installed")
+    from prometheus_client import CollectorRegistry
+
+    from lark_events_core import HandlerCall
+    from lark_events_core.contrib.celery import encode
+    from lark_events_core.metrics import PrometheusObserver
+
+    registry = CollectorRegistry()
+    app = celery_app_for("memory://", "unused")
+    dispatcher = dispatcher_for(app)
+    dispatcher.add_observer(PrometheusObserver(registry))
+    executor = dispatcher.executor
+    assert isinstance(executor, CeleryExecutor)
+    executor.retry_backoff = 0.0
+    for event_type, event_id in ((TRACED, "ev-worker-ok"), (FAILS_ONCE, "ev-worker-retried")):
+        call = dispatcher.prepare(event_request(event_type, event_id))
+        assert isinstance(call, HandlerCall)
+        assert executor.task.apply(args=(encode(dispatcher, call),)).successful()
+
+    def finished(result: str) -> float | None:
+        name = "lark_events_background_jobs_finished_total"
+        return registry.get_sample_value(name, {"result": result})
+
+    assert finished("done") == 2  # the retry in between is not a finished job
+    assert finished("failed") is None
