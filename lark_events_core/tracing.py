@@ -4,6 +4,8 @@
 whatever span is current: the framework's own OTel instrumentation, when present), with one
 child span per handler attempt, inline or in the background. Rejected requests get a short span
 of their own. Attributes are the event's type, id, tenant and outcome: never bodies or secrets.
+An event handed to a Celery worker takes its span's context along (W3C ``traceparent`` through
+``opentelemetry.propagate``): the worker's spans are children of that span.
 
 Only ``opentelemetry-api`` is needed here; the application installs and configures the SDK.
 """

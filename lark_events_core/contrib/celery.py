@@ -56,7 +56,7 @@ from ..errors import BadRequest
 from ..executors import DeferredJob
 from ..observe import Observer
 
-__all__ = ["DEFAULT_TASK_NAME", "CeleryExecutor"]
+__all__ = ["CARRIER_HEADER", "DEFAULT_TASK_NAME", "CeleryExecutor"]
 
 logger = logging.getLogger("lark_events")
 
