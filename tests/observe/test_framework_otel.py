@@ -168,4 +168,4 @@ def test_server_instrumentation_is_the_parent_of_our_span(name: str, spans_file:
                 timeout=10,
             ).status_code
 
-        _check(post, lambda: read(spans_file), lambda done: wait_until(done, 20, server.log()))
+        _check(post, lambda: read(spans_file), lambda done: wait_until(done, 20, "the spans"))
