@@ -11,7 +11,8 @@ Values passed are ids, event types and fixed outcome words, never bodies, keys o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -101,6 +102,22 @@ class Observer:
 
     def ack_sent(self, code: int) -> None:
         """The long connection acknowledged a frame with ``code`` (200, 500)."""
+
+    def carrier(self, token: object) -> dict[str, str]:
+        """What to send along with an event handed to another process (a Celery task).
+
+        ``token`` is what :meth:`event_received` returned for the event. The strings returned
+        travel in the task message's headers, and the worker hands them to :meth:`resume`
+        (tracing puts the W3C ``traceparent`` here). Default: nothing.
+        """
+        return {}
+
+    def resume(self, carrier: Mapping[str, str]) -> AbstractContextManager[object]:
+        """In the worker, around the queued event's handling: restore what :meth:`carrier` sent.
+
+        Tracing makes the sender's event span the parent of the worker's spans. Default: nothing.
+        """
+        return nullcontext()
 
 
 _HOOKS = (
@@ -214,6 +231,18 @@ class Observers(Observer):
     def ack_sent(self, code: int) -> None:
         self._each("ack_sent", code)
 
+    def carrier(self, token: object) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for member, sub in zip(self.members, _tokens(token, len(self.members)), strict=True):
+            try:
+                out.update(member.carrier(sub))
+            except Exception:
+                _log_failure(member, "carrier")
+        return out
+
+    def resume(self, carrier: Mapping[str, str]) -> AbstractContextManager[object]:
+        return _resume_each(self.members, carrier)
+
 
 def _overrides(member: Observer, name: str) -> bool:
     """Whether ``member`` does something in hook ``name`` (not :class:`Observer`'s no-op)."""
@@ -262,6 +291,17 @@ def _report(
     observer.handler_finished(
         call.event, perf_counter() - start, error, deferred=deferred, token=call.trace
     )
+
+
+@contextmanager
+def _resume_each(members: tuple[Observer, ...], carrier: Mapping[str, str]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for member in members:
+            try:
+                stack.enter_context(member.resume(carrier))
+            except Exception:
+                _log_failure(member, "resume")
+        yield
 
 
 def _tokens(token: object, count: int) -> tuple[object, ...]:

@@ -4,6 +4,8 @@
 whatever span is current: the framework's own OTel instrumentation, when present), with one
 child span per handler attempt, inline or in the background. Rejected requests get a short span
 of their own. Attributes are the event's type, id, tenant and outcome: never bodies or secrets.
+An event handed to a Celery worker takes its span's context along (W3C ``traceparent`` through
+``opentelemetry.propagate``): the worker's spans are children of that span.
 
 Only ``opentelemetry-api`` is needed here; the application installs and configures the SDK.
 """
@@ -11,13 +13,15 @@ Only ``opentelemetry-api`` is needed here; the application installs and configur
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from . import _extras
 from .observe import Observer
 
 try:
-    from opentelemetry import trace
+    from opentelemetry import context, propagate, trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 except ImportError as exc:
     _extras.missing_extra(exc, "otel", __name__)
@@ -104,3 +108,31 @@ class TracingObserver(Observer):
         if outcome in _FAILED:
             span.set_status(Status(StatusCode.ERROR, outcome))
         span.end()
+
+    def carrier(self, token: object) -> dict[str, str]:
+        """The event span's context in the globally configured propagator's headers.
+
+        With OpenTelemetry's default propagators that is W3C ``traceparent`` (and ``tracestate``,
+        ``baggage`` when set); ``OTEL_PROPAGATORS`` or ``propagate.set_global_textmap`` change it.
+        """
+        if not isinstance(token, trace.Span):
+            return {}
+        out: dict[str, str] = {}
+        propagate.inject(out, context=trace.set_span_in_context(token))
+        return out
+
+    def resume(self, carrier: Mapping[str, str]) -> AbstractContextManager[object]:
+        """Make the sender's event span current: the worker's spans become its children."""
+        return _attached(carrier)
+
+
+@contextmanager
+def _attached(carrier: Mapping[str, str]) -> Iterator[None]:
+    if not carrier:
+        yield
+        return
+    attached = context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        context.detach(attached)

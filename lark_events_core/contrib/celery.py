@@ -28,7 +28,10 @@ Usage — the module that builds the dispatcher is also the one the worker impor
     # celery -A myproject.lark:celery_app worker
 
 The queued message holds the event body encrypted with the dispatcher's Encrypt Key when one is
-configured (base64 plaintext otherwise), its request id and the claim's owner token.
+configured (base64 plaintext otherwise), its request id and the claim's owner token. With
+observers, the message headers carry what they send along (``lark_events_carrier``: the W3C trace
+context with :class:`~lark_events_core.tracing.TracingObserver`), restored in the worker around
+the handler, so the worker's spans are children of the web process's event span.
 """
 
 from __future__ import annotations
@@ -51,12 +54,15 @@ from ..dedup import MemoryDedupStore
 from ..dispatcher import Dispatcher, HandlerCall
 from ..errors import BadRequest
 from ..executors import DeferredJob
+from ..observe import Observer
 
-__all__ = ["DEFAULT_TASK_NAME", "CeleryExecutor"]
+__all__ = ["CARRIER_HEADER", "DEFAULT_TASK_NAME", "CeleryExecutor"]
 
 logger = logging.getLogger("lark_events")
 
 DEFAULT_TASK_NAME = "lark_events.handle_event"
+#: The message header holding the observers' carrier (the W3C trace context, with tracing).
+CARRIER_HEADER = "lark_events_carrier"
 _FORMAT = 1
 
 
@@ -121,7 +127,17 @@ class CeleryExecutor:
 
     def submit(self, job: DeferredJob) -> bool:
         """Publish the event; ``False`` (→ 503, the platform retries) when the broker refuses."""
+        return self._publish(job, self._carrier(job))
+
+    def _carrier(self, job: DeferredJob) -> dict[str, str]:
+        """What the dispatcher's observers send along (the trace context), on the caller's side."""
+        observer = self.dispatcher.observer
+        return {} if observer is None else observer.carrier(job.call.trace)
+
+    def _publish(self, job: DeferredJob, carrier: dict[str, str]) -> bool:
         options: dict[str, Any] = {} if self.queue is None else {"queue": self.queue}
+        if carrier:
+            options["headers"] = {CARRIER_HEADER: carrier}
         try:
             self.task.apply_async(
                 args=(encode(self.dispatcher, job.call),),
@@ -143,7 +159,8 @@ class CeleryExecutor:
 
     async def submit_async(self, job: DeferredJob) -> bool:
         """:meth:`submit` in a thread: publishing is blocking I/O."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.submit, job)
+        carrier = self._carrier(job)  # here: the thread does not see this task's context
+        return await asyncio.get_running_loop().run_in_executor(None, self._publish, job, carrier)
 
     def close(self, timeout: float | None = None) -> bool:
         """Nothing to drain here: the broker holds queued events until a worker acknowledges."""
@@ -172,8 +189,27 @@ class CeleryExecutor:
         return handle_event
 
     def run(self, task: Task[Any, Any], message: dict[str, Any]) -> None:
-        """One attempt in the worker; retried through Celery, settled after the last one."""
+        """One attempt in the worker; retried through Celery, settled after the last one.
+
+        With observers, the attempt runs inside what the sender's observers put in the message
+        headers (:meth:`~lark_events_core.observe.Observer.resume`: the trace context), and the
+        worker's event is finished with ``done``, ``failed`` or ``retry``.
+        """
         dispatcher = self.dispatcher
+        observer = dispatcher.observer
+        if observer is None:
+            self._attempt(task, message, dispatcher, None)
+            return
+        with observer.resume(_carrier_of(task)):
+            self._attempt(task, message, dispatcher, observer)
+
+    def _attempt(
+        self,
+        task: Task[Any, Any],
+        message: dict[str, Any],
+        dispatcher: Dispatcher,
+        observer: Observer | None,
+    ) -> None:
         call = decode(dispatcher, message)
         if call is None:
             return
@@ -185,11 +221,30 @@ class CeleryExecutor:
             if retries < self.max_retries:
                 delay = min(self.retry_backoff * 2**retries, self.retry_backoff_max)
                 dispatcher.background.log_retry(call, retries + 1, attempts, delay, exc)
+                _finished(observer, call, "retry")
                 raise task.retry(exc=exc, countdown=delay) from exc
             dispatcher.background.give_up(call, attempts, exc)
             dispatcher.settle(call, ok=False)
+            _finished(observer, call, "failed")
             raise
         dispatcher.settle(call, ok=True)
+        _finished(observer, call, "done")
+
+
+def _finished(observer: Observer | None, call: HandlerCall, outcome: str) -> None:
+    if observer is not None:
+        observer.event_finished(call.event, outcome, call.trace)
+
+
+def _carrier_of(task: Task[Any, Any]) -> dict[str, str]:
+    """The observers' carrier from the running task's message headers (``{}``: none)."""
+    found = getattr(task.request, CARRIER_HEADER, None)
+    if not isinstance(found, dict):
+        headers = getattr(task.request, "headers", None)  # where older Celery kept them
+        found = headers.get(CARRIER_HEADER) if isinstance(headers, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def encode(dispatcher: Dispatcher, call: HandlerCall) -> dict[str, Any]:

@@ -15,16 +15,24 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 
 from lark_events_core.testing import make_event, sign_event
-from tests.support.servers import ROOT, VENV_BIN, Server, free_port, run_server, wait_for_port
+from tests.support.servers import (
+    VENV_BIN,
+    Server,
+    celery_queue,
+    celery_worker,
+    free_port,
+    run_server,
+    wait_for_port,
+    wait_until,
+)
 from tests.support.services import service_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.slow]
@@ -62,14 +70,6 @@ def runs(redis_url: str, prefix: str) -> list[str]:
         return [r.decode() for r in client.lrange(prefix + "runs", 0, -1)]
     finally:
         client.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def gunicorn(
@@ -216,61 +216,8 @@ def broker_url() -> str:
 
 @pytest.fixture
 def queue(broker_url: str) -> Iterator[str]:
-    name = f"lark-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    from kombu import Connection
-
-    with contextlib.suppress(Exception), Connection(broker_url, connect_timeout=5) as conn:
-        conn.default_channel.queue_delete(name)
-
-
-@contextlib.contextmanager
-def celery_worker(env: dict[str, str], queue: str) -> Iterator[subprocess.Popen[bytes]]:
-    log = tempfile.NamedTemporaryFile(prefix="lark-celery-", suffix=".log", delete=False)  # noqa: SIM115
-    argv = [
-        str(VENV_BIN / "celery"),
-        "-A",
-        "tests.delivery.apps:celery_app",
-        "worker",
-        "--pool=solo",
-        "-Q",
-        queue,
-        "-n",
-        f"{uuid.uuid4().hex[:8]}@lark-test",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-    ]
-    proc = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_until(
-            lambda: (
-                "ready." in Path(log.name).read_text(errors="replace") or proc.poll() is not None
-            ),
-            60,
-            "the Celery worker",
-        )
-        assert proc.poll() is None, Path(log.name).read_text(errors="replace")
-        yield proc
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        log.close()
+    with celery_queue(broker_url) as name:
+        yield name
 
 
 def celery_env(

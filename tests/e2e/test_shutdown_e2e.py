@@ -23,7 +23,14 @@ import pytest
 import requests
 
 from tests.e2e.shutdown.handlers import KEY, MESSAGE
-from tests.support.servers import ROOT, VENV_BIN, Server, run_server, text_message_request
+from tests.support.servers import (
+    ROOT,
+    VENV_BIN,
+    Server,
+    run_server,
+    text_message_request,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -102,14 +109,6 @@ def post_events(server: Server, ids: list[str], handler_seconds: float) -> None:
 def terminate(server: Server, timeout: float = 30.0) -> None:
     os.killpg(server.proc.pid, signal.SIGTERM)
     server.proc.wait(timeout)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("name", list(SERVERS))

@@ -3,9 +3,11 @@ deferred), and the counts each observer must report for it."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lark_events_core import Dispatcher, Event, Request
+from lark_events_core.observe import Observer
 from lark_events_core.signature import HEADER_SIGNATURE
 from lark_events_core.testing import make_event, sign_event
 
@@ -34,6 +36,16 @@ def register(dispatcher: Dispatcher) -> None:
     dispatcher.on("im.message.receive_v1", ok)
     dispatcher.on("contact.user.created_v3", fails)
     dispatcher.on("app_ticket", ok, deferred=True)
+
+
+def observers() -> list[Observer]:
+    """A served app's observers: a TracingObserver when the process writes its spans to a file
+    (``LARK_SPANS_FILE``, :mod:`tests.observe.spans_file`); metrics are added by the adapters."""
+    if not os.environ.get("LARK_SPANS_FILE"):
+        return []
+    from lark_events_core.tracing import TracingObserver
+
+    return [TracingObserver()]
 
 
 def requests_of_the_mix() -> list[Request]:

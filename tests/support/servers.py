@@ -11,7 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,16 +94,86 @@ def run_server(
             raise RuntimeError(f"{exc}\n--- server output ---\n{server.log()}") from exc
         yield server
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop(proc)
         log_file.close()
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``proc``'s process group, then SIGKILL it if it is still there after 15 s."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` every 0.1 s; fail after ``timeout`` s naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def celery_queue(broker_url: str) -> Iterator[str]:
+    """A fresh queue name, deleted from the broker afterwards."""
+    name = f"lark-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    from kombu import Connection
+
+    with contextlib.suppress(Exception), Connection(broker_url, connect_timeout=5) as conn:
+        conn.default_channel.queue_delete(name)
+
+
+@contextlib.contextmanager
+def celery_worker(
+    env: Mapping[str, str], queue: str, app: str = "tests.delivery.apps:celery_app"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``celery worker`` (solo pool) of ``app`` consuming ``queue``, stopped afterwards."""
+    log = tempfile.NamedTemporaryFile(prefix="lark-celery-", suffix=".log", delete=False)  # noqa: SIM115
+    argv = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        app,
+        "worker",
+        "--pool=solo",
+        "-Q",
+        queue,
+        "-n",
+        f"{uuid.uuid4().hex[:8]}@lark-test",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(
+            lambda: (
+                "ready." in Path(log.name).read_text(errors="replace") or proc.poll() is not None
+            ),
+            60,
+            "the Celery worker",
+        )
+        assert proc.poll() is None, Path(log.name).read_text(errors="replace")
+        yield proc
+    finally:
+        stop(proc)
+        log.close()
 
 
 def handled_count(server: Server, event_type: str, event_id: str) -> int:
