@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 from ._secrets import Secret
 from .errors import DecryptionError
 
+# `cryptography` is imported when the first cipher is built, not with the package (about 7 ms).
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers import CipherContext
-
-# `cryptography` is imported when the first cipher is built, not with the package (about 7 ms).
 
 __all__ = ["AESCipher", "b64decode_strict", "decrypt", "encrypt"]
 
