@@ -7,6 +7,8 @@ packages. Importing this package never imports a web framework, Redis, Celery or
 
 from __future__ import annotations
 
+import typing as _typing
+
 from .__about__ import __version__
 from ._secrets import Secret
 from .context import HandlerContext
@@ -27,9 +29,30 @@ from .errors import (
 from .events import LEGACY_CARD_TYPE, MODELS, Event, EventHeader, Kind
 from .http import JSON_CONTENT_TYPE, Headers, Request, Response
 from .pipeline import ParsedRequest, decrypt_event, parse_req, parse_request
-from .results import CallbackResponse, Card, Toast, UrlPreview
 from .settings import Settings
 from .signature import card_signature, event_signature
+
+if _typing.TYPE_CHECKING:
+    from .results import CallbackResponse, Card, Toast, UrlPreview
+
+# Imported on first use (PEP 562): only callback handlers that answer with a builder need them,
+# and their dataclasses cost about 2 ms to build.
+_LAZY = ("CallbackResponse", "Card", "Toast", "UrlPreview")
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import results
+
+    value = getattr(results, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CALLBACK_TYPES",

@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["logger", "safe"]
+if TYPE_CHECKING:
+    import logging
 
-logger = logging.getLogger("lark_events")
+__all__ = ["logger", "package_logger", "safe"]
+
+
+class _PackageLogger:
+    """``logging.getLogger("lark_events")``, looked up on first use.
+
+    Importing the core does not import :mod:`logging` (with ``traceback`` and ``tokenize``,
+    about 6 ms of a bare ``import lark_events_core``; the web frameworks import it anyway). Every
+    attribute (``warning``, ``exception``, ``isEnabledFor``, ...) is the real logger's.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(package_logger(), name)
+
+    def __repr__(self) -> str:
+        return repr(package_logger())
+
+
+_logger: logging.Logger | None = None
+
+
+def package_logger() -> logging.Logger:
+    """The real ``lark_events`` logger (imports :mod:`logging` on first use)."""
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("lark_events")
+    return _logger
+
+
+if TYPE_CHECKING:
+    logger: logging.Logger
+else:
+    logger = _PackageLogger()
 
 
 def safe(text: object, limit: int = 80) -> str:

@@ -12,18 +12,17 @@ busy one pays almost nothing.
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import types
 from collections.abc import Awaitable, Callable, Generator
 from time import perf_counter
 from typing import Any, TypeVar
 
+from ._log import logger
+
 __all__ = ["BLOCKING_WARNING", "watch"]
 
 T = TypeVar("T")
-
-logger = logging.getLogger("lark_events")
 
 #: Seconds an async handler may run without yielding to the event loop before a warning
 #: (asyncio's own debug threshold, ``slow_callback_duration``, is 0.1 s). ``None`` disables it.

@@ -15,16 +15,17 @@ The Open API calls need the dispatcher's client (``Dispatcher(openapi=OpenAPICli
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._log import logger as _package_logger
 from ._log import safe
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
+    import logging
+    import re
+
+    from ._event_logger import EventLogger
     from .events.base import Event
     from .outbound import OpenAPIClient, Replier
 
@@ -37,16 +38,12 @@ _NO_CLIENT = (
 )
 
 
-class EventLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """The package logger; every message ends with the event's id and type."""
+def __getattr__(name: str) -> Any:
+    if name == "EventLogger":  # in its own module: importing the core does not import logging
+        from ._event_logger import EventLogger
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
-        """Append ``(event_id=..., event_type=...)`` to the message."""
-        extra = self.extra or {}
-        return f"{msg} (event_id={extra.get('event_id')}, event_type={extra.get('event_type')})", {
-            **kwargs,
-            "extra": {**extra, **kwargs.get("extra", {})},
-        }
+        return EventLogger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class HandlerContext:
@@ -71,9 +68,12 @@ class HandlerContext:
     def logger(self) -> logging.LoggerAdapter:  # type: ignore[type-arg]
         """A logger whose messages carry the event's id and type (escaped)."""
         if self._logger is None:
+            from ._event_logger import EventLogger
+            from ._log import package_logger
+
             event = self.event
             self._logger = EventLogger(
-                _package_logger,
+                package_logger(),
                 {"event_id": safe(event.event_id), "event_type": safe(event.type)},
             )
         return self._logger

@@ -14,11 +14,14 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from typing import TYPE_CHECKING
 
 from ._secrets import Secret
 from .errors import DecryptionError
+
+# `cryptography` is imported when the first cipher is built, not with the package (about 7 ms).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import CipherContext
 
 __all__ = ["AESCipher", "b64decode_strict", "decrypt", "encrypt"]
 
@@ -49,6 +52,8 @@ class AESCipher:
     __slots__ = ("_algorithm", "_local")
 
     def __init__(self, encrypt_key: str | Secret) -> None:
+        from cryptography.hazmat.primitives.ciphers import algorithms
+
         raw = encrypt_key.reveal() if isinstance(encrypt_key, Secret) else encrypt_key
         self._algorithm = algorithms.AES(hashlib.sha256(raw.encode("utf-8")).digest())
         self._local = threading.local()
@@ -68,10 +73,14 @@ class AESCipher:
         try:
             decryptor = self._local.decryptor
         except AttributeError:
+            from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
             decryptor = Cipher(self._algorithm, modes.CBC(bytes(_BLOCK))).decryptor()
             self._local.decryptor = decryptor
         out = decryptor.update(raw)
         if len(out) != len(raw):  # never with whole blocks; if it ever were, start afresh
+            from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
             del self._local.decryptor
             fresh = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
             return bytes(_BLOCK) + fresh.update(raw[_BLOCK:]) + fresh.finalize()
@@ -107,6 +116,8 @@ class AESCipher:
             iv = os.urandom(_BLOCK)
         elif len(iv) != _BLOCK:
             raise ValueError("the IV must be 16 bytes")
+        from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
         padded = data + _PADDING[_BLOCK - len(data) % _BLOCK]
         encryptor = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
         sealed = iv + encryptor.update(padded) + encryptor.finalize()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._log import logger
 from ._log import safe as _safe
-from ._responses import BUSY, EMPTY, INTERNAL_ERROR, STORE_UNAVAILABLE, SUCCESS
+from ._responses import BUSY, EMPTY, INTERNAL_ERROR, STORE_UNAVAILABLE, SUCCESS, result_to_body
 from .background import BackgroundContext, BackgroundRunner, Executors, GiveUpHook
 from .claims import Claims, StoreErrorPolicy
 from .deadline import CallbackGuard
@@ -38,17 +38,16 @@ from .handlers import (
     ainvoke,
     invoke,
 )
-from .health import Check, Health, HealthSource
 from .http import Request, Response
 from .observe import Observer, atimed_call, combine, members, reason_slug, timed_call
 from .pipeline import ParsedRequest, challenge_body, parse_request
-from .results import result_to_body
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
 
 if TYPE_CHECKING:
     import os
 
     from .executors import Executor
+    from .health import Check, Health, HealthSource
     from .journal import SQLiteJournal
 
 __all__ = ["BackgroundContext", "Dispatcher", "Handler", "HandlerCall", "StoreErrorPolicy"]
@@ -548,6 +547,8 @@ class Dispatcher(Registrar):
         always up. Sources are added to :attr:`health_sources` (the long-connection client adds
         itself). A source that raises counts as down.
         """
+        from .health import Health  # local: only health probes need the module
+
         checks = [self._store_check(None), self._executor_check()]
         return Health((*checks, *self._source_checks()))
 
@@ -560,6 +561,8 @@ class Dispatcher(Registrar):
                 reachable = bool(await aping())
             except Exception:
                 reachable = False
+            from .health import Health
+
             checks = [self._store_check(reachable), self._executor_check()]
             return Health((*checks, *self._source_checks()))
         if callable(getattr(store, "ping", None)):  # a blocking ping: off the loop
@@ -570,6 +573,8 @@ class Dispatcher(Registrar):
         return self.health()
 
     def _store_check(self, result: bool | None) -> Check:
+        from .health import Check
+
         store = self.dedup
         if store is None:
             return Check("dedup_store", True, "disabled")
@@ -585,6 +590,8 @@ class Dispatcher(Registrar):
         return Check("dedup_store", result, f"{name} {'reachable' if result else 'unreachable'}")
 
     def _executor_check(self) -> Check:
+        from .health import Check
+
         executor = self.executor
         if executor is None:
             return Check("executor", True, "built-in")
@@ -598,6 +605,8 @@ class Dispatcher(Registrar):
         return Check("executor", True, type(executor).__name__)
 
     def _source_checks(self) -> list[Check]:
+        from .health import Check
+
         checks = []
         for name, source in list(self.health_sources.items()):
             try:

@@ -51,23 +51,44 @@ class Handler:
     deferred: bool = False
 
 
-@dataclass(slots=True)
 class HandlerCall:
     """One handler call prepared by :meth:`Dispatcher.prepare`: the handler, its event, its key.
 
     ``owner`` is the token of the deduplication claim this call holds (``None``: no claim).
+    ``trace``, ``started``, ``outcome`` and ``queued`` are observer bookkeeping (:mod:`.observe`):
+    the observer's token, the start time, an outcome decided before the answer (``duplicate``),
+    and whether this process counted it as queued.
     """
 
-    handler: Handler
-    event: Event[Any]
-    dedup_key: str | None = None
-    owner: str | None = None
-    #: Observer bookkeeping (:mod:`.observe`): the observer's token, the start time, an outcome
-    #: decided before the answer (``duplicate``), and whether this process counted it as queued.
-    trace: object = None
-    started: float = 0.0
-    outcome: str | None = None
-    queued: bool = False
+    # A plain slotted class (one call per event, compared by identity): a dataclass would add
+    # nothing but about 0.5 ms of import.
+    __slots__ = ("dedup_key", "event", "handler", "outcome", "owner", "queued", "started", "trace")
+
+    def __init__(
+        self,
+        handler: Handler,
+        event: Event[Any],
+        dedup_key: str | None = None,
+        owner: str | None = None,
+        trace: object = None,
+        started: float = 0.0,
+        outcome: str | None = None,
+        queued: bool = False,
+    ) -> None:
+        self.handler = handler
+        self.event = event
+        self.dedup_key = dedup_key
+        self.owner = owner
+        self.trace = trace
+        self.started = started
+        self.outcome = outcome
+        self.queued = queued
+
+    def __repr__(self) -> str:
+        return (
+            f"HandlerCall(handler={self.handler!r}, event={self.event!r}, "
+            f"dedup_key={self.dedup_key!r}, owner={self.owner!r})"
+        )
 
     @property
     def claimed(self) -> bool:
@@ -247,14 +268,25 @@ class HandlerRegistry:
         return handler
 
 
-@dataclass(slots=True)
 class _Entry:
-    target: Endpoint | Router
-    model: type[Any] | None
-    callback: bool
-    deferred: bool
-    where: str
-    fallback_set: bool = False
+    # A plain class: a dataclass brings nothing here and costs about 0.5 ms to build at import.
+    __slots__ = ("callback", "deferred", "fallback_set", "model", "target", "where")
+
+    def __init__(
+        self,
+        target: Endpoint | Router,
+        model: type[Any] | None,
+        callback: bool,
+        deferred: bool,
+        where: str,
+        fallback_set: bool = False,
+    ) -> None:
+        self.target = target
+        self.model = model
+        self.callback = callback
+        self.deferred = deferred
+        self.where = where
+        self.fallback_set = fallback_set
 
 
 def _check_type(event_type: Any) -> None:

@@ -1,4 +1,4 @@
-"""Importing the core (and handling a request with a sync handler) loads no asyncio machinery."""
+"""Importing the core loads no asyncio, cryptography or logging; a sync handler no asyncio."""
 
 from __future__ import annotations
 
@@ -47,3 +47,41 @@ def test_import_and_a_sync_handler_load_no_asyncio_but_an_async_handler_still_wo
     assert after_import == []
     assert after_request == []
     assert asyncio_after_async_handler is True
+
+
+# Loaded on first use, not by ``import lark_events_core`` (the import-time budget, issue 16):
+# cryptography when a cipher is built, logging with the first log line or ``ctx.logger``, the
+# result builders and health checks when a handler or a probe uses them.
+NOT_AT_IMPORT = (
+    "cryptography",
+    "logging",
+    "traceback",
+    "lark_events_core.results",
+    "lark_events_core.health",
+    *LAZY,
+)
+
+IMPORT_PROBE = """
+import json, sys
+import lark_events_core
+from lark_events_core import Dispatcher, Event, Request, Response, Settings
+loaded = sorted(m for m in {lazy!r} if m in sys.modules)
+from lark_events_core import Toast
+d = Dispatcher("k", "t")
+print(json.dumps([loaded, Toast.__module__, [m for m in {lazy!r} if m in sys.modules]]))
+"""
+
+
+def test_import_loads_neither_cryptography_nor_logging_nor_the_rarely_used_modules() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE.format(lazy=NOT_AT_IMPORT)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    loaded, toast_module, after_dispatcher = json.loads(out)
+    assert loaded == []
+    assert toast_module == "lark_events_core.results"
+    # An encrypt key builds its cipher with the dispatcher: cryptography loads then, not later.
+    assert "cryptography" in after_dispatcher
