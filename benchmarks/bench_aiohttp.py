@@ -21,6 +21,10 @@ shared machine; the ratios (median over rounds) are printed last. Target: lark-a
 The server's CPU time per request (user + system, from psutil) is printed too: on a machine
 shared with other work it is steadier than req/s, and ``floor cpu / mode cpu`` is the ratio a
 CPU-bound server would reach.
+
+``--inner`` also times the per-request work inside the servers (``benchmarks/_inner.py``: the
+floor's checks in ``floor+crypto``, ``Dispatcher.handle_async`` in ``lark-async``) and the same
+work on the same bytes in a hot loop in this process, and prints in-server / hot-loop for both.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import logging
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +61,16 @@ def create_app(mode: str) -> Any:
     """The benchmarked application for ``mode``."""
     from aiohttp import web
 
+    from benchmarks import _inner
+
     app = web.Application()
+    timer = _inner.Timer() if _inner.enabled() else None
+    if timer is not None:
+
+        async def inner(request: web.Request) -> web.Response:
+            return web.Response(text=timer.take())
+
+        app.router.add_get(_inner.PATH, inner)
     if mode == "floor":
         body = b'{"msg":"success"}'
 
@@ -70,6 +84,8 @@ def create_app(mode: str) -> Any:
         from benchmarks._floor import crypto_floor
 
         check = crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN)
+        if timer is not None:
+            check = timer.wrap(check)
         success = b'{"msg":"success"}'
 
         async def floor_crypto(request: web.Request) -> web.Response:
@@ -86,11 +102,11 @@ def create_app(mode: str) -> Any:
     if mode == "lark-shell":  # the adapter alone: a dispatcher that answers without any work
         from lark_events_core import Request, Response
 
-        success = Response(200, b'{"msg":"success"}')
+        answer = Response(200, b'{"msg":"success"}')
 
         class Shell(Dispatcher):
             async def handle_async(self, request: Request, *, card: bool = False) -> Response:
-                return success
+                return answer
 
         setup(app, Shell(verification_token=VERIFICATION_TOKEN), event_path=PATH)
         return app
@@ -112,6 +128,8 @@ def create_app(mode: str) -> Any:
 
     else:
         raise SystemExit(f"unknown mode {mode!r}")
+    if timer is not None:
+        dispatcher.handle_async = timer.wrap_async(dispatcher.handle_async)  # type: ignore[method-assign,assignment]
     setup(app, dispatcher, event_path=PATH)
     return app
 
@@ -124,19 +142,57 @@ def serve(mode: str, port: int) -> None:
     web.run_app(create_app(mode), host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+def hot_loops(requests: list[Any]) -> dict[str, float]:
+    """Microseconds per request of the floor's checks and of ``Dispatcher.handle_async`` on
+    ``requests`` (unused ids) in a hot loop, with aiohttp's header type, as a microbenchmark
+    would measure them."""
+    import asyncio
+
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from benchmarks._floor import crypto_floor
+    from benchmarks._inner import hot_loop_us
+    from lark_events_core import Dispatcher, Event, Request
+    from lark_events_core.http import CaseInsensitiveHeaders
+
+    half = len(requests) // 2
+    items = [(CIMultiDictProxy(CIMultiDict(r.headers)), r.body) for r in requests]
+    check = crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN)
+    floor_us = hot_loop_us(lambda i: check(items[i][0].get, items[i][1]), half)
+    dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+
+    @dispatcher.on("im.message.receive_v1")
+    async def on_message(event: Event[Any]) -> None:
+        return None
+
+    async def core() -> float:
+        start = time.perf_counter_ns()
+        for headers, body in items[half:]:
+            request = Request("POST", CaseInsensitiveHeaders(headers), body, PATH)
+            await dispatcher.handle_async(request)
+        return (time.perf_counter_ns() - start) / (len(items) - half) / 1000
+
+    return {"floor+crypto": floor_us, "lark-async": asyncio.run(core())}
+
+
 def measure(
-    mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str
-) -> tuple[Any, float]:
-    """Load the ``mode`` server for ``seconds``: the result and its CPU microseconds per request."""
+    mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str, inner: bool = False
+) -> tuple[Any, float, float | None]:
+    """Load the ``mode`` server for ``seconds``: the result, its CPU microseconds per request and
+    (with ``inner``) the microseconds of its timed per-request work."""
     import psutil
 
+    from benchmarks import _inner
     from benchmarks._load import run_load
     from benchmarks._load import serve as serve_cmd
 
     argv = [sys.executable, str(Path(__file__).resolve()), "--serve", mode, "--port", "{port}"]
-    with serve_cmd(argv) as server:
+    timed = inner and mode in ("floor+crypto", "lark-async")
+    with serve_cmd(argv, env={_inner.ENV: "1" if timed else "0"}) as server:
         url = server.url + PATH
         run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
+        if timed:
+            _inner.fetch(server.port)  # forget the warm-up
         process = psutil.Process(server.proc.pid)
         before = process.cpu_times()
         result = run_load(
@@ -147,10 +203,13 @@ def measure(
             engine=engine,  # type: ignore[arg-type]
         )
         after = process.cpu_times()
+        inner_us = None
+        if timed:
+            inner_us = _inner.fetch(server.port)[0]
         if result.errors or result.non_2xx:
             raise SystemExit(f"{mode}: the run had errors: {result.summary()}")
         cpu = (after.user + after.system) - (before.user + before.system)
-        return result, cpu / max(result.requests, 1) * 1e6
+        return result, cpu / max(result.requests, 1) * 1e6, inner_us
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of all runs")
     parser.add_argument("--pool", type=int, default=80_000, help="distinct requests per scenario")
     parser.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--inner", action="store_true", help="time the per-request work in-server and hot"
+    )
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, args.port)
@@ -187,26 +249,43 @@ def main(argv: list[str] | None = None) -> int:
     vs_crypto: dict[str, list[float]] = {
         mode: [] for scenario, mode in RUNS if scenario == "encrypted" and mode.startswith("lark")
     }
+    in_server: dict[str, list[float]] = {"floor+crypto": [], "lark-async": []}
+    hot: dict[str, list[float]] = {"floor+crypto": [], "lark-async": []}
     print(
         f"aiohttp adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
         "32 connections, one server process"
     )
     for round_no in range(1, args.rounds + 1):
+        if args.inner:  # fresh ids, never sent to a server: the hot loop dedups them too
+            fresh = make_event_requests(
+                20_000, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
+            )
+            for name, value in hot_loops(fresh).items():
+                hot[name].append(value)
+            print(
+                f"  round {round_no} hot loop: floor+crypto {hot['floor+crypto'][-1]:.1f} us/req,"
+                f" lark-async {hot['lark-async'][-1]:.1f} us/req"
+            )
         floor_rps: dict[str, float] = {}
         crypto_rps = 0.0
         for scenario, mode in RUNS:
-            result, per_request = measure(
+            result, per_request, inner_us = measure(
                 mode,
                 pools[scenario],
                 warmup=args.warmup,
                 seconds=args.seconds,
                 engine=args.engine,
+                inner=args.inner,
             )
             rps[scenario, mode].append(result.rps)
             cpu_us[scenario, mode].append(per_request)
+            timed = ""
+            if inner_us is not None:
+                in_server[mode].append(inner_us)
+                timed = f"  in-server work {inner_us:.1f} us/req"
             print(
                 f"  round {round_no} {scenario:<9} {mode:<12} {result.summary()}"
-                f"  server cpu {per_request:.1f} us/req"
+                f"  server cpu {per_request:.1f} us/req{timed}"
             )
             if mode == "floor":
                 floor_rps[scenario] = result.rps
@@ -243,6 +322,21 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ratio {mode} / floor+crypto: {statistics.median(values):.3f}x{target}"
             f"  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
+        )
+    for name in in_server if args.inner else ():
+        server_us, hot_us = statistics.median(in_server[name]), statistics.median(hot[name])
+        print(
+            f"{name} per-request work: in-server {server_us:.1f} us, hot loop {hot_us:.1f} us:"
+            f" in-server / hot loop {server_us / hot_us:.2f}x (target for lark-async <= 1.2)"
+        )
+    if args.inner:
+        added_server = statistics.median(in_server["lark-async"]) - statistics.median(
+            in_server["floor+crypto"]
+        )
+        added_hot = statistics.median(hot["lark-async"]) - statistics.median(hot["floor+crypto"])
+        print(
+            f"what the core adds over the floor's work: in-server {added_server:.1f} us,"
+            f" hot loop {added_hot:.1f} us"
         )
     return 0
 
