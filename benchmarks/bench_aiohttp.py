@@ -23,8 +23,11 @@ shared with other work it is steadier than req/s, and ``floor cpu / mode cpu`` i
 CPU-bound server would reach.
 
 ``--inner`` also times the per-request work inside the servers (``benchmarks/_inner.py``: the
-floor's checks in ``floor+crypto``, ``Dispatcher.handle_async`` in ``lark-async``) and the same
-work on the same bytes in a hot loop in this process, and prints in-server / hot-loop for both.
+floor's checks in ``floor+crypto``, ``Dispatcher.handle_async`` in ``lark-async``; this thread's
+CPU time) and the same work on the same kind of bytes in this process, in a hot loop and with
+``--evict-kb`` KiB of other memory traffic between two requests (about the L2 cache of one core
+here, as a server's own work between two of our calls), and prints each against the in-server
+figure.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import argparse
 import logging
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -142,37 +144,50 @@ def serve(mode: str, port: int) -> None:
     web.run_app(create_app(mode), host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-def hot_loops(requests: list[Any]) -> dict[str, float]:
+def hot_loops(requests: list[Any], evict_kb: int) -> dict[tuple[str, int], float]:
     """Microseconds per request of the floor's checks and of ``Dispatcher.handle_async`` on
-    ``requests`` (unused ids) in a hot loop, with aiohttp's header type, as a microbenchmark
-    would measure them."""
+    ``requests`` (unused ids) with aiohttp's header type, outside any server: in a hot loop, as
+    a microbenchmark measures them (``0``), and with ``evict_kb`` KiB of other memory traffic
+    between two requests (not timed), as a server's own work between two of ours."""
     import asyncio
 
     from multidict import CIMultiDict, CIMultiDictProxy
 
     from benchmarks._floor import crypto_floor
-    from benchmarks._inner import hot_loop_us
+    from benchmarks._inner import Evictor, Timer
     from lark_events_core import Dispatcher, Event, Request
     from lark_events_core.http import CaseInsensitiveHeaders
 
-    half = len(requests) // 2
     items = [(CIMultiDictProxy(CIMultiDict(r.headers)), r.body) for r in requests]
-    check = crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN)
-    floor_us = hot_loop_us(lambda i: check(items[i][0].get, items[i][1]), half)
-    dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+    quarter = len(items) // 4
+    out: dict[tuple[str, int], float] = {}
 
-    @dispatcher.on("im.message.receive_v1")
-    async def on_message(event: Event[Any]) -> None:
-        return None
+    async def run(index: int, kb: int) -> None:
+        evict = Evictor(kb) if kb else None
+        floor_timer, core_timer = Timer(), Timer()
+        check = floor_timer.wrap(crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN))
+        dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
 
-    async def core() -> float:
-        start = time.perf_counter_ns()
-        for headers, body in items[half:]:
-            request = Request("POST", CaseInsensitiveHeaders(headers), body, PATH)
-            await dispatcher.handle_async(request)
-        return (time.perf_counter_ns() - start) / (len(items) - half) / 1000
+        @dispatcher.on("im.message.receive_v1")
+        async def on_message(event: Event[Any]) -> None:
+            return None
 
-    return {"floor+crypto": floor_us, "lark-async": asyncio.run(core())}
+        handle = core_timer.wrap_async(dispatcher.handle_async)
+        first = (2 * index) * quarter
+        for headers, body in items[first : first + quarter]:
+            if evict is not None:
+                evict()
+            check(headers.get, body)
+        for headers, body in items[first + quarter : first + 2 * quarter]:
+            if evict is not None:
+                evict()
+            await handle(Request("POST", CaseInsensitiveHeaders(headers), body, PATH))
+        out["floor+crypto", kb] = float(floor_timer.take().split()[0])
+        out["lark-async", kb] = float(core_timer.take().split()[0])
+
+    for index, kb in enumerate((0, evict_kb)):
+        asyncio.run(run(index, kb))
+    return out
 
 
 def measure(
@@ -225,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--inner", action="store_true", help="time the per-request work in-server and hot"
     )
+    parser.add_argument(
+        "--evict-kb", type=int, default=1024, help="--inner: other memory traffic per request"
+    )
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, args.port)
@@ -250,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         mode: [] for scenario, mode in RUNS if scenario == "encrypted" and mode.startswith("lark")
     }
     in_server: dict[str, list[float]] = {"floor+crypto": [], "lark-async": []}
-    hot: dict[str, list[float]] = {"floor+crypto": [], "lark-async": []}
+    hot: dict[tuple[str, int], list[float]] = {}
     print(
         f"aiohttp adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
         "32 connections, one server process"
@@ -260,11 +278,14 @@ def main(argv: list[str] | None = None) -> int:
             fresh = make_event_requests(
                 20_000, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
             )
-            for name, value in hot_loops(fresh).items():
-                hot[name].append(value)
+            found = hot_loops(fresh, args.evict_kb)
+            for key, value in found.items():
+                hot.setdefault(key, []).append(value)
             print(
-                f"  round {round_no} hot loop: floor+crypto {hot['floor+crypto'][-1]:.1f} us/req,"
-                f" lark-async {hot['lark-async'][-1]:.1f} us/req"
+                f"  round {round_no} no server: "
+                + ", ".join(
+                    f"{name} (evict {kb} KiB) {us:.1f} us" for (name, kb), us in found.items()
+                )
             )
         floor_rps: dict[str, float] = {}
         crypto_rps = 0.0
@@ -323,20 +344,27 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio {mode} / floor+crypto: {statistics.median(values):.3f}x{target}"
             f"  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
         )
-    for name in in_server if args.inner else ():
-        server_us, hot_us = statistics.median(in_server[name]), statistics.median(hot[name])
-        print(
-            f"{name} per-request work: in-server {server_us:.1f} us, hot loop {hot_us:.1f} us:"
-            f" in-server / hot loop {server_us / hot_us:.2f}x (target for lark-async <= 1.2)"
-        )
     if args.inner:
-        added_server = statistics.median(in_server["lark-async"]) - statistics.median(
-            in_server["floor+crypto"]
-        )
-        added_hot = statistics.median(hot["lark-async"]) - statistics.median(hot["floor+crypto"])
+        kb = args.evict_kb
+        for name in in_server:
+            server_us = statistics.median(in_server[name])
+            hot_us = statistics.median(hot[name, 0])
+            cold_us = statistics.median(hot[name, kb])
+            print(
+                f"{name} per-request work: in-server {server_us:.1f} us, hot loop {hot_us:.1f} us"
+                f" ({server_us / hot_us:.2f}x), hot loop with {kb} KiB of other memory traffic"
+                f" between requests {cold_us:.1f} us ({server_us / cold_us:.2f}x)"
+            )
+
+        def med(values: list[float]) -> float:
+            return statistics.median(values)
+
+        added_server = med(in_server["lark-async"]) - med(in_server["floor+crypto"])
+        added_hot = med(hot["lark-async", 0]) - med(hot["floor+crypto", 0])
+        added_cold = med(hot["lark-async", kb]) - med(hot["floor+crypto", kb])
         print(
             f"what the core adds over the floor's work: in-server {added_server:.1f} us,"
-            f" hot loop {added_hot:.1f} us"
+            f" hot loop {added_hot:.1f} us, with {kb} KiB between requests {added_cold:.1f} us"
         )
     return 0
 
