@@ -27,13 +27,16 @@ floor's checks in ``floor+crypto``, ``Dispatcher.handle_async`` in ``lark-async`
 CPU time) and the same work on the same kind of bytes in this process, in a hot loop and with
 ``--evict-kb`` KiB of other memory traffic between two requests (about the L2 cache of one core
 here, as a server's own work between two of our calls), and prints each against the in-server
-figure.
+figure; and it adds a ``floor+crypto+evict`` server (``--server-evict-kb`` KiB of memory traffic
+per request, timed), whose extra CPU beyond the traffic's own time is what colder caches cost
+aiohttp's own code.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -46,6 +49,7 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks._load`` impo
 ENCRYPT_KEY = "bench_key"
 VERIFICATION_TOKEN = "bench_token"
 PATH = "/webhook/event"
+EVICT_ENV = "BENCH_EVICT_KB"
 #: (scenario, server mode): every scenario's modes receive the same bytes as its floor.
 RUNS = (
     ("encrypted", "floor"),
@@ -56,7 +60,18 @@ RUNS = (
     ("plain", "floor"),
     ("plain", "lark-plain"),
 )
-MODES = ("floor", "floor+crypto", "lark-async", "lark-sync", "lark-plain", "lark-shell")
+#: With ``--inner``: the floor+crypto server doing ``--server-evict-kb`` KiB of other memory
+#: traffic per request too (timed), to show what colder caches cost the framework's own code.
+EVICT_RUN = ("encrypted", "floor+crypto+evict")
+MODES = (
+    "floor",
+    "floor+crypto",
+    "floor+crypto+evict",
+    "lark-async",
+    "lark-sync",
+    "lark-plain",
+    "lark-shell",
+)
 
 
 def create_app(mode: str) -> Any:
@@ -82,16 +97,22 @@ def create_app(mode: str) -> Any:
 
         app.router.add_post(PATH, floor)
         return app
-    if mode == "floor+crypto":  # the floor doing the unavoidable work too (benchmarks/_floor.py)
+    if mode in ("floor+crypto", "floor+crypto+evict"):  # the floor doing the unavoidable work too
         from benchmarks._floor import crypto_floor
 
         check = crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN)
-        if timer is not None:
+        evict: Any = None
+        if mode == "floor+crypto+evict":  # the memory traffic is what is timed
+            evict = _inner.Evictor(int(os.environ.get(EVICT_ENV, "1024")))
+            evict = evict if timer is None else timer.wrap(evict)
+        elif timer is not None:
             check = timer.wrap(check)
         success = b'{"msg":"success"}'
 
         async def floor_crypto(request: web.Request) -> web.Response:
             check(request.headers.get, await request.read())
+            if evict is not None:
+                evict()
             return web.Response(body=success, content_type="application/json", charset="utf-8")
 
         app.router.add_post(PATH, floor_crypto)
@@ -191,7 +212,14 @@ def hot_loops(requests: list[Any], evict_kb: int) -> dict[tuple[str, int], float
 
 
 def measure(
-    mode: str, requests: list[Any], *, warmup: int, seconds: float, engine: str, inner: bool = False
+    mode: str,
+    requests: list[Any],
+    *,
+    warmup: int,
+    seconds: float,
+    engine: str,
+    inner: bool = False,
+    evict_kb: int = 1024,
 ) -> tuple[Any, float, float | None]:
     """Load the ``mode`` server for ``seconds``: the result, its CPU microseconds per request and
     (with ``inner``) the microseconds of its timed per-request work."""
@@ -202,8 +230,9 @@ def measure(
     from benchmarks._load import serve as serve_cmd
 
     argv = [sys.executable, str(Path(__file__).resolve()), "--serve", mode, "--port", "{port}"]
-    timed = inner and mode in ("floor+crypto", "lark-async")
-    with serve_cmd(argv, env={_inner.ENV: "1" if timed else "0"}) as server:
+    timed = inner and mode in ("floor+crypto", "floor+crypto+evict", "lark-async")
+    env = {_inner.ENV: "1" if timed else "0", EVICT_ENV: str(evict_kb)}
+    with serve_cmd(argv, env=env) as server:
         url = server.url + PATH
         run_load(url, requests[:warmup], concurrency=32, count=warmup, engine=engine)  # type: ignore[arg-type]
         if timed:
@@ -243,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--evict-kb", type=int, default=1024, help="--inner: other memory traffic per request"
     )
+    parser.add_argument(
+        "--server-evict-kb",
+        type=int,
+        default=128,
+        help="--inner: the memory traffic per request of the floor+crypto+evict server",
+    )
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, args.port)
@@ -260,14 +295,16 @@ def main(argv: list[str] | None = None) -> int:
             args.pool, encrypt_key=None, verification_token=VERIFICATION_TOKEN
         ),
     }
-    rps: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS}
-    cpu_us: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS}
-    ratios: dict[tuple[str, str], list[float]] = {run: [] for run in RUNS if run[1] != "floor"}
+    runs = (*RUNS, EVICT_RUN) if args.inner else RUNS
+    rps: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    cpu_us: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    ratios: dict[tuple[str, str], list[float]] = {run: [] for run in runs if run[1] != "floor"}
     # What lark-events adds: each encrypted lark mode against the floor that does the crypto.
     vs_crypto: dict[str, list[float]] = {
         mode: [] for scenario, mode in RUNS if scenario == "encrypted" and mode.startswith("lark")
     }
     in_server: dict[str, list[float]] = {"floor+crypto": [], "lark-async": []}
+    traffic: list[float] = []  # the memory traffic's own time in floor+crypto+evict
     hot: dict[tuple[str, int], list[float]] = {}
     print(
         f"aiohttp adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
@@ -289,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         floor_rps: dict[str, float] = {}
         crypto_rps = 0.0
-        for scenario, mode in RUNS:
+        for scenario, mode in runs:
             result, per_request, inner_us = measure(
                 mode,
                 pools[scenario],
@@ -297,12 +334,13 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=args.seconds,
                 engine=args.engine,
                 inner=args.inner,
+                evict_kb=args.server_evict_kb,
             )
             rps[scenario, mode].append(result.rps)
             cpu_us[scenario, mode].append(per_request)
             timed = ""
             if inner_us is not None:
-                in_server[mode].append(inner_us)
+                (traffic if mode == EVICT_RUN[1] else in_server[mode]).append(inner_us)
                 timed = f"  in-server work {inner_us:.1f} us/req"
             print(
                 f"  round {round_no} {scenario:<9} {mode:<12} {result.summary()}"
@@ -365,6 +403,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"what the core adds over the floor's work: in-server {added_server:.1f} us,"
             f" hot loop {added_hot:.1f} us, with {kb} KiB between requests {added_cold:.1f} us"
+        )
+        more = med(cpu_us[EVICT_RUN]) - med(cpu_us["encrypted", "floor+crypto"])
+        print(
+            f"floor+crypto with {args.server_evict_kb} KiB of other memory traffic per request:"
+            f" +{more:.1f} us"
+            f" server CPU, of which the traffic itself {med(traffic):.1f} us: the rest"
+            f" ({more - med(traffic):.1f} us) is aiohttp's own code running with colder caches"
         )
     return 0
 
