@@ -211,6 +211,48 @@ def hot_loops(requests: list[Any], evict_kb: int) -> dict[tuple[str, int], float
     return out
 
 
+def core_split(requests: list[Any], evict_kb: int) -> dict[tuple[str, int], float]:
+    """The core's steps timed apart (``parse_request``; ``route``: the event, the handler call,
+    the key; ``run_async``: claim, call, settle), hot and with ``evict_kb`` KiB between requests."""
+    import asyncio
+
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from benchmarks._inner import Evictor, Timer
+    from lark_events_core import Dispatcher, Event, Request
+    from lark_events_core.http import CaseInsensitiveHeaders
+    from lark_events_core.pipeline import parse_request
+
+    items = [(CIMultiDictProxy(CIMultiDict(r.headers)), r.body) for r in requests]
+    half = len(items) // 2
+    out: dict[tuple[str, int], float] = {}
+
+    async def run(part: list[Any], kb: int) -> None:
+        evict = Evictor(kb) if kb else None
+        dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
+
+        @dispatcher.on("im.message.receive_v1")
+        async def on_message(event: Event[Any]) -> None:
+            return None
+
+        timers = {"parse_request": Timer(), "route": Timer(), "run_async": Timer()}
+        parse = timers["parse_request"].wrap(parse_request)
+        route = timers["route"].wrap(dispatcher.route)
+        run_async = timers["run_async"].wrap_async(dispatcher.run_async)
+        settings, types = dispatcher.settings, dispatcher._registry.callback_types
+        for headers, body in part:
+            if evict is not None:
+                evict()
+            request = Request("POST", CaseInsensitiveHeaders(headers), body, PATH)
+            await run_async(route(parse(request, settings, callback_types=types)))
+        for name, timer in timers.items():
+            out[name, kb] = float(timer.take().split()[0])
+
+    asyncio.run(run(items[:half], 0))
+    asyncio.run(run(items[half:], evict_kb))
+    return out
+
+
 def measure(
     mode: str,
     requests: list[Any],
@@ -315,13 +357,15 @@ def main(argv: list[str] | None = None) -> int:
             fresh = make_event_requests(
                 20_000, encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
             )
-            found = hot_loops(fresh, args.evict_kb)
-            for key, value in found.items():
+            found = hot_loops(fresh[:16_000], args.evict_kb)
+            steps = core_split(fresh[16_000:], args.evict_kb)
+            for key, value in (*found.items(), *steps.items()):
                 hot.setdefault(key, []).append(value)
             print(
                 f"  round {round_no} no server: "
                 + ", ".join(
-                    f"{name} (evict {kb} KiB) {us:.1f} us" for (name, kb), us in found.items()
+                    f"{name} (evict {kb} KiB) {us:.1f} us"
+                    for (name, kb), us in (*found.items(), *steps.items())
                 )
             )
         floor_rps: dict[str, float] = {}
@@ -404,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
             f"what the core adds over the floor's work: in-server {added_server:.1f} us,"
             f" hot loop {added_hot:.1f} us, with {kb} KiB between requests {added_cold:.1f} us"
         )
+        split = ", ".join(
+            f"{name} {med(hot[name, 0]):.1f} / {med(hot[name, kb]):.1f} us"
+            for name in ("parse_request", "route", "run_async")
+        )
+        print(f"the core's steps, hot / with {kb} KiB between requests: {split}")
         more = med(cpu_us[EVICT_RUN]) - med(cpu_us["encrypted", "floor+crypto"])
         print(
             f"floor+crypto with {args.server_evict_kb} KiB of other memory traffic per request:"
