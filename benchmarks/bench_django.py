@@ -7,10 +7,14 @@ Two servers, one worker process each, the same Django project (middleware as ``s
 makes it, minus the apps that need a database: Security, Common, CSRF, X-Frame-Options):
 
 - WSGI: gunicorn, one sync worker. ``floor``: a Django view that reads ``request.body`` and returns
-  a constant JSON; ``lark``: ``lark_event_view`` with a sync handler (decrypt, verify, dedup).
-- ASGI: uvicorn, one worker. ``floor``: an async view doing the same; ``lark-async``:
-  ``async_lark_event_view`` with an async handler; ``lark-sync``: the same with a sync handler
-  (one thread hop per event, as Django runs sync views under ASGI).
+  a constant JSON; ``floor+crypto``: the same view doing the unavoidable work too
+  (``benchmarks/_floor.py``); ``lark``: ``lark_event_view`` with a sync handler (decrypt, verify,
+  dedup).
+- ASGI: uvicorn, one worker. ``floor`` and ``floor+crypto``: async views doing the same;
+  ``lark-async``: ``async_lark_event_view`` with an async handler; ``lark-sync``: the same with a
+  sync handler (one thread hop per event, as Django runs sync views under ASGI).
+
+``lark / floor+crypto`` measures only what lark-events adds to Django (target >= 0.9).
 
 Every run receives the same bytes: distinct, encrypted, signed ``im.message.receive_v1`` requests
 from ``benchmarks/_load.py`` (wrk when installed, else its asyncio generator), 32 connections.
@@ -43,8 +47,10 @@ PATH = "/webhook/event"
 #: (server, mode): every mode of a server is compared with that server's floor.
 RUNS = (
     ("gunicorn", "floor"),
+    ("gunicorn", "floor+crypto"),
     ("gunicorn", "lark"),
     ("uvicorn", "floor"),
+    ("uvicorn", "floor+crypto"),
     ("uvicorn", "lark-async"),
     ("uvicorn", "lark-sync"),
 )
@@ -101,6 +107,29 @@ def _configure(mode: str) -> list[Any]:
             return HttpResponse(body, content_type=content_type)
 
         return [path(PATH.lstrip("/"), afloor)]
+    if mode in ("floor+crypto-wsgi", "floor+crypto-asgi"):  # the floor doing the crypto too
+        from benchmarks._floor import crypto_floor
+
+        check = crypto_floor(ENCRYPT_KEY, VERIFICATION_TOKEN)
+
+        # Straight from META (what request.headers would copy whole): the fastest honest lookup.
+        meta_key = {
+            name: "HTTP_" + name.upper().replace("-", "_")
+            for name in ("X-Lark-Request-Timestamp", "X-Lark-Request-Nonce", "X-Lark-Signature")
+        }
+
+        @csrf_exempt
+        def floor_crypto(request: HttpRequest) -> HttpResponse:
+            check(lambda name: request.META.get(meta_key[name]), request.body)
+            return HttpResponse(body, content_type=content_type)
+
+        @csrf_exempt
+        async def afloor_crypto(request: HttpRequest) -> HttpResponse:
+            check(lambda name: request.META.get(meta_key[name]), request.body)
+            return HttpResponse(body, content_type=content_type)
+
+        view = floor_crypto if mode == "floor+crypto-wsgi" else afloor_crypto
+        return [path(PATH.lstrip("/"), view)]
 
     dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
     if mode == "lark-async":
@@ -124,7 +153,7 @@ def _configure(mode: str) -> list[Any]:
 
 if __name__ != "__main__" and os.environ.get(MODE_ENV):
     urlpatterns = _configure(os.environ[MODE_ENV])
-    if os.environ[MODE_ENV] in ("floor-wsgi", "lark-wsgi"):
+    if os.environ[MODE_ENV] in ("floor-wsgi", "floor+crypto-wsgi", "lark-wsgi"):
         from django.core.wsgi import get_wsgi_application
 
         application: Any = get_wsgi_application()
@@ -161,8 +190,8 @@ def server_argv(server: str) -> list[str]:
 
 def env_mode(server: str, mode: str) -> str:
     """The ``BENCH_DJANGO_MODE`` of a run."""
-    if mode == "floor":
-        return "floor-wsgi" if server == "gunicorn" else "floor-asgi"
+    if mode in ("floor", "floor+crypto"):
+        return f"{mode}-wsgi" if server == "gunicorn" else f"{mode}-asgi"
     return "lark-wsgi" if mode == "lark" else mode
 
 
@@ -230,12 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     rps: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     cpu_us: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     ratios: dict[tuple[str, str], list[float]] = {run: [] for run in runs if run[1] != "floor"}
+    # What lark-events adds: each lark mode against the same server's floor that does the crypto.
+    vs_crypto: dict[tuple[str, str], list[float]] = {
+        run: [] for run in runs if run[1].startswith("lark")
+    }
     print(
         f"Django adapter benchmark: {args.rounds} rounds x {args.seconds:g} s per run, "
         "32 connections, one worker per server"
     )
     for round_no in range(1, args.rounds + 1):
         floor_rps: dict[str, float] = {}
+        crypto_rps: dict[str, float] = {}
         for server, mode in runs:
             result, per_request = measure(
                 server, mode, pool, warmup=args.warmup, seconds=args.seconds, engine=args.engine
@@ -243,17 +277,21 @@ def main(argv: list[str] | None = None) -> int:
             rps[server, mode].append(result.rps)
             cpu_us[server, mode].append(per_request)
             print(
-                f"  round {round_no} {server:<8} {mode:<10} {result.summary()}"
+                f"  round {round_no} {server:<8} {mode:<12} {result.summary()}"
                 f"  server cpu {per_request:.1f} us/req"
             )
             if mode == "floor":
                 floor_rps[server] = result.rps
             else:
                 ratios[server, mode].append(result.rps / floor_rps[server])
+            if mode == "floor+crypto":
+                crypto_rps[server] = result.rps
+            elif (server, mode) in vs_crypto:
+                vs_crypto[server, mode].append(result.rps / crypto_rps[server])
     print()
     for (server, mode), values in rps.items():
         print(
-            f"{server:<8} {mode:<10} median {statistics.median(values):9.1f} req/s"
+            f"{server:<8} {mode:<12} median {statistics.median(values):9.1f} req/s"
             f"  server cpu {statistics.median(cpu_us[server, mode]):7.1f} us/req"
         )
     for (server, mode), values in ratios.items():
@@ -261,9 +299,19 @@ def main(argv: list[str] | None = None) -> int:
         cpu_ratio = statistics.median(cpu_us[server, "floor"]) / statistics.median(
             cpu_us[server, mode]
         )
+        target = " (target >= 0.85)" if mode.startswith("lark") else ""
         print(
-            f"ratio {server} {mode} / floor: {statistics.median(values):.3f}x (target >= 0.85)"
+            f"ratio {server} {mode} / floor: {statistics.median(values):.3f}x{target}"
             f"  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
+        )
+    for (server, mode), values in vs_crypto.items():
+        per_round = " ".join(f"{v:.3f}" for v in values)
+        cpu_ratio = statistics.median(cpu_us[server, "floor+crypto"]) / statistics.median(
+            cpu_us[server, mode]
+        )
+        print(
+            f"ratio {server} {mode} / floor+crypto: {statistics.median(values):.3f}x"
+            f" (target >= 0.9)  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
         )
     return 0
 

@@ -18,9 +18,15 @@ All receive the same bytes: distinct, encrypted, signed ``im.message.receive_v1`
 ``benchmarks/_load.py`` (wrk when installed — ``find_wrk(install=True)`` tries apt-get — else its
 asyncio generator), 32 connections. The modes alternate in every round so that each ratio compares
 runs made close together on a shared machine; the medians of the per-round ratios are printed
-last. Targets: lark >= 0.85x floor; lark >= 1.4x lark-oapi. The gunicorn worker's CPU time per
-request (user + system, psutil) is printed too: steadier than req/s when other work shares the
-machine.
+last. Targets (issue 16): lark >= 0.9x floor+crypto; lark >= 1.6x lark-oapi. The gunicorn
+worker's CPU time per request (user + system, psutil) is printed too: steadier than req/s when
+other work shares the machine.
+
+Then the same apps without a server: each mode's whole WSGI cycle (``app(environ,
+start_response)`` on the same kind of bytes, fresh ids) in this process, interleaved rounds, this
+thread's CPU time. That is what Flask and each endpoint cost; the worker's CPU time minus it is
+what gunicorn costs per request (accept, parse, two writes, close), the same for every mode, and
+it bounds the ratio any endpoint can reach against lark-oapi under gunicorn.
 """
 
 from __future__ import annotations
@@ -187,6 +193,68 @@ def check_answers(requests: list[Any]) -> None:
             raise SystemExit(f"{mode} answered {response.status_code} {response.get_data()!r}")
 
 
+def _environ(req: Any) -> dict[str, Any]:
+    """A WSGI environ as gunicorn builds it for one benchmark request."""
+    import io
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": PATH,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(req.body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(req.body)),
+    }
+    for name, value in req.headers.items():
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = value
+        else:
+            environ["HTTP_" + key] = value
+    return environ
+
+
+def in_process(modes: tuple[str, ...], rounds: int, count: int) -> dict[str, float]:
+    """Median CPU microseconds of each mode's whole WSGI cycle, no server, interleaved rounds."""
+    from benchmarks._load import make_event_requests
+
+    apps = {mode: create_app(mode) for mode in modes}
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses.append(status)
+
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
+    for _ in range(rounds):
+        fresh = make_event_requests(
+            count * len(modes), encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN
+        )
+        for index, mode in enumerate(modes):
+            environs = [_environ(req) for req in fresh[index * count : (index + 1) * count]]
+            app = apps[mode]
+            statuses.clear()
+            start = time.thread_time()
+            for environ in environs:
+                body = app(environ, start_response)
+                b"".join(body)
+                body.close()
+            cpu[mode].append((time.thread_time() - start) / count * 1e6)
+            if any(not status.startswith("200") for status in statuses):
+                raise SystemExit(f"{mode}: in-process answers were not all 200")
+    return {mode: statistics.median(values) for mode, values in cpu.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the ratios last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -196,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=60_000, help="distinct requests")
     parser.add_argument("--engine", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--extra", choices=EXTRA_MODES, action="append", default=[])
+    parser.add_argument(
+        "--cycles", type=int, default=2_000, help="requests per mode and round, no server"
+    )
     args = parser.parse_args(argv)
     modes = MODES + tuple(args.extra)
 
@@ -262,8 +333,27 @@ def main(argv: list[str] | None = None) -> int:
         f"  rounds: {rounds_crypto}  cpu-time ratio: {cpu_ratio('lark', 'floor+crypto'):.3f}x"
     )
     print(
-        f"ratio lark / lark-oapi: {statistics.median(vs_oapi):.3f}x  (target >= 1.4)"
+        f"ratio lark / lark-oapi: {statistics.median(vs_oapi):.3f}x  (target >= 1.6)"
         f"  rounds: {rounds_oapi}  cpu-time ratio: {cpu_ratio('lark', 'lark-oapi'):.3f}x"
+    )
+
+    cycle = in_process(modes, max(args.rounds, 3), args.cycles)
+    print()
+    print("the WSGI cycle in this process, no server (CPU us per request, median round):")
+    for mode in modes:
+        print(f"{mode:<12} {cycle[mode]:7.1f} us/req")
+    print(
+        f"ratio lark / floor+crypto (no server, cpu): {cycle['floor+crypto'] / cycle['lark']:.3f}x"
+        f"  lark / lark-oapi: {cycle['lark-oapi'] / cycle['lark']:.3f}x"
+    )
+    # What gunicorn itself costs per request: the worker's CPU time minus the app's, per mode.
+    server = statistics.median(
+        statistics.median(cpu_us[mode]) - cycle[mode] for mode in ("floor", "floor+crypto")
+    )
+    best = (server + cycle["lark-oapi"]) / (server + cycle["floor"])
+    print(
+        f"gunicorn's own cost ~{server:.0f} us/req: even the bare floor would be {best:.2f}x"
+        " lark-oapi's worker CPU per request"
     )
     return 0
 
