@@ -56,7 +56,7 @@ def _str(value: Any) -> str | None:
 
 
 # Classification runs on every request: build these two without the frozen __setattr__.
-_header = slot_constructor(EventHeader)
+_header = EventHeader  # a Struct: its C __init__ takes the fields positionally
 _envelope = slot_constructor(Envelope)
 _NO_HEADER = EventHeader()
 

@@ -15,6 +15,7 @@ from .blocking import watch
 from .context import HandlerContext
 from .errors import ConfigurationError
 from .events import LEGACY_CARD_TYPE, MODELS
+from .events._model import is_model
 from .events.base import Event
 
 if TYPE_CHECKING:
@@ -323,11 +324,10 @@ _CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect on this path
 
 
 def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
-    """``X`` when the handler's first parameter is annotated ``Event[X]`` with a dataclass X."""
+    """``X`` when the handler's first parameter is annotated ``Event[X]``, X a model class."""
     annotations = getattr(getattr(fn, "func", fn), "__annotations__", None)
     if not annotations:
         return None
-    import dataclasses
     import inspect
     import typing
 
@@ -340,7 +340,7 @@ def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
     if typing.get_origin(hint) is not Event:
         return None
     (arg,) = typing.get_args(hint)
-    return arg if isinstance(arg, type) and dataclasses.is_dataclass(arg) else None
+    return arg if is_model(arg) else None
 
 
 _BY_SERVICE: dict[str, list[str]] = {}

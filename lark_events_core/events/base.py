@@ -5,10 +5,11 @@ from __future__ import annotations
 import builtins
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ._model import from_dict
+import msgspec
+
+from ._model import from_dict, hiding_repr
 
 __all__ = ["Event", "EventHeader", "Kind"]
 
@@ -30,16 +31,17 @@ class Kind(enum.Enum):
         return self in (Kind.CALLBACK, Kind.LEGACY_CARD)
 
 
-@dataclass(frozen=True, slots=True)
-class EventHeader:
+class EventHeader(msgspec.Struct, frozen=True):
     """The v2 ``header`` object; for v1 events it is filled from ``uuid``, ``ts`` and ``event``."""
 
     event_id: str | None = None
     event_type: str | None = None
     create_time: str | None = None
-    token: str | None = field(default=None, repr=False)
+    token: str | None = None
     app_id: str | None = None
     tenant_key: str | None = None
+
+    __repr__ = hiding_repr("token")
 
 
 class Event(Generic[T]):
