@@ -70,10 +70,20 @@ class Message(msgspec.Struct, frozen=True):
     @property
     def text(self) -> str | None:
         """The text of a ``text`` message (mentions appear as their ``@_user_N`` keys)."""
-        if self.message_type != "text":
+        if self.message_type != "text" or not self.content:
             return None
-        value = self.content_json.get("text")
-        return value if isinstance(value, str) else None
+        try:  # straight to the one field (a str, else None): no dict of the whole content
+            return _decode_text(self.content).text
+        except _TEXT_FAILURES:
+            return None
+
+
+class _TextContent(msgspec.Struct):
+    text: str | None = None
+
+
+_decode_text = msgspec.json.Decoder(_TextContent).decode
+_TEXT_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)  # UnicodeError is a ValueError
 
 
 class MessageReceive(msgspec.Struct, frozen=True):

@@ -1,0 +1,219 @@
+"""Stage benchmark: plaintext → classified event → typed model → ``message.text``, one run.
+
+The decrypted plaintext of a realistic ``im.message.receive_v1`` (the body ``bench_core.py``
+sends), taken through:
+
+- the stage: ``decode_plaintext`` (or ``parse_object`` + ``classify`` when it declines), the
+  :class:`Event`, ``event.event.message.text``: parse + classify + typed model + ``.text``;
+- ours: ``Dispatcher.prepare_plaintext`` (parse, classify, route to the handler, build the
+  :class:`Event`) then ``event.event.message.text`` (the typed model and the content's text);
+- ours, raw dict: the same with ``event.data["message"]["content"]`` parsed for the text;
+- the dict path: ``parse_object`` + ``classify`` + the tolerant builder + ``.text``, what a
+  plaintext costs when the one-pass decoding does not take it (and, with orjson and the
+  builder, about what every plaintext cost before it);
+- the floor: one msgspec decoder with hand-written Structs for the envelope, the header and
+  the message, and a second one for the content's text: the least a typed decoding can cost.
+
+The variants run in interleaved rounds; each figure is the median round of this thread's CPU
+time. Target (issue 16): the stage ≤ 2.5 us. Ratios against the floor and the dict path are printed
+last.
+
+    .venv/bin/python benchmarks/bench_typed.py [--requests 20000] [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from bench_core import TEXT, VERIFICATION_TOKEN, per_request_us
+
+from lark_events_core import Dispatcher, Event, HandlerCall, _json
+from lark_events_core.envelope import classify, parse_object
+from lark_events_core.events import MessageReceive
+from lark_events_core.events._model import _builder
+from lark_events_core.testing import make_event
+
+
+def plaintext() -> bytes:
+    """The plaintext of bench_core.py's request (the same fields, the same sizes)."""
+    body = {
+        "sender": {
+            "sender_id": {"open_id": "ou_1a2b3c", "user_id": "u_1a2b3c", "union_id": "on_1a2b3c"},
+            "sender_type": "user",
+            "tenant_key": "736588c9260f175d",
+        },
+        "message": {
+            "message_id": "om_5ce6d572455d361153b7cb51da133945",
+            "root_id": "",
+            "parent_id": "",
+            "create_time": "1609073151345",
+            "update_time": "1609073151345",
+            "chat_id": "oc_5ce6d572455d361153b7cb51da133945",
+            "thread_id": "",
+            "chat_type": "p2p",
+            "message_type": "text",
+            "content": json.dumps({"text": TEXT}),
+            "mentions": [],
+            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Lark/7.1.0",
+        },
+    }
+    payload = make_event(
+        "im.message.receive_v1",
+        body,
+        token=VERIFICATION_TOKEN,
+        event_id="5e3702a84e847582be8db7fb73283c02",
+        app_id="cli_9e28cb7ba56a100e",
+        tenant_key="736588c9260f175d",
+    )
+    return json.dumps(payload).encode()
+
+
+def ours(data: bytes, typed: bool) -> Callable[[], Any]:
+    """Our dispatcher's plaintext entry (the long connection's, and the webhook's after AES)."""
+    dispatcher = Dispatcher(verification_token=VERIFICATION_TOKEN, dedup=False)
+    loads = _json.loads
+
+    @dispatcher.on("im.message.receive_v1")
+    def handler(event: Event[Any]) -> None:  # never called: the stage stops before dispatch
+        pass
+
+    def one() -> Any:
+        call = dispatcher.prepare_plaintext(data)
+        assert isinstance(call, HandlerCall)
+        if typed:
+            return call.event.event.message.text
+        return loads(call.event.data["message"]["content"])["text"]
+
+    return one
+
+
+def stage(data: bytes) -> Callable[[], Any]:
+    """The stage alone: decode and classify, the Event, its typed model, the text."""
+    from lark_events_core.envelope import decode_plaintext
+    from lark_events_core.events.base import new_event
+
+    def one() -> Any:
+        envelope = decode_plaintext(data) or classify(parse_object(data))
+        return new_event(envelope, data, None, MessageReceive).event.message.text
+
+    return one
+
+
+def dict_path(data: bytes) -> Callable[[], Any]:
+    """A JSON parse to a dict, classify, the tolerant builder, the text."""
+    build = _builder(MessageReceive)
+
+    def one() -> Any:
+        payload = parse_object(data)
+        classify(payload)
+        return build(payload["event"]).message.text
+
+    return one
+
+
+class _Header(msgspec.Struct):
+    event_id: str | None = None
+    event_type: str | None = None
+    create_time: str | None = None
+    token: str | None = None
+    app_id: str | None = None
+    tenant_key: str | None = None
+
+
+class _UserId(msgspec.Struct):
+    open_id: str | None = None
+    user_id: str | None = None
+    union_id: str | None = None
+
+
+class _Sender(msgspec.Struct):
+    sender_id: _UserId | None = None
+    sender_type: str | None = None
+    tenant_key: str | None = None
+
+
+class _Message(msgspec.Struct):
+    message_id: str | None = None
+    root_id: str | None = None
+    parent_id: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+    chat_id: str | None = None
+    thread_id: str | None = None
+    chat_type: str | None = None
+    message_type: str | None = None
+    content: str | None = None
+    mentions: tuple[Any, ...] = ()
+    user_agent: str | None = None
+
+
+class _Body(msgspec.Struct):
+    sender: _Sender | None = None
+    message: _Message | None = None
+
+
+class _Envelope(msgspec.Struct):
+    schema: str | None = None
+    header: _Header | None = None
+    event: _Body | None = None
+
+
+class _Text(msgspec.Struct):
+    text: str | None = None
+
+
+def floor(data: bytes) -> Callable[[], Any]:
+    """Hand-written Structs, one decoder pass, the text decoded into a Struct too."""
+    decode = msgspec.json.Decoder(_Envelope).decode
+    text = msgspec.json.Decoder(_Text).decode
+
+    def one() -> Any:
+        envelope = decode(data)
+        assert envelope.header is not None
+        assert envelope.event is not None
+        message = envelope.event.message
+        assert message is not None
+        assert message.content is not None
+        return text(message.content).text
+
+    return one
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the results, the ratios last."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=20000, help="plaintexts per round")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds")
+    args = parser.parse_args(argv)
+
+    data = plaintext()
+    variants = {
+        "stage: parse+classify+model+text": stage(data),
+        "ours, typed .text": ours(data, typed=True),
+        "ours, raw dict": ours(data, typed=False),
+        "dict path, tolerant builder": dict_path(data),
+        "floor, msgspec Structs": floor(data),
+    }
+    for name, fn in variants.items():
+        assert fn() == TEXT, name
+    print(f"python {sys.version.split()[0]}, JSON backend {_json.BACKEND}, plaintext {len(data)} B")
+    print(f"per plaintext: median of {args.rounds} interleaved rounds x {args.requests}")
+    results = per_request_us(variants, args.requests, args.rounds)
+    for name, us in results.items():
+        print(f"  {name:30s} {us:8.2f} us")
+    ours_us = results["stage: parse+classify+model+text"]
+    print("ratios (same run):")
+    print(f"  stage / floor                    {ours_us / results['floor, msgspec Structs']:6.2f}x")
+    dict_us = results["dict path, tolerant builder"]
+    print(f"  dict path / stage                {dict_us / ours_us:6.2f}x")
+    print(f"  stage: {ours_us:.2f} us (target <= 2.5 us)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
