@@ -166,7 +166,7 @@ class Event(Generic[T]):
                 body = self.data
             else:
                 source = self._source
-                decode = None if source is None else _decoder(model)
+                decode = None if source is None else _DECODERS.get(model) or _decoder(model)
                 if decode is not None:
                     try:
                         body = decode(source)
