@@ -94,9 +94,11 @@ def decode_plaintext(
 ) -> Envelope | None:
     """A v2 event or callback classified in one msgspec pass; ``None``: take the general path.
 
-    It gives exactly what ``classify(parse_object(plaintext))`` gives, or ``None`` whenever that
-    could differ: the header's fields must be strings or ``null`` (msgspec decodes strictly),
-    the text valid UTF-8, ``type`` not ``url_verification``.
+    It gives what ``classify(parse_object(plaintext))`` gives, or ``None`` whenever that could
+    differ: the header's fields must be strings or ``null`` (msgspec decodes strictly), the text
+    valid UTF-8, ``type`` not ``url_verification``. (One difference by design: a number out of
+    range (``1e999``) in a field the pass skips is accepted, as the stdlib parser accepts it,
+    where orjson refuses the whole body.)
     """
     try:
         body = _decode_body(plaintext)
