@@ -446,11 +446,11 @@ class Registrar:
     ) -> F | Callable[[F], F]:
         """Register ``fn`` for the plain ``event_type``; usable as ``@dispatcher.on("type")``.
 
-        ``model`` overrides the typed body (a dataclass) for custom or newer types (so does an
-        ``Event[X]`` annotation of the handler's parameter); ``callback`` marks a custom type as
-        a callback (answered with the handler's result); ``deferred`` runs the handler after the
-        200 answer (default: the dispatcher's ``defer``). A handler taking two parameters gets a
-        :class:`~lark_events_core.HandlerContext` as the second.
+        ``model`` overrides the typed body (a msgspec Struct or a dataclass) for custom or newer
+        types (so does an ``Event[X]`` annotation of the handler's parameter); ``callback`` marks
+        a custom type as a callback (answered with the handler's result); ``deferred`` runs the
+        handler after the 200 answer (default: the dispatcher's ``defer``). A handler taking two
+        parameters gets a :class:`~lark_events_core.HandlerContext` as the second.
         """
         _check_type(event_type)
 
