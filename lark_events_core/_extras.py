@@ -29,7 +29,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "longconn": frozenset({"aiohttp", "google"}),  # google.protobuf
     "outbound": frozenset({"aiohttp"}),
     "cli": frozenset({"aiohttp"}),
-    "fast": frozenset({"orjson", "msgspec"}),
+    "fast": frozenset({"orjson"}),
     "metrics": frozenset({"prometheus_client"}),
     "otel": frozenset({"opentelemetry"}),
 }

@@ -1,4 +1,8 @@
-"""JSON in one place: ``orjson`` when installed (the ``fast`` extra), the stdlib otherwise."""
+"""JSON in one place: ``orjson`` when installed (the ``fast`` extra), the stdlib otherwise.
+
+msgspec (a core dependency) decodes what has a typed shape: an encrypted body's outer object and
+base64 (:func:`encrypted_bytes`), and the typed models (``events``, ``envelope``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BACKEND", "JSONDecodeError", "dumps", "encrypted_bytes", "loads"]
+import msgspec
+
+__all__ = [
+    "BACKEND",
+    "JSONDecodeError",
+    "decode_object",
+    "decode_skipped",
+    "dumps",
+    "encrypted_bytes",
+    "loads",
+]
 
 # Everything a parser raises on bad input: syntax, invalid UTF-8, huge integers, deep nesting.
 JSONDecodeError: tuple[type[Exception], ...] = (ValueError, RecursionError)
@@ -57,41 +71,43 @@ def dumps(obj: Any) -> bytes:
     return _dumps(obj)
 
 
-# -- the outer body of an encrypted request, in one pass (msgspec, when installed) -------------
+# -- msgspec: the outer body of an encrypted request, and what its one-pass decoding accepted --
+
+_decode_any = msgspec.json.Decoder().decode
+_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)  # ValidationError is a DecodeError
 
 
-def _load_encrypted_decoder() -> Callable[[bytes], bytes | None]:
-    # msgspec decodes {"encrypt": "<base64>"} straight to the ciphertext: the JSON parse and the
-    # base64 decoding in one pass, 2-3x faster than a parse then binascii.
+class _Encrypted(msgspec.Struct):
+    encrypt: bytes | None = None
+
+
+_decode_encrypted = msgspec.json.Decoder(_Encrypted).decode
+
+
+def encrypted_bytes(data: bytes) -> bytes | None:
+    """The base64-decoded ``encrypt`` value of a JSON object body, or ``None`` when the body is
+    anything else (not JSON, not an object, no ``encrypt``, not strict base64): the caller then
+    takes the general path, which names the problem. msgspec decodes the JSON and the base64 in
+    one pass, 2-3x faster than a parse then binascii."""
     try:
-        import msgspec
-    except ImportError:
-        return lambda data: None
-
-    class _Encrypted(msgspec.Struct):
-        encrypt: bytes | None = None
-
-    decode = msgspec.json.Decoder(_Encrypted).decode
-    failures = (msgspec.DecodeError, RecursionError, ValueError)
-
-    def encrypted(data: bytes) -> bytes | None:
-        try:
-            return decode(data).encrypt
-        except failures:
-            return None
-
-    return encrypted
+        return _decode_encrypted(data).encrypt
+    except _FAILURES:
+        return None
 
 
-def _first_encrypted_bytes(data: bytes) -> bytes | None:
-    global encrypted_bytes
-    encrypted_bytes = _load_encrypted_decoder()
-    return encrypted_bytes(data)
+def decode_skipped(data: bytes | msgspec.Raw) -> Any:
+    """Parse JSON that a msgspec typed decoding accepted, skipping the fields it does not read.
+
+    msgspec parses it; a number it refuses (``1e999``) is parsed by the stdlib instead, as the
+    stdlib backend of :func:`loads` would.
+    """
+    try:
+        return _decode_any(data)
+    except _FAILURES:
+        return json.loads(bytes(data))
 
 
-#: The base64-decoded ``encrypt`` value of a JSON object body, or ``None`` when msgspec is not
-#: installed or the body is anything else (not JSON, not an object, no ``encrypt``, not strict
-#: base64): the caller then takes the general path, which names the problem. msgspec (optional,
-#: the ``fast`` extra) is imported on the first call rather than with this module: it would add
-#: about 13 ms to the package's import, and an app without an Encrypt Key never needs it.
-encrypted_bytes: Callable[[bytes], bytes | None] = _first_encrypted_bytes
+def decode_object(data: bytes) -> dict[str, Any]:
+    """:func:`decode_skipped` for a whole body: its ``dict`` (``{}`` if it is not an object)."""
+    value = decode_skipped(data)
+    return value if type(value) is dict else {}

@@ -26,7 +26,7 @@ from .background import BackgroundContext, BackgroundRunner, Executors, GiveUpHo
 from .claims import Claims, StoreErrorPolicy
 from .deadline import CallbackGuard
 from .dedup import DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, DedupStore, MemoryDedupStore
-from .envelope import CALLBACK_TYPES, classify, parse_object
+from .envelope import CALLBACK_TYPES, classify, decode_plaintext, parse_object
 from .errors import ConfigurationError, LarkEventsError, RequestError
 from .events.base import Event, Kind, new_event
 from .handlers import (
@@ -303,10 +303,10 @@ class Dispatcher(Registrar):
         ``card`` classifies like the card endpoint (a flat legacy card body is a callback).
         A body that is not a Lark event is a 400 response.
         """
+        callback_types = self._registry.callback_types
         try:
-            payload = parse_object(plaintext)
-            envelope = classify(
-                payload, card_endpoint=card, callback_types=self._registry.callback_types
+            envelope = decode_plaintext(plaintext, callback_types) or classify(
+                parse_object(plaintext), card_endpoint=card, callback_types=callback_types
             )
         except RequestError as exc:
             if self.observer is not None:
@@ -330,15 +330,7 @@ class Dispatcher(Registrar):
             if observer is not None:
                 observer.answered(envelope.type, "unhandled", 200, 0.0)
             return EMPTY if envelope.kind.is_callback else SUCCESS
-        event = new_event(
-            envelope.kind,
-            envelope.type,
-            envelope.header,
-            envelope.payload,
-            parsed.plaintext,
-            parsed.request_id,
-            handler.model,
-        )
+        event = new_event(envelope, parsed.plaintext, parsed.request_id, handler.model)
         call = HandlerCall(handler, event, None if self.dedup is None else self.claims.key(event))
         if observer is not None:
             call.started = perf_counter()

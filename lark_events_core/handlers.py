@@ -15,6 +15,7 @@ from .blocking import watch
 from .context import HandlerContext
 from .errors import ConfigurationError
 from .events import LEGACY_CARD_TYPE, MODELS
+from .events._model import is_model
 from .events.base import Event
 
 if TYPE_CHECKING:
@@ -355,11 +356,10 @@ _CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect on this path
 
 
 def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
-    """``X`` when the handler's first parameter is annotated ``Event[X]`` with a dataclass X."""
+    """``X`` when the handler's first parameter is annotated ``Event[X]``, X a model class."""
     annotations = getattr(getattr(fn, "func", fn), "__annotations__", None)
     if not annotations:
         return None
-    import dataclasses
     import inspect
     import typing
 
@@ -372,7 +372,7 @@ def _annotated_model(fn: Callable[..., Any]) -> type[Any] | None:
     if typing.get_origin(hint) is not Event:
         return None
     (arg,) = typing.get_args(hint)
-    return arg if isinstance(arg, type) and dataclasses.is_dataclass(arg) else None
+    return arg if is_model(arg) else None
 
 
 _BY_SERVICE: dict[str, list[str]] = {}
@@ -478,11 +478,11 @@ class Registrar:
     ) -> F | Callable[[F], F]:
         """Register ``fn`` for the plain ``event_type``; usable as ``@dispatcher.on("type")``.
 
-        ``model`` overrides the typed body (a dataclass) for custom or newer types (so does an
-        ``Event[X]`` annotation of the handler's parameter); ``callback`` marks a custom type as
-        a callback (answered with the handler's result); ``deferred`` runs the handler after the
-        200 answer (default: the dispatcher's ``defer``). A handler taking two parameters gets a
-        :class:`~lark_events_core.HandlerContext` as the second.
+        ``model`` overrides the typed body (a msgspec Struct or a dataclass) for custom or newer
+        types (so does an ``Event[X]`` annotation of the handler's parameter); ``callback`` marks
+        a custom type as a callback (answered with the handler's result); ``deferred`` runs the
+        handler after the 200 answer (default: the dispatcher's ``defer``). A handler taking two
+        parameters gets a :class:`~lark_events_core.HandlerContext` as the second.
         """
         _check_type(event_type)
 

@@ -3,8 +3,8 @@
 Input: only the data file (event type → fields, written by ``extract_event_schemas.py``).
 Output, checked in (``tests/core/events/test_generated.py`` fails when it differs):
 
-- ``lark_events_core/events/<service>.py``: one frozen, slotted dataclass per event body and per
-  nested object, grouped by service;
+- ``lark_events_core/events/<service>.py``: one frozen :class:`msgspec.Struct` per event body
+  and per nested object, grouped by service (msgspec decodes JSON straight into them);
 - ``lark_events_core/events/_index.py``: event type → (module, class), for lazy loading;
 - ``lark_events_core/testing/_generated_templates.py``: a realistic body per event type.
 
@@ -160,27 +160,28 @@ class Generator:
     def render_module(self, module: Module) -> str:
         """The source of one service module."""
         names = sorted({*module.classes, *(n for ns in module.reexports.values() for n in ns)})
-        uses_any = uses_mapping = uses_field = False
+        uses_any = uses_mapping = uses_hiding = False
         body: list[str] = []
         for name in sorted(module.classes):
-            body += ["", "", "@dataclass(frozen=True, slots=True)", f"class {name}:"]
+            body += ["", "", f"class {name}(msgspec.Struct, frozen=True):"]
             body.append(f'    """{module.docs[name]}"""')
             body.append("")
+            hidden: list[str] = []
             for json_name, kind in module.classes[name]:
                 hint = self.hint(module, kind)
                 uses_any = uses_any or "Any" in hint
                 uses_mapping = uses_mapping or "Mapping" in hint
                 default = "()" if hint.startswith("tuple[") else "None"
                 attr = attr_name(json_name)
-                extra = []
                 if any(word in json_name for word in SECRET_WORDS):
-                    extra.append("repr=False")
+                    hidden.append(attr)
                 if attr != json_name:
-                    extra.append(f'metadata={{"json": "{json_name}"}}')
-                if extra:
-                    uses_field = True
-                    default = f"dc_field(default={default}, {', '.join(extra)})"
+                    default = f'msgspec.field(default={default}, name="{json_name}")'
                 body.append(f"    {attr}: {hint} = {default}")
+            if hidden:
+                # Structs have no per-field repr=False: the secret fields stay out of logs so.
+                uses_hiding = True
+                body += ["", f"    __repr__ = hiding_repr({', '.join(map(json.dumps, hidden))})"]
         lines = [
             HEADER,
             f'"""Typed models of the ``{module.service}`` events.',
@@ -191,17 +192,18 @@ class Generator:
             "from __future__ import annotations",
             "",
         ]
-        if uses_mapping:
-            lines.append("from collections.abc import Mapping")
-        lines.append("from dataclasses import dataclass")
-        if uses_field:
-            lines.append("from dataclasses import field as dc_field")
-        if uses_any:
-            lines.append("from typing import Any")
-        for mod, exported in sorted(module.reexports.items()):
-            lines.append("")
-            lines.append(f"from .{mod} import {', '.join(exported)}")
-        lines += ["", f"__all__ = {json.dumps(names)}", *body, ""]
+        stdlib = [
+            *(["from collections.abc import Mapping"] if uses_mapping else []),
+            *(["from typing import Any"] if uses_any else []),
+        ]
+        local = [f"from .{mod} import {', '.join(ex)}" for mod, ex in module.reexports.items()]
+        if uses_hiding:
+            local.append("from ._model import hiding_repr")
+        local.sort()
+        for group in (stdlib, ["import msgspec"] if module.classes else [], local):
+            if group:
+                lines += [*group, ""]
+        lines += [f"__all__ = {json.dumps(names)}", *body, ""]
         return "\n".join(lines)
 
     def render_index(self) -> str:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from .common import UserId
 
 __all__ = ["BotMenuClicked", "MenuOperator"]
 
 
-@dataclass(frozen=True, slots=True)
-class MenuOperator:
+class MenuOperator(msgspec.Struct, frozen=True):
     """Who clicked the bot's menu."""
 
     operator_name: str | None = None
     operator_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotMenuClicked:
+class BotMenuClicked(msgspec.Struct, frozen=True):
     """``application.bot.menu_v6``: a user clicked an item of the bot's custom menu."""
 
     operator: MenuOperator | None = None

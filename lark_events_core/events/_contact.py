@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["Avatar", "User", "UserCreated", "UserStatus"]
 
 
-@dataclass(frozen=True, slots=True)
-class Avatar:
+class Avatar(msgspec.Struct, frozen=True):
     """Avatar URLs by size."""
 
     avatar_72: str | None = None
@@ -17,8 +16,7 @@ class Avatar:
     avatar_origin: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserStatus:
+class UserStatus(msgspec.Struct, frozen=True):
     """Account state flags."""
 
     is_frozen: bool | None = None
@@ -28,8 +26,7 @@ class UserStatus:
     is_unjoin: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(msgspec.Struct, frozen=True):
     """A user of the tenant's directory (the fields the app has permission to read)."""
 
     open_id: str | None = None
@@ -56,8 +53,7 @@ class User:
     employee_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserCreated:
+class UserCreated(msgspec.Struct, frozen=True):
     """``contact.user.created_v3``: a user joined the tenant."""
 
     object: User | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from .. import _json
 from .common import UserId
@@ -22,8 +23,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class MessageSender:
+class MessageSender(msgspec.Struct, frozen=True):
     """Who sent a message."""
 
     sender_id: UserId | None = None
@@ -31,8 +31,7 @@ class MessageSender:
     tenant_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(msgspec.Struct, frozen=True):
     """An @-mention in a message; ``key`` (``@_user_1``) is its placeholder in the text."""
 
     key: str | None = None
@@ -41,8 +40,7 @@ class Mention:
     tenant_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True):
     """A message as delivered by ``im.message.receive_v1``; ``content`` is a JSON string."""
 
     message_id: str | None = None
@@ -72,22 +70,30 @@ class Message:
     @property
     def text(self) -> str | None:
         """The text of a ``text`` message (mentions appear as their ``@_user_N`` keys)."""
-        if self.message_type != "text":
+        if self.message_type != "text" or not self.content:
             return None
-        value = self.content_json.get("text")
-        return value if isinstance(value, str) else None
+        try:  # straight to the one field (a str, else None): no dict of the whole content
+            return _decode_text(self.content).text
+        except _TEXT_FAILURES:
+            return None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageReceive:
+class _TextContent(msgspec.Struct):
+    text: str | None = None
+
+
+_decode_text = msgspec.json.Decoder(_TextContent).decode
+_TEXT_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)  # UnicodeError is a ValueError
+
+
+class MessageReceive(msgspec.Struct, frozen=True):
     """``im.message.receive_v1``: a user sent the bot a message, or a message in a chat it is in."""
 
     sender: MessageSender | None = None
     message: Message | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageReader:
+class MessageReader(msgspec.Struct, frozen=True):
     """Who read messages, and when (epoch ms)."""
 
     reader_id: UserId | None = None
@@ -95,16 +101,14 @@ class MessageReader:
     tenant_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRead:
+class MessageRead(msgspec.Struct, frozen=True):
     """``im.message.message_read_v1``: a user read messages the bot sent."""
 
     reader: MessageReader | None = None
     message_id_list: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ChatI18nNames:
+class ChatI18nNames(msgspec.Struct, frozen=True):
     """A chat's name per language."""
 
     zh_cn: str | None = None
@@ -112,8 +116,7 @@ class ChatI18nNames:
     ja_jp: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotAddedToChat:
+class BotAddedToChat(msgspec.Struct, frozen=True):
     """``im.chat.member.bot.added_v1``: the bot was added to a chat."""
 
     chat_id: str | None = None
@@ -124,8 +127,7 @@ class BotAddedToChat:
     i18n_names: ChatI18nNames | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotRemovedFromChat:
+class BotRemovedFromChat(msgspec.Struct, frozen=True):
     """``im.chat.member.bot.deleted_v1``: the bot was removed from a chat."""
 
     chat_id: str | None = None

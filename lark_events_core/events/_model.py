@@ -1,4 +1,4 @@
-"""Builds frozen dataclass models from decoded JSON, tolerantly.
+"""Builds typed models (frozen :class:`msgspec.Struct` classes or dataclasses) tolerantly.
 
 Unknown fields are ignored, missing ones take their default, and a value of the wrong JSON type
 becomes the default rather than an exception: the platform adds fields over time and a model
@@ -9,6 +9,11 @@ builder function, generated once (as :mod:`dataclasses` generates ``__init__``):
 and one type check per field, and for slotted classes the slots are filled directly instead of
 through the frozen ``__setattr__``. Classes the fast path cannot serve (required fields, default
 factories, ``__post_init__``) use a plain loop with the same conversions.
+
+A :class:`msgspec.Struct` model is first converted by msgspec in strict mode (a C loop, several
+times faster); strict mode accepts exactly the values that need no conversion here, so it builds
+the same object. Anything it refuses (a field of the wrong type, a number for a string, a
+``null`` list) takes the tolerant builder, so a model is never the reason an event is lost.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["from_dict"]
+import msgspec
+
+__all__ = ["from_dict", "hiding_repr", "is_model"]
 
 T = TypeVar("T")
 _Converter = Callable[[Any], Any]
@@ -28,10 +35,74 @@ _MISSING: Any = object()
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 
 
+_Struct = msgspec.Struct
+_convert = msgspec.convert
+_ValidationError = msgspec.ValidationError
+
+
 def from_dict(cls: type[T], data: Any) -> T:
-    """Build the dataclass ``cls`` from ``data`` (decoded JSON; anything else → defaults)."""
+    """Build the model ``cls`` from ``data`` (decoded JSON; anything else → defaults).
+
+    ``cls`` is a :class:`msgspec.Struct` class or a dataclass.
+    """
+    if issubclass(cls, _Struct):
+        try:
+            return _convert(data, cls)
+        except _ValidationError:
+            pass
     result: T = _builder(cls)(data)
     return result
+
+
+def is_model(cls: Any) -> bool:
+    """Whether ``cls`` is a model class :func:`from_dict` builds (a Struct or a dataclass)."""
+    return isinstance(cls, type) and (issubclass(cls, _Struct) or dataclasses.is_dataclass(cls))
+
+
+def hiding_repr(*hidden: str) -> Callable[[Any], str]:
+    """A ``__repr__`` for a Struct that leaves out the fields ``hidden`` (tokens, secrets)."""
+
+    def __repr__(self: Any) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name not in hidden
+        )
+        return f"{type(self).__name__}({shown})"
+
+    return __repr__
+
+
+class _Field(NamedTuple):
+    """One field of a model, whatever its kind."""
+
+    name: str
+    key: str  # its JSON name
+    hint: Any
+    default: Any  # _MISSING: required, or built by a factory
+
+
+def _model_fields(cls: type[Any]) -> tuple[_Field, ...]:
+    if issubclass(cls, _Struct):
+        return tuple(
+            _Field(
+                f.name,
+                f.encode_name,
+                f.type,
+                _MISSING if f.default is msgspec.NODEFAULT else f.default,
+            )
+            for f in msgspec.structs.fields(cls)
+        )
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        _Field(
+            f.name,
+            f.metadata.get("json", f.name),
+            hints[f.name],
+            _MISSING if f.default is dataclasses.MISSING or not f.init else f.default,
+        )
+        for f in dataclasses.fields(cls)
+    )
 
 
 def _to_str(value: Any) -> Any:
@@ -115,7 +186,7 @@ def _converter(hint: Any) -> _Converter:
         return to_tuple
     if (origin is not None and origin in (Mapping, dict)) or hint in (Mapping, dict):
         return _to_mapping
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+    if is_model(hint):
         model: type[Any] = hint
 
         built: list[Callable[[Any], Any]] = []  # resolved on first use: models may nest
@@ -132,12 +203,7 @@ def _converter(hint: Any) -> _Converter:
 
 
 def _fields(cls: type[Any]) -> tuple[tuple[str, str, _Converter], ...]:
-    hints = typing.get_type_hints(cls)
-    out = []
-    for f in dataclasses.fields(cls):
-        key = f.metadata.get("json", f.name)
-        out.append((f.name, key, _converter(hints[f.name])))
-    return tuple(out)
+    return tuple((f.name, f.key, _converter(f.hint)) for f in _model_fields(cls))
 
 
 def _as_mapping(data: Any) -> Mapping[str, Any]:
@@ -176,13 +242,14 @@ def _builder(cls: type[Any]) -> Callable[[Any], Any]:
 
 def _make_builder(cls: type[Any]) -> Callable[[Any], Any]:
     """Generated straight-line code, or the loop when the class needs it."""
-    fields = dataclasses.fields(cls)
-    simple = not hasattr(cls, "__post_init__") and all(
-        f.init and f.default is not dataclasses.MISSING for f in fields
-    )
+    fields = _model_fields(cls)
+    struct = issubclass(cls, _Struct)
+    simple = not hasattr(cls, "__post_init__") and all(f.default is not _MISSING for f in fields)
     if not simple:
         return functools.partial(_build_slowly, cls, _fields(cls))
-    slotted = _all_slots(cls, [f.name for f in fields])
+    # A Struct's __init__ is C and fills its slots itself; a frozen dataclass's goes through
+    # __setattr__ per field, so its slots are filled directly.
+    slotted = not struct and _all_slots(cls, [f.name for f in fields])
     namespace: dict[str, Any] = {
         "cls": cls,
         "new": object.__new__,

@@ -7,13 +7,12 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["AcsAccessRecordCreatedV1", "AcsUserUpdatedV1", "UserId"]
 
 
-@dataclass(frozen=True, slots=True)
-class AcsAccessRecordCreatedV1:
+class AcsAccessRecordCreatedV1(msgspec.Struct, frozen=True):
     """``acs.access_record.created_v1``: the event body."""
 
     access_record_id: str | None = None
@@ -24,8 +23,7 @@ class AcsAccessRecordCreatedV1:
     access_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AcsUserUpdatedV1:
+class AcsUserUpdatedV1(msgspec.Struct, frozen=True):
     """``acs.user.updated_v1``: the event body."""
 
     user_id: UserId | None = None
@@ -33,8 +31,7 @@ class AcsUserUpdatedV1:
     face_uploaded: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``acs`` events."""
 
     user_id: str | None = None

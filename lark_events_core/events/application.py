@@ -8,11 +8,12 @@ of the wrong type becomes the default (see ``_model.py``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from typing import Any
 
+import msgspec
+
 from ._application import BotMenuClicked, MenuOperator
+from ._model import hiding_repr
 
 __all__ = [
     "AppAbility",
@@ -52,8 +53,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AppAbility:
+class AppAbility(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     gadget: Gadget | None = None
@@ -67,8 +67,7 @@ class AppAbility:
     plus_menu: PlusMenu | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppI18nInfo:
+class AppI18nInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
@@ -77,18 +76,18 @@ class AppI18nInfo:
     help_use: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppScope:
+class AppScope(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     scope: str | None = None
     description: str | None = None
     level: int | None = None
-    token_types: tuple[str, ...] = dc_field(default=(), repr=False)
+    token_types: tuple[str, ...] = ()
+
+    __repr__ = hiding_repr("token_types")
 
 
-@dataclass(frozen=True, slots=True)
-class AppVersionRemarkEvent:
+class AppVersionRemarkEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     remark: str | None = None
@@ -96,8 +95,7 @@ class AppVersionRemarkEvent:
     visibility: AppVisibilityEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppVisibilityEvent:
+class AppVisibilityEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     is_all: bool | None = None
@@ -105,16 +103,14 @@ class AppVisibilityEvent:
     invisible_list: AppVisibleListEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppVisibleListEvent:
+class AppVisibleListEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     open_ids: tuple[UserId, ...] = ()
     department_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationAppVersionEvent:
+class ApplicationAppVersionEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     app_id: str | None = None
@@ -135,8 +131,7 @@ class ApplicationAppVersionEvent:
     remark: AppVersionRemarkEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationAppVersionAuditV6:
+class ApplicationApplicationAppVersionAuditV6(msgspec.Struct, frozen=True):
     """``application.application.app_version.audit_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -148,8 +143,7 @@ class ApplicationApplicationAppVersionAuditV6:
     audit_source: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationAppVersionPublishApplyV6:
+class ApplicationApplicationAppVersionPublishApplyV6(msgspec.Struct, frozen=True):
     """``application.application.app_version.publish_apply_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -158,8 +152,7 @@ class ApplicationApplicationAppVersionPublishApplyV6:
     app_status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationAppVersionPublishRevokeV6:
+class ApplicationApplicationAppVersionPublishRevokeV6(msgspec.Struct, frozen=True):
     """``application.application.app_version.publish_revoke_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -168,8 +161,7 @@ class ApplicationApplicationAppVersionPublishRevokeV6:
     version_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationCreatedV6:
+class ApplicationApplicationCreatedV6(msgspec.Struct, frozen=True):
     """``application.application.created_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -182,8 +174,7 @@ class ApplicationApplicationCreatedV6:
     create_source: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationFeedbackCreatedV6:
+class ApplicationApplicationFeedbackCreatedV6(msgspec.Struct, frozen=True):
     """``application.application.feedback.created_v6``: the event body."""
 
     user_id: UserId | None = None
@@ -201,8 +192,7 @@ class ApplicationApplicationFeedbackCreatedV6:
     feedback_path: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationFeedbackUpdatedV6:
+class ApplicationApplicationFeedbackUpdatedV6(msgspec.Struct, frozen=True):
     """``application.application.feedback.updated_v6``: the event body."""
 
     feedback_ids: tuple[str, ...] = ()
@@ -212,24 +202,21 @@ class ApplicationApplicationFeedbackUpdatedV6:
     operator_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationApplicationVisibilityAddedV6:
+class ApplicationApplicationVisibilityAddedV6(msgspec.Struct, frozen=True):
     """``application.application.visibility.added_v6``: the event body."""
 
     users: tuple[User, ...] = ()
     source: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BlockI18nInfo:
+class BlockI18nInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Bot:
+class Bot(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     card_request_url: str | None = None
@@ -238,8 +225,7 @@ class Bot:
     bot_menu_display_strategy: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotMenuNode:
+class BotMenuNode(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     menu_id: str | None = None
@@ -254,24 +240,23 @@ class BotMenuNode:
     menu_content_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotMenuRedirectLink:
+class BotMenuRedirectLink(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     pc_url: str | None = None
     mobile_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BotMenuUdIcon:
+class BotMenuUdIcon(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
-    token: str | None = dc_field(default=None, repr=False)
+    token: str | None = None
     color: str | None = None
 
+    __repr__ = hiding_repr("token")
 
-@dataclass(frozen=True, slots=True)
-class CloudDoc:
+
+class CloudDoc(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     space_url: str | None = None
@@ -280,8 +265,7 @@ class CloudDoc:
     mode: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CloudDocI18nInfo:
+class CloudDocI18nInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
@@ -290,8 +274,7 @@ class CloudDocI18nInfo:
     write_description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DocsBlock:
+class DocsBlock(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     block_type_id: str | None = None
@@ -300,8 +283,7 @@ class DocsBlock:
     pc_icon_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Gadget:
+class Gadget(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     enable_pc_mode: int | None = None
@@ -313,8 +295,7 @@ class Gadget:
     pc_min_lark_version: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageAction:
+class MessageAction(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     pc_app_link: str | None = None
@@ -322,24 +303,21 @@ class MessageAction:
     i18n: tuple[MessageActionI18nInfo, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class MessageActionI18nInfo:
+class MessageActionI18nInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Navigate:
+class Navigate(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     pc: NavigateMeta | None = None
     mobile: NavigateMeta | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NavigateMeta:
+class NavigateMeta(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     version: str | None = None
@@ -347,23 +325,20 @@ class NavigateMeta:
     hover_image_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PlusMenu:
+class PlusMenu(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     pc_app_link: str | None = None
     mobile_app_link: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     user_id: str | None = None
@@ -371,16 +346,14 @@ class UserId:
     union_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WebApp:
+class WebApp(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     pc_url: str | None = None
     mobile_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkplaceWidget:
+class WorkplaceWidget(msgspec.Struct, frozen=True):
     """A nested object of the ``application`` events."""
 
     min_lark_version: str | None = None

@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "ApprovalApprovalUpdatedV4",
@@ -18,15 +18,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalApprovalUpdatedV4:
+class ApprovalApprovalUpdatedV4(msgspec.Struct, frozen=True):
     """``approval.approval.updated_v4``: the event body."""
 
     object: ApprovalEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalEvent:
+class ApprovalEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``approval`` events."""
 
     approval_id: str | None = None
@@ -39,8 +37,7 @@ class ApprovalEvent:
     extra: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalInstanceStatusChangedV4:
+class ApprovalInstanceStatusChangedV4(msgspec.Struct, frozen=True):
     """``approval.instance.status_changed_v4``: the event body."""
 
     approval_code: str | None = None
@@ -52,8 +49,7 @@ class ApprovalInstanceStatusChangedV4:
     subscriber_id_list: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalTaskStatusChangedV4:
+class ApprovalTaskStatusChangedV4(msgspec.Struct, frozen=True):
     """``approval.task.status_changed_v4``: the event body."""
 
     approval_code: str | None = None
@@ -66,8 +62,7 @@ class ApprovalTaskStatusChangedV4:
     subscriber_id_list: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``approval`` events."""
 
     user_id: str | None = None

@@ -7,18 +7,20 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = ["AuthUserAccessTokenRevokedV4"]
 
 
-@dataclass(frozen=True, slots=True)
-class AuthUserAccessTokenRevokedV4:
+class AuthUserAccessTokenRevokedV4(msgspec.Struct, frozen=True):
     """``auth.user_access_token.revoked_v4``: the event body."""
 
-    revoke_token_type: str | None = dc_field(default=None, repr=False)
+    revoke_token_type: str | None = None
     revoke_reason: str | None = None
     open_id: str | None = None
     union_id: str | None = None
     user_id: str | None = None
+
+    __repr__ = hiding_repr("revoke_token_type")

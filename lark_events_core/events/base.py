@@ -5,10 +5,12 @@ from __future__ import annotations
 import builtins
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ._model import from_dict
+import msgspec
+
+from .. import _json
+from ._model import from_dict, hiding_repr
 
 __all__ = ["Event", "EventHeader", "Kind"]
 
@@ -30,36 +32,53 @@ class Kind(enum.Enum):
         return self in (Kind.CALLBACK, Kind.LEGACY_CARD)
 
 
-@dataclass(frozen=True, slots=True)
-class EventHeader:
+class EventHeader(msgspec.Struct, frozen=True):
     """The v2 ``header`` object; for v1 events it is filled from ``uuid``, ``ts`` and ``event``."""
 
     event_id: str | None = None
     event_type: str | None = None
     create_time: str | None = None
-    token: str | None = field(default=None, repr=False)
+    token: str | None = None
     app_id: str | None = None
     tenant_key: str | None = None
+
+    __repr__ = hiding_repr("token")
 
 
 class Event(Generic[T]):
     """One delivered event or callback.
 
     Every event exposes the same header fields whatever its type; :attr:`event` is the typed body
-    (a frozen dataclass for the types lark-events knows, the raw ``dict`` otherwise), built on first
-    access. :attr:`raw` is the plaintext JSON exactly as received, for other libraries' models.
+    (a frozen :class:`msgspec.Struct` for the types lark-events knows, the raw ``dict``
+    otherwise), built on first access: decoded by msgspec straight from the plaintext's ``event``
+    object, or by the tolerant builder when a field has a value of another type. :attr:`raw` is
+    the plaintext JSON exactly as received, for other libraries' models; :attr:`payload` and
+    :attr:`data` are parsed from it on first access.
     """
 
-    __slots__ = ("_body", "_model", "header", "kind", "payload", "raw", "request_id", "type")
+    __slots__ = (
+        "_body",
+        "_data",
+        "_model",
+        "_payload",
+        "_source",
+        "header",
+        "kind",
+        "raw",
+        "request_id",
+        "type",
+    )
 
     kind: Kind
     type: str
     header: EventHeader
-    payload: Mapping[str, Any]
     raw: bytes
     request_id: str | None
     _model: builtins.type[T] | None
     _body: Any
+    _payload: Any
+    _data: Any
+    _source: Any
 
     def __init__(
         self,
@@ -72,26 +91,7 @@ class Event(Generic[T]):
         request_id: str | None = None,
         model: builtins.type[T] | None = None,
     ) -> None:
-        # One Event per request: fill the slots through their descriptors, which is cheaper
-        # than object.__setattr__ by name (this class refuses plain attribute assignment).
-        (
-            set_kind,
-            set_type,
-            set_header,
-            set_payload,
-            set_raw,
-            set_request_id,
-            set_model,
-            set_body,
-        ) = _EVENT_SLOT_SETTERS
-        set_kind(self, kind)
-        set_type(self, type)
-        set_header(self, header)
-        set_payload(self, payload)
-        set_raw(self, raw)
-        set_request_id(self, request_id)
-        set_model(self, model)
-        set_body(self, _UNSET)
+        _fill(self, kind, type, header, payload, raw, request_id, model, None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Event is immutable")
@@ -125,12 +125,36 @@ class Event(Generic[T]):
         return self.header.create_time
 
     @property
+    def payload(self) -> Mapping[str, Any]:
+        """The whole decrypted body as a ``dict`` (parsed from :attr:`raw` on first access)."""
+        payload = self._payload
+        if payload is _UNSET:
+            payload = _json.decode_object(self.raw)
+            data = self._data
+            if data is not _UNSET and type(payload.get("event")) is dict:
+                payload["event"] = data  # one object, whichever was asked for first
+            _SET_PAYLOAD(self, payload)
+        result: Mapping[str, Any] = payload
+        return result
+
+    @property
     def data(self) -> Mapping[str, Any]:
         """The raw ``event`` object (the whole body for legacy card callbacks)."""
-        if self.kind is Kind.LEGACY_CARD:
-            return self.payload
-        inner = self.payload.get("event")
-        return inner if type(inner) is dict or isinstance(inner, Mapping) else {}
+        data = self._data
+        if data is _UNSET:
+            source = self._source
+            if self.kind is Kind.LEGACY_CARD:
+                data = self.payload
+            elif source is not None and self._payload is _UNSET:
+                data = _json.decode_skipped(source)  # only the event object, not the whole body
+                if type(data) is not dict:
+                    data = {}
+            else:
+                inner = self.payload.get("event")
+                data = inner if type(inner) is dict or isinstance(inner, Mapping) else {}
+            _SET_DATA(self, data)
+        result: Mapping[str, Any] = data
+        return result
 
     @property
     def event(self) -> T:
@@ -138,8 +162,19 @@ class Event(Generic[T]):
         body = self._body
         if body is _UNSET:
             model = self._model
-            body = self.data if model is None else from_dict(model, self.data)
-            object.__setattr__(self, "_body", body)
+            if model is None:
+                body = self.data
+            else:
+                source = self._source
+                decode = None if source is None else _DECODERS.get(model) or _decoder(model)
+                if decode is not None:
+                    try:
+                        body = decode(source)
+                    except _DecodeError:  # a field of another type: the tolerant builder
+                        body = from_dict(model, self.data)
+                else:
+                    body = from_dict(model, self.data)
+            _SET_BODY(self, body)
         result: T = body
         return result
 
@@ -151,30 +186,79 @@ class Event(Generic[T]):
 
 
 _UNSET: Any = object()
-_EVENT_SLOT_SETTERS: tuple[Any, ...] = tuple(
-    vars(Event)[name].__set__
-    for name in ("kind", "type", "header", "payload", "raw", "request_id", "_model", "_body")
+#: An :class:`Event` or ``Envelope`` payload not parsed yet (it is parsed from the plaintext).
+UNPARSED = _UNSET
+_Struct = msgspec.Struct
+_DecodeError = (msgspec.DecodeError, RecursionError, ValueError)
+_DECODERS: dict[type[Any], Callable[[Any], Any] | None] = {}
+
+
+def _decoder(model: type[Any]) -> Callable[[Any], Any] | None:
+    """A strict msgspec decoder into ``model`` (a Struct), made once; ``None`` for others."""
+    try:
+        return _DECODERS[model]
+    except KeyError:
+        pass
+    decode: Callable[[Any], Any] | None = None
+    if isinstance(model, type) and issubclass(model, _Struct):
+        decode = msgspec.json.Decoder(model).decode
+    _DECODERS[model] = decode
+    return decode
+
+
+_SLOTS = (
+    "kind",
+    "type",
+    "header",
+    "_payload",
+    "raw",
+    "request_id",
+    "_model",
+    "_source",
+    "_body",
+    "_data",
 )
+_SETTERS = {name: vars(Event)[name].__set__ for name in _SLOTS}
+_SET_PAYLOAD = _SETTERS["_payload"]
+_SET_DATA = _SETTERS["_data"]
+_SET_BODY = _SETTERS["_body"]
 
 
 def _make_event_builder() -> Any:
     # A positional builder generated like the model builders: one Event per request, and
-    # binding seven keyword arguments through __init__ costs more than filling the slots.
-    setters = dict(zip(("K", "T", "H", "P", "R", "I", "M", "B"), _EVENT_SLOT_SETTERS, strict=True))
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": Event, "UNSET": _UNSET, **setters}
+    # binding keyword arguments through __init__ costs more than filling the slots.
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": Event, "UNSET": _UNSET}
+    namespace.update({f"S{i}": _SETTERS[n] for i, n in enumerate(_SLOTS)})
     source = (
-        "def new_event(kind, type, header, payload, raw, request_id, model):\n"
-        "    e = new(cls)\n"
-        "    K(e, kind); T(e, type); H(e, header); P(e, payload)\n"
-        "    R(e, raw); I(e, request_id); M(e, model); B(e, UNSET)\n"
+        "def fill(e, kind, type, header, payload, raw, request_id, model, source):\n"
+        "    S0(e, kind); S1(e, type); S2(e, header); S3(e, payload); S4(e, raw)\n"
+        "    S5(e, request_id); S6(e, model); S7(e, source); S8(e, UNSET); S9(e, UNSET)\n"
         "    return e\n"
     )
     exec(source, namespace)  # noqa: S102 - our own generated code
-    return namespace["new_event"]
+    return namespace["fill"]
 
 
-#: ``new_event(kind, type, header, payload, raw, request_id, model)``: an :class:`Event`, fast.
-new_event: Callable[
-    [Kind, str, EventHeader, Mapping[str, Any], bytes, str | None, builtins.type[Any] | None],
-    Event[Any],
-] = _make_event_builder()
+_fill = _make_event_builder()
+
+
+def new_event(
+    envelope: Any, raw: bytes, request_id: str | None, model: builtins.type[Any] | None
+) -> Event[Any]:
+    """The :class:`Event` of a classified envelope (:class:`~lark_events_core.envelope.Envelope`),
+    fast: its slots filled directly, its payload still unparsed when the envelope's is."""
+    event: Event[Any] = _fill(
+        _new(Event),
+        envelope.kind,
+        envelope.type,
+        envelope.header,
+        envelope._payload,
+        raw,
+        request_id,
+        model,
+        envelope.source,
+    )
+    return event
+
+
+_new = object.__new__

@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "AclScopeEvent",
@@ -20,16 +20,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AclScopeEvent:
+class AclScopeEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``calendar`` events."""
 
     type: str | None = None
     user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CalendarCalendarAclCreatedV4:
+class CalendarCalendarAclCreatedV4(msgspec.Struct, frozen=True):
     """``calendar.calendar.acl.created_v4``: the event body."""
 
     acl_id: str | None = None
@@ -38,8 +36,7 @@ class CalendarCalendarAclCreatedV4:
     user_id_list: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CalendarCalendarAclDeletedV4:
+class CalendarCalendarAclDeletedV4(msgspec.Struct, frozen=True):
     """``calendar.calendar.acl.deleted_v4``: the event body."""
 
     acl_id: str | None = None
@@ -48,15 +45,13 @@ class CalendarCalendarAclDeletedV4:
     user_id_list: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CalendarCalendarChangedV4:
+class CalendarCalendarChangedV4(msgspec.Struct, frozen=True):
     """``calendar.calendar.changed_v4``: the event body."""
 
     user_id_list: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CalendarCalendarEventChangedV4:
+class CalendarCalendarEventChangedV4(msgspec.Struct, frozen=True):
     """``calendar.calendar.event.changed_v4``: the event body."""
 
     calendar_id: str | None = None
@@ -66,16 +61,14 @@ class CalendarCalendarEventChangedV4:
     rsvp_infos: tuple[OpenEventRsvpInfo, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class OpenEventRsvpInfo:
+class OpenEventRsvpInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``calendar`` events."""
 
     from_user_id: UserId | None = None
     rsvp_status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``calendar`` events."""
 
     user_id: str | None = None

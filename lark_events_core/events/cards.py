@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = [
     "CallbackContext",
@@ -16,8 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackOperator:
+class CallbackOperator(msgspec.Struct, frozen=True):
     """The user who triggered a callback."""
 
     tenant_key: str | None = None
@@ -26,8 +28,7 @@ class CallbackOperator:
     union_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackContext:
+class CallbackContext(msgspec.Struct, frozen=True):
     """Where the callback happened."""
 
     url: str | None = None
@@ -36,8 +37,7 @@ class CallbackContext:
     open_chat_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CardAction:
+class CardAction(msgspec.Struct, frozen=True):
     """What the user did on the card: ``value`` is what the card's author attached to it."""
 
     value: Any = None
@@ -51,20 +51,20 @@ class CardAction:
     form_value: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CardActionTrigger:
+class CardActionTrigger(msgspec.Struct, frozen=True):
     """``card.action.trigger``: a card interaction; ``token`` is the card-update credential."""
 
     operator: CallbackOperator | None = None
-    token: str | None = field(default=None, repr=False)
+    token: str | None = None
     action: CardAction | None = None
     host: str | None = None
     delivery_type: str | None = None
     context: CallbackContext | None = None
 
+    __repr__ = hiding_repr("token")
 
-@dataclass(frozen=True, slots=True)
-class UrlPreviewGet:
+
+class UrlPreviewGet(msgspec.Struct, frozen=True):
     """``url.preview.get``: a link of the app's was pasted and needs a preview."""
 
     operator: CallbackOperator | None = None
@@ -72,8 +72,7 @@ class UrlPreviewGet:
     context: CallbackContext | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LegacyCardAction:
+class LegacyCardAction(msgspec.Struct, frozen=True):
     """A legacy message-card callback (its own request URL); ``token`` updates the card."""
 
     open_id: str | None = None
@@ -82,5 +81,7 @@ class LegacyCardAction:
     tenant_key: str | None = None
     open_message_id: str | None = None
     open_chat_id: str | None = None
-    token: str | None = field(default=None, repr=False)
+    token: str | None = None
     action: CardAction | None = None
+
+    __repr__ = hiding_repr("token")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["UserId"]
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """The three ids of one user: ``open_id`` (per app), ``user_id`` (per tenant), ``union_id``."""
 
     open_id: str | None = None

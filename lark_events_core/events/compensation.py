@@ -7,13 +7,12 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["CompensationArchiveChangedV1"]
 
 
-@dataclass(frozen=True, slots=True)
-class CompensationArchiveChangedV1:
+class CompensationArchiveChangedV1(msgspec.Struct, frozen=True):
     """``compensation.archive.changed_v1``: the event body."""
 
     operate_type: str | None = None

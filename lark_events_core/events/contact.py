@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from ._contact import Avatar, User, UserCreated, UserStatus
 
@@ -59,8 +59,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AvatarInfo:
+class AvatarInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     avatar_72: str | None = None
@@ -69,117 +68,102 @@ class AvatarInfo:
     avatar_origin: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactCustomAttrEventUpdatedV3:
+class ContactCustomAttrEventUpdatedV3(msgspec.Struct, frozen=True):
     """``contact.custom_attr_event.updated_v3``: the event body."""
 
     object: CustomAttrEvent | None = None
     old_object: CustomAttrEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactDepartmentCreatedV3:
+class ContactDepartmentCreatedV3(msgspec.Struct, frozen=True):
     """``contact.department.created_v3``: the event body."""
 
     object: DepartmentEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactDepartmentDeletedV3:
+class ContactDepartmentDeletedV3(msgspec.Struct, frozen=True):
     """``contact.department.deleted_v3``: the event body."""
 
     object: DepartmentEvent | None = None
     old_object: OldDepartmentObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactDepartmentUpdatedV3:
+class ContactDepartmentUpdatedV3(msgspec.Struct, frozen=True):
     """``contact.department.updated_v3``: the event body."""
 
     object: DepartmentEvent | None = None
     old_object: DepartmentEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactEmployeeTypeEnumActivedV3:
+class ContactEmployeeTypeEnumActivedV3(msgspec.Struct, frozen=True):
     """``contact.employee_type_enum.actived_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
     new_enum: EmployeeTypeEnum | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactEmployeeTypeEnumCreatedV3:
+class ContactEmployeeTypeEnumCreatedV3(msgspec.Struct, frozen=True):
     """``contact.employee_type_enum.created_v3``: the event body."""
 
     new_enum: EmployeeTypeEnum | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactEmployeeTypeEnumDeactivatedV3:
+class ContactEmployeeTypeEnumDeactivatedV3(msgspec.Struct, frozen=True):
     """``contact.employee_type_enum.deactivated_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
     new_enum: EmployeeTypeEnum | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactEmployeeTypeEnumDeletedV3:
+class ContactEmployeeTypeEnumDeletedV3(msgspec.Struct, frozen=True):
     """``contact.employee_type_enum.deleted_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactEmployeeTypeEnumUpdatedV3:
+class ContactEmployeeTypeEnumUpdatedV3(msgspec.Struct, frozen=True):
     """``contact.employee_type_enum.updated_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
     new_enum: EmployeeTypeEnum | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactScopeUpdatedV3:
+class ContactScopeUpdatedV3(msgspec.Struct, frozen=True):
     """``contact.scope.updated_v3``: the event body."""
 
     added: Scope | None = None
     removed: Scope | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactUserDeletedV3:
+class ContactUserDeletedV3(msgspec.Struct, frozen=True):
     """``contact.user.deleted_v3``: the event body."""
 
     object: UserEvent | None = None
     old_object: OldUserObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContactUserUpdatedV3:
+class ContactUserUpdatedV3(msgspec.Struct, frozen=True):
     """``contact.user.updated_v3``: the event body."""
 
     object: UserEvent | None = None
     old_object: UserEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CustomAttrEvent:
+class CustomAttrEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     contact_field_key: tuple[str, ...] = ()
     allow_open_query: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CustomAttrGenericUser:
+class CustomAttrGenericUser(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     id: str | None = None
     type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Department:
+class Department(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     name: str | None = None
@@ -200,8 +184,7 @@ class Department:
     primary_member_count: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentDetail:
+class DepartmentDetail(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     department_id: int | None = None
@@ -209,8 +192,7 @@ class DepartmentDetail:
     department_path: DepartmentPath | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentEvent:
+class DepartmentEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     name: str | None = None
@@ -226,8 +208,7 @@ class DepartmentEvent:
     department_hrbps: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentI18nName:
+class DepartmentI18nName(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     zh_cn: str | None = None
@@ -235,39 +216,34 @@ class DepartmentI18nName:
     en_us: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentLeader:
+class DepartmentLeader(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     leader_type: int | None = None
     leader_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentPath:
+class DepartmentPath(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     department_ids: tuple[str, ...] = ()
     department_path_name: DepartmentPathName | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentPathName:
+class DepartmentPathName(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     name: str | None = None
     i18n_name: DepartmentI18nName | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentStatus:
+class DepartmentStatus(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     is_deleted: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EmployeeTypeEnum:
+class EmployeeTypeEnum(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     enum_id: str | None = None
@@ -278,40 +254,35 @@ class EmployeeTypeEnum:
     i18n_content: tuple[I18nContent, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class I18nContent:
+class I18nContent(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     locale: str | None = None
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationOption:
+class NotificationOption(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     channels: tuple[str, ...] = ()
     language: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OldDepartmentObject:
+class OldDepartmentObject(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     status: DepartmentStatus | None = None
     open_department_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OldUserObject:
+class OldUserObject(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     department_ids: tuple[str, ...] = ()
     open_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ProductI18nName:
+class ProductI18nName(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     zh_cn: str | None = None
@@ -319,8 +290,7 @@ class ProductI18nName:
     en_us: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
+class Scope(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     departments: tuple[Department, ...] = ()
@@ -328,8 +298,7 @@ class Scope:
     user_groups: tuple[UserGroup, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class UserAssignInfo:
+class UserAssignInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     subscription_id: int | None = None
@@ -340,8 +309,7 @@ class UserAssignInfo:
     end_time: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserCustomAttr:
+class UserCustomAttr(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     type: str | None = None
@@ -349,8 +317,7 @@ class UserCustomAttr:
     value: UserCustomAttrValue | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserCustomAttrValue:
+class UserCustomAttrValue(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     text: str | None = None
@@ -363,8 +330,7 @@ class UserCustomAttrValue:
     generic_user: CustomAttrGenericUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserEvent:
+class UserEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     open_id: str | None = None
@@ -399,8 +365,7 @@ class UserEvent:
     dotted_line_leader_user_ids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class UserGroup:
+class UserGroup(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     user_group_id: str | None = None
@@ -410,8 +375,7 @@ class UserGroup:
     status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     user_id: str | None = None
@@ -419,8 +383,7 @@ class UserId:
     union_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserOrder:
+class UserOrder(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     department_id: str | None = None
@@ -429,8 +392,7 @@ class UserOrder:
     is_primary_dept: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserPosition:
+class UserPosition(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     position_code: str | None = None
@@ -441,8 +403,7 @@ class UserPosition:
     is_major: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserStatusV3:
+class UserStatusV3(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     is_frozen: bool | None = None
@@ -452,8 +413,7 @@ class UserStatusV3:
     is_unjoin: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserV3:
+class UserV3(msgspec.Struct, frozen=True):
     """A nested object of the ``contact`` events."""
 
     union_id: str | None = None

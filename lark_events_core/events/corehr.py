@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "CorehrApprovalGroupsUpdatedV2",
@@ -94,8 +94,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrApprovalGroupsUpdatedV2:
+class CorehrApprovalGroupsUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.approval_groups.updated_v2``: the event body."""
 
     approval_group_id: str | None = None
@@ -110,8 +109,7 @@ class CorehrApprovalGroupsUpdatedV2:
     approval_group_status_v2: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCommonDataIdUserMappingChangedV1:
+class CorehrCommonDataIdUserMappingChangedV1(msgspec.Struct, frozen=True):
     """``corehr.common_data.id.user_mapping_changed_v1``: the event body."""
 
     change_type: str | None = None
@@ -121,8 +119,7 @@ class CorehrCommonDataIdUserMappingChangedV1:
     feishu_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCommonDataMetaDataUpdatedV1:
+class CorehrCommonDataMetaDataUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.common_data.meta_data.updated_v1``: the event body."""
 
     api_name: str | None = None
@@ -131,22 +128,19 @@ class CorehrCommonDataMetaDataUpdatedV1:
     enum_value_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCompanyCreatedV2:
+class CorehrCompanyCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.company.created_v2``: the event body."""
 
     company_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCompanyDeletedV2:
+class CorehrCompanyDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.company.deleted_v2``: the event body."""
 
     company_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCompanyUpdatedV2:
+class CorehrCompanyUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.company.updated_v2``: the event body."""
 
     company_id: str | None = None
@@ -154,67 +148,58 @@ class CorehrCompanyUpdatedV2:
     sub_events: tuple[OrganizationDomainEventData, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrContractCreatedV1:
+class CorehrContractCreatedV1(msgspec.Struct, frozen=True):
     """``corehr.contract.created_v1``: the event body."""
 
     contract_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrContractDeletedV1:
+class CorehrContractDeletedV1(msgspec.Struct, frozen=True):
     """``corehr.contract.deleted_v1``: the event body."""
 
     contract_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrContractUpdatedV1:
+class CorehrContractUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.contract.updated_v1``: the event body."""
 
     contract_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCostCenterCreatedV2:
+class CorehrCostCenterCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.cost_center.created_v2``: the event body."""
 
     cost_center_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCostCenterDeletedV2:
+class CorehrCostCenterDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.cost_center.deleted_v2``: the event body."""
 
     cost_center_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCostCenterUpdatedV2:
+class CorehrCostCenterUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.cost_center.updated_v2``: the event body."""
 
     cost_center_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCustomOrgCreatedV2:
+class CorehrCustomOrgCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.custom_org.created_v2``: the event body."""
 
     org_id: str | None = None
     object_api_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCustomOrgDeletedV2:
+class CorehrCustomOrgDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.custom_org.deleted_v2``: the event body."""
 
     org_id: str | None = None
     object_api_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrCustomOrgUpdatedV2:
+class CorehrCustomOrgUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.custom_org.updated_v2``: the event body."""
 
     org_id: str | None = None
@@ -222,46 +207,40 @@ class CorehrCustomOrgUpdatedV2:
     object_api_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrDepartmentCreatedV1:
+class CorehrDepartmentCreatedV1(msgspec.Struct, frozen=True):
     """``corehr.department.created_v1``: the event body."""
 
     department_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrDepartmentCreatedV2:
+class CorehrDepartmentCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.department.created_v2``: the event body."""
 
     department_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrDepartmentDeletedV1:
+class CorehrDepartmentDeletedV1(msgspec.Struct, frozen=True):
     """``corehr.department.deleted_v1``: the event body."""
 
     department_id: str | None = None
     code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrDepartmentUpdatedV1:
+class CorehrDepartmentUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.department.updated_v1``: the event body."""
 
     department_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrDepartmentUpdatedV2:
+class CorehrDepartmentUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.department.updated_v2``: the event body."""
 
     department_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrEmployeeDomainEventV2:
+class CorehrEmployeeDomainEventV2(msgspec.Struct, frozen=True):
     """``corehr.employee.domain_event_v2``: the event body."""
 
     event_type: int | None = None
@@ -275,38 +254,33 @@ class CorehrEmployeeDomainEventV2:
     data: tuple[EmployeeDomainEventData, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrEmploymentConvertedV1:
+class CorehrEmploymentConvertedV1(msgspec.Struct, frozen=True):
     """``corehr.employment.converted_v1``: the event body."""
 
     employment_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrEmploymentCreatedV1:
+class CorehrEmploymentCreatedV1(msgspec.Struct, frozen=True):
     """``corehr.employment.created_v1``: the event body."""
 
     employment_id: str | None = None
     target_user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrEmploymentDeletedV1:
+class CorehrEmploymentDeletedV1(msgspec.Struct, frozen=True):
     """``corehr.employment.deleted_v1``: the event body."""
 
     employment_id: str | None = None
     target_user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrEmploymentResignedV1:
+class CorehrEmploymentResignedV1(msgspec.Struct, frozen=True):
     """``corehr.employment.resigned_v1``: the event body."""
 
     employment_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrEmploymentUpdatedV1:
+class CorehrEmploymentUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.employment.updated_v1``: the event body."""
 
     employment_id: str | None = None
@@ -314,8 +288,7 @@ class CorehrEmploymentUpdatedV1:
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobChangeStatusUpdatedV2:
+class CorehrJobChangeStatusUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_change.status_updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -332,8 +305,7 @@ class CorehrJobChangeStatusUpdatedV2:
     details_of_job_status_change: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobChangeUpdatedV1:
+class CorehrJobChangeUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.job_change.updated_v1``: the event body."""
 
     employment_id: str | None = None
@@ -348,8 +320,7 @@ class CorehrJobChangeUpdatedV1:
     transfer_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobChangeUpdatedV2:
+class CorehrJobChangeUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_change.updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -367,15 +338,13 @@ class CorehrJobChangeUpdatedV2:
     transform_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobCreatedV1:
+class CorehrJobCreatedV1(msgspec.Struct, frozen=True):
     """``corehr.job.created_v1``: the event body."""
 
     job_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobDataChangedV1:
+class CorehrJobDataChangedV1(msgspec.Struct, frozen=True):
     """``corehr.job_data.changed_v1``: the event body."""
 
     job_data_id: str | None = None
@@ -384,22 +353,19 @@ class CorehrJobDataChangedV1:
     job_change_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobDataCreatedV1:
+class CorehrJobDataCreatedV1(msgspec.Struct, frozen=True):
     """``corehr.job_data.created_v1``: the event body."""
 
     job_data_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobDataDeletedV1:
+class CorehrJobDataDeletedV1(msgspec.Struct, frozen=True):
     """``corehr.job_data.deleted_v1``: the event body."""
 
     job_data_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobDataEmployedV1:
+class CorehrJobDataEmployedV1(msgspec.Struct, frozen=True):
     """``corehr.job_data.employed_v1``: the event body."""
 
     job_data_id: str | None = None
@@ -407,109 +373,94 @@ class CorehrJobDataEmployedV1:
     target_user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobDataUpdatedV1:
+class CorehrJobDataUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.job_data.updated_v1``: the event body."""
 
     job_data_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobDeletedV1:
+class CorehrJobDeletedV1(msgspec.Struct, frozen=True):
     """``corehr.job.deleted_v1``: the event body."""
 
     job_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobFamilyCreatedV2:
+class CorehrJobFamilyCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_family.created_v2``: the event body."""
 
     job_family_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobFamilyDeletedV2:
+class CorehrJobFamilyDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.job_family.deleted_v2``: the event body."""
 
     job_family_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobFamilyUpdatedV2:
+class CorehrJobFamilyUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_family.updated_v2``: the event body."""
 
     job_family_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobGradeCreatedV2:
+class CorehrJobGradeCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_grade.created_v2``: the event body."""
 
     job_grade_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobGradeDeletedV2:
+class CorehrJobGradeDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.job_grade.deleted_v2``: the event body."""
 
     job_grade_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobGradeUpdatedV2:
+class CorehrJobGradeUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_grade.updated_v2``: the event body."""
 
     job_grade_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobLevelCreatedV2:
+class CorehrJobLevelCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_level.created_v2``: the event body."""
 
     job_level_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobLevelDeletedV2:
+class CorehrJobLevelDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.job_level.deleted_v2``: the event body."""
 
     job_level_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobLevelUpdatedV2:
+class CorehrJobLevelUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.job_level.updated_v2``: the event body."""
 
     job_level_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrJobUpdatedV1:
+class CorehrJobUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.job.updated_v1``: the event body."""
 
     job_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrLocationCreatedV2:
+class CorehrLocationCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.location.created_v2``: the event body."""
 
     location_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrLocationDeletedV2:
+class CorehrLocationDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.location.deleted_v2``: the event body."""
 
     location_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrLocationUpdatedV2:
+class CorehrLocationUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.location.updated_v2``: the event body."""
 
     location_id: str | None = None
@@ -517,8 +468,7 @@ class CorehrLocationUpdatedV2:
     sub_events: tuple[OrganizationDomainEventData, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrOffboardingChecklistUpdatedV2:
+class CorehrOffboardingChecklistUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.offboarding.checklist_updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -528,8 +478,7 @@ class CorehrOffboardingChecklistUpdatedV2:
     checklist_status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrOffboardingStatusUpdatedV2:
+class CorehrOffboardingStatusUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.offboarding.status_updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -539,8 +488,7 @@ class CorehrOffboardingStatusUpdatedV2:
     status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrOffboardingUpdatedV1:
+class CorehrOffboardingUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.offboarding.updated_v1``: the event body."""
 
     employment_id: str | None = None
@@ -550,8 +498,7 @@ class CorehrOffboardingUpdatedV1:
     status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrOffboardingUpdatedV2:
+class CorehrOffboardingUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.offboarding.updated_v2``: the event body."""
 
     tenant_id: str | None = None
@@ -567,8 +514,7 @@ class CorehrOffboardingUpdatedV2:
     target_user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrOrgRoleAuthorizationUpdatedV1:
+class CorehrOrgRoleAuthorizationUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.org_role_authorization.updated_v1``: the event body."""
 
     role_id: str | None = None
@@ -576,74 +522,64 @@ class CorehrOrgRoleAuthorizationUpdatedV1:
     employment_id_list: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPathwayCreatedV2:
+class CorehrPathwayCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.pathway.created_v2``: the event body."""
 
     pathway_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPathwayDeletedV2:
+class CorehrPathwayDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.pathway.deleted_v2``: the event body."""
 
     pathway_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPathwayUpdatedV2:
+class CorehrPathwayUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.pathway.updated_v2``: the event body."""
 
     pathway_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPersonCreatedV1:
+class CorehrPersonCreatedV1(msgspec.Struct, frozen=True):
     """``corehr.person.created_v1``: the event body."""
 
     person_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPersonDeletedV1:
+class CorehrPersonDeletedV1(msgspec.Struct, frozen=True):
     """``corehr.person.deleted_v1``: the event body."""
 
     person_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPersonUpdatedV1:
+class CorehrPersonUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.person.updated_v1``: the event body."""
 
     person_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPositionCreatedV2:
+class CorehrPositionCreatedV2(msgspec.Struct, frozen=True):
     """``corehr.position.created_v2``: the event body."""
 
     position_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPositionDeletedV2:
+class CorehrPositionDeletedV2(msgspec.Struct, frozen=True):
     """``corehr.position.deleted_v2``: the event body."""
 
     position_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPositionUpdatedV2:
+class CorehrPositionUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.position.updated_v2``: the event body."""
 
     position_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPreHireOnboardingTaskChangedV2:
+class CorehrPreHireOnboardingTaskChangedV2(msgspec.Struct, frozen=True):
     """``corehr.pre_hire.onboarding_task_changed_v2``: the event body."""
 
     tenant_id: str | None = None
@@ -654,16 +590,14 @@ class CorehrPreHireOnboardingTaskChangedV2:
     flow_info: OnboardingFlow | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrPreHireUpdatedV1:
+class CorehrPreHireUpdatedV1(msgspec.Struct, frozen=True):
     """``corehr.pre_hire.updated_v1``: the event body."""
 
     pre_hire_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProbationUpdatedV2:
+class CorehrProbationUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.probation.updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -671,8 +605,7 @@ class CorehrProbationUpdatedV2:
     actual_probation_end_date: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProcessApproverUpdatedV2:
+class CorehrProcessApproverUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.process.approver.updated_v2``: the event body."""
 
     process_id: str | None = None
@@ -686,8 +619,7 @@ class CorehrProcessApproverUpdatedV2:
     node_id_str: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProcessCcUpdatedV2:
+class CorehrProcessCcUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.process.cc.updated_v2``: the event body."""
 
     process_id: str | None = None
@@ -696,8 +628,7 @@ class CorehrProcessCcUpdatedV2:
     biz_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProcessCommentInfoUpdatedV2:
+class CorehrProcessCommentInfoUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.process_comment_info.updated_v2``: the event body."""
 
     process_id: int | None = None
@@ -705,8 +636,7 @@ class CorehrProcessCommentInfoUpdatedV2:
     type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProcessNodeUpdatedV2:
+class CorehrProcessNodeUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.process.node.updated_v2``: the event body."""
 
     flow_definition_id: str | None = None
@@ -718,8 +648,7 @@ class CorehrProcessNodeUpdatedV2:
     biz_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProcessStatusUpdateV2:
+class CorehrProcessStatusUpdateV2(msgspec.Struct, frozen=True):
     """``corehr.process.status.update_v2``: the event body."""
 
     process_id: str | None = None
@@ -729,8 +658,7 @@ class CorehrProcessStatusUpdateV2:
     properties: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrProcessUpdatedV2:
+class CorehrProcessUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.process.updated_v2``: the event body."""
 
     process_id: str | None = None
@@ -740,8 +668,7 @@ class CorehrProcessUpdatedV2:
     properties: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CorehrSignatureFileStatusUpdatedV2:
+class CorehrSignatureFileStatusUpdatedV2(msgspec.Struct, frozen=True):
     """``corehr.signature_file.status_updated_v2``: the event body."""
 
     signature_file_id: str | None = None
@@ -750,8 +677,7 @@ class CorehrSignatureFileStatusUpdatedV2:
     biz_process_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EmployeeDomainEventData:
+class EmployeeDomainEventData(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     id: str | None = None
@@ -762,47 +688,41 @@ class EmployeeDomainEventData:
     fields: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class I18nV2:
+class I18nV2(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     zh_cn: str | None = None
     en_us: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ManagementScope:
+class ManagementScope(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     management_dimension: str | None = None
     obj_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingFlow:
+class OnboardingFlow(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     id: str | None = None
     name: I18nV2 | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingFlowChange:
+class OnboardingFlowChange(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     after_status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OnboardingTaskChange:
+class OnboardingTaskChange(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     after_status: str | None = None
     task_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OrganizationDomainEventData:
+class OrganizationDomainEventData(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     id: str | None = None
@@ -814,8 +734,7 @@ class OrganizationDomainEventData:
     field_changes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``corehr`` events."""
 
     user_id: str | None = None

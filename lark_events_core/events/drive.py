@@ -7,8 +7,9 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = [
     "BitableTableFieldAction",
@@ -38,8 +39,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableFieldAction:
+class BitableTableFieldAction(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     action: str | None = None
@@ -48,8 +48,7 @@ class BitableTableFieldAction:
     after_value: BitableTableFieldActionValue | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableFieldActionValue:
+class BitableTableFieldActionValue(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     id: str | None = None
@@ -59,8 +58,7 @@ class BitableTableFieldActionValue:
     property: BitableTableFieldActionValueProperty | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableFieldActionValueProperty:
+class BitableTableFieldActionValueProperty(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     formatter: str | None = None
@@ -77,24 +75,21 @@ class BitableTableFieldActionValueProperty:
     formula_expression: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableFieldActionValuePropertyAutoSerial:
+class BitableTableFieldActionValuePropertyAutoSerial(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     type: str | None = None
     options: tuple[BitableTableFieldActionValuePropertyAutoSerialOptions, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableFieldActionValuePropertyAutoSerialOptions:
+class BitableTableFieldActionValuePropertyAutoSerialOptions(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     type: str | None = None
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableFieldActionValuePropertyOption:
+class BitableTableFieldActionValuePropertyOption(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     name: str | None = None
@@ -102,8 +97,7 @@ class BitableTableFieldActionValuePropertyOption:
     color: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableRecordAction:
+class BitableTableRecordAction(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     record_id: str | None = None
@@ -112,8 +106,7 @@ class BitableTableRecordAction:
     after_value: tuple[BitableTableRecordActionField, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableRecordActionField:
+class BitableTableRecordActionField(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     field_id: str | None = None
@@ -121,15 +114,13 @@ class BitableTableRecordActionField:
     field_identity_value: BitableTableRecordActionFieldIdentity | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableRecordActionFieldIdentity:
+class BitableTableRecordActionFieldIdentity(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     users: tuple[BitableTableRecordActionFieldIdentityUser, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class BitableTableRecordActionFieldIdentityUser:
+class BitableTableRecordActionFieldIdentityUser(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     user_id: UserId | None = None
@@ -138,12 +129,11 @@ class BitableTableRecordActionFieldIdentityUser:
     avatar_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DriveFileBitableFieldChangedV1:
+class DriveFileBitableFieldChangedV1(msgspec.Struct, frozen=True):
     """``drive.file.bitable_field_changed_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     table_id: str | None = None
     operator_id: UserId | None = None
     action_list: tuple[BitableTableFieldAction, ...] = ()
@@ -151,13 +141,14 @@ class DriveFileBitableFieldChangedV1:
     subscriber_id_list: tuple[UserId, ...] = ()
     update_time: int | None = None
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileBitableRecordChangedV1:
+
+class DriveFileBitableRecordChangedV1(msgspec.Struct, frozen=True):
     """``drive.file.bitable_record_changed_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     table_id: str | None = None
     revision: int | None = None
     operator_id: UserId | None = None
@@ -165,58 +156,63 @@ class DriveFileBitableRecordChangedV1:
     subscriber_id_list: tuple[UserId, ...] = ()
     update_time: int | None = None
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileCreatedInFolderV1:
+
+class DriveFileCreatedInFolderV1(msgspec.Struct, frozen=True):
     """``drive.file.created_in_folder_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
-    folder_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
+    folder_token: str | None = None
     operator_id: UserId | None = None
     subscriber_ids: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token", "folder_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileDeletedV1:
+
+class DriveFileDeletedV1(msgspec.Struct, frozen=True):
     """``drive.file.deleted_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id: UserId | None = None
     subscriber_id_list: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileEditV1:
+
+class DriveFileEditV1(msgspec.Struct, frozen=True):
     """``drive.file.edit_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id_list: tuple[UserId, ...] = ()
     subscriber_id_list: tuple[UserId, ...] = ()
     sheet_id: str | None = None
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFilePermissionMemberAddedV1:
+
+class DriveFilePermissionMemberAddedV1(msgspec.Struct, frozen=True):
     """``drive.file.permission_member_added_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id: UserId | None = None
     user_list: tuple[UserId, ...] = ()
     chat_list: tuple[str, ...] = ()
     open_department_id_list: tuple[str, ...] = ()
     subscriber_id_list: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFilePermissionMemberAppliedV1:
+
+class DriveFilePermissionMemberAppliedV1(msgspec.Struct, frozen=True):
     """``drive.file.permission_member_applied_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id: UserId | None = None
     approver_id: UserId | None = None
     application_user_list: tuple[UserId, ...] = ()
@@ -226,52 +222,57 @@ class DriveFilePermissionMemberAppliedV1:
     permission: str | None = None
     subscriber_ids: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFilePermissionMemberRemovedV1:
+
+class DriveFilePermissionMemberRemovedV1(msgspec.Struct, frozen=True):
     """``drive.file.permission_member_removed_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id: UserId | None = None
     user_list: tuple[UserId, ...] = ()
     chat_list: tuple[str, ...] = ()
     open_department_id_list: tuple[str, ...] = ()
     subscriber_id_list: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileReadV1:
+
+class DriveFileReadV1(msgspec.Struct, frozen=True):
     """``drive.file.read_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id_list: tuple[UserId, ...] = ()
     subscriber_id_list: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileTitleUpdatedV1:
+
+class DriveFileTitleUpdatedV1(msgspec.Struct, frozen=True):
     """``drive.file.title_updated_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id: UserId | None = None
     subscriber_id_list: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveFileTrashedV1:
+
+class DriveFileTrashedV1(msgspec.Struct, frozen=True):
     """``drive.file.trashed_v1``: the event body."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     operator_id: UserId | None = None
     subscriber_id_list: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class DriveNoticeCommentAddV1:
+
+class DriveNoticeCommentAddV1(msgspec.Struct, frozen=True):
     """``drive.notice.comment_add_v1``: the event body."""
 
     notice_meta: Notice | None = None
@@ -281,20 +282,20 @@ class DriveNoticeCommentAddV1:
     visibility: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     file_type: str | None = None
-    file_token: str | None = dc_field(default=None, repr=False)
+    file_token: str | None = None
     from_user_id: UserId | None = None
     to_user_id: UserId | None = None
     from_user_type: str | None = None
     notice_type: str | None = None
 
+    __repr__ = hiding_repr("file_token")
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``drive`` events."""
 
     user_id: str | None = None

@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "ElearningCourseRegistrationCreatedV2",
@@ -18,8 +18,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ElearningCourseRegistrationCreatedV2:
+class ElearningCourseRegistrationCreatedV2(msgspec.Struct, frozen=True):
     """``elearning.course_registration.created_v2``: the event body."""
 
     course_id: str | None = None
@@ -35,16 +34,14 @@ class ElearningCourseRegistrationCreatedV2:
     learned_optional_lesson_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ElearningCourseRegistrationDeletedV2:
+class ElearningCourseRegistrationDeletedV2(msgspec.Struct, frozen=True):
     """``elearning.course_registration.deleted_v2``: the event body."""
 
     course_id: str | None = None
     learner: EventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ElearningCourseRegistrationUpdatedV2:
+class ElearningCourseRegistrationUpdatedV2(msgspec.Struct, frozen=True):
     """``elearning.course_registration.updated_v2``: the event body."""
 
     course_id: str | None = None
@@ -60,8 +57,7 @@ class ElearningCourseRegistrationUpdatedV2:
     learned_optional_lesson_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class EventUser:
+class EventUser(msgspec.Struct, frozen=True):
     """A nested object of the ``elearning`` events."""
 
     user_id: UserId | None = None
@@ -69,8 +65,7 @@ class EventUser:
     phone: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``elearning`` events."""
 
     user_id: str | None = None

@@ -7,8 +7,9 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = [
     "Comments",
@@ -28,8 +29,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Comments:
+class Comments(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     content: str | None = None
@@ -40,8 +40,7 @@ class Comments:
     user_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CustomizedFieldDisplayItem:
+class CustomizedFieldDisplayItem(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     id: str | None = None
@@ -53,8 +52,7 @@ class CustomizedFieldDisplayItem:
     editable: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HelpdeskNotificationApproveV1:
+class HelpdeskNotificationApproveV1(msgspec.Struct, frozen=True):
     """``helpdesk.notification.approve_v1``: the event body."""
 
     notification_id: str | None = None
@@ -62,11 +60,10 @@ class HelpdeskNotificationApproveV1:
     approve_status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HelpdeskTicketCreatedV1:
+class HelpdeskTicketCreatedV1(msgspec.Struct, frozen=True):
     """``helpdesk.ticket.created_v1``: the event body."""
 
-    ticket_id: str | None = dc_field(default=None, repr=False)
+    ticket_id: str | None = None
     helpdesk_id: str | None = None
     guest: TicketUserEvent | None = None
     stage: int | None = None
@@ -80,34 +77,35 @@ class HelpdeskTicketCreatedV1:
     customized_fields: tuple[CustomizedFieldDisplayItem, ...] = ()
     chat_id: str | None = None
 
+    __repr__ = hiding_repr("ticket_id")
 
-@dataclass(frozen=True, slots=True)
-class HelpdeskTicketMessageCreatedV1:
+
+class HelpdeskTicketMessageCreatedV1(msgspec.Struct, frozen=True):
     """``helpdesk.ticket_message.created_v1``: the event body."""
 
-    ticket_message_id: str | None = dc_field(default=None, repr=False)
+    ticket_message_id: str | None = None
     message_id: str | None = None
     msg_type: str | None = None
     position: str | None = None
     sender_id: UserId | None = None
     sender_type: int | None = None
     text: str | None = None
-    ticket: Ticket | None = dc_field(default=None, repr=False)
+    ticket: Ticket | None = None
     event_id: str | None = None
     chat_id: str | None = None
     content: TicketMessageContent | None = None
 
+    __repr__ = hiding_repr("ticket_message_id", "ticket")
 
-@dataclass(frozen=True, slots=True)
-class HelpdeskTicketUpdatedV1:
+
+class HelpdeskTicketUpdatedV1(msgspec.Struct, frozen=True):
     """``helpdesk.ticket.updated_v1``: the event body."""
 
     object: TicketEvent | None = None
     old_object: TicketEventUpdateInfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class I18n:
+class I18n(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     zh_cn: str | None = None
@@ -115,15 +113,14 @@ class I18n:
     ja_jp: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
-    ticket_id: str | None = dc_field(default=None, repr=False)
+    ticket_id: str | None = None
     helpdesk_id: str | None = None
     guest: TicketUser | None = None
     comments: tuple[Comments, ...] = ()
-    ticket_type: int | None = dc_field(default=None, repr=False)
+    ticket_type: int | None = None
     status: int | None = None
     score: int | None = None
     created_at: int | None = None
@@ -146,12 +143,13 @@ class Ticket:
     agent_last_response_time: int | None = None
     agent_owner: TicketUser | None = None
 
+    __repr__ = hiding_repr("ticket_id", "ticket_type")
 
-@dataclass(frozen=True, slots=True)
-class TicketEvent:
+
+class TicketEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
-    ticket_id: str | None = dc_field(default=None, repr=False)
+    ticket_id: str | None = None
     helpdesk_id: str | None = None
     guest: TicketUserEvent | None = None
     stage: int | None = None
@@ -168,9 +166,10 @@ class TicketEvent:
     customized_fields: tuple[CustomizedFieldDisplayItem, ...] = ()
     chat_id: str | None = None
 
+    __repr__ = hiding_repr("ticket_id")
 
-@dataclass(frozen=True, slots=True)
-class TicketEventUpdateInfo:
+
+class TicketEventUpdateInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     stage: int | None = None
@@ -178,8 +177,7 @@ class TicketEventUpdateInfo:
     updated_at: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketMessageContent:
+class TicketMessageContent(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     content: str | None = None
@@ -188,8 +186,7 @@ class TicketMessageContent:
     image_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketUser:
+class TicketUser(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     id: str | None = None
@@ -201,8 +198,7 @@ class TicketUser:
     country: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketUserEvent:
+class TicketUserEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     id: UserId | None = None
@@ -211,8 +207,7 @@ class TicketUserEvent:
     email: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``helpdesk`` events."""
 
     user_id: str | None = None

@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "ApplicationStageInfo",
@@ -44,8 +44,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationStageInfo:
+class ApplicationStageInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
@@ -54,16 +53,14 @@ class ApplicationStageInfo:
     type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Assets:
+class Assets(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     confirmed_bonus: BonusAmount | None = None
     paid_bonus: BonusAmount | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BonusAmount:
+class BonusAmount(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     bonus_type: int | None = None
@@ -72,24 +69,21 @@ class BonusAmount:
     cash_bonus: tuple[Cash, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Cash:
+class Cash(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     currency_type: str | None = None
     amount: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CodeNameObject:
+class CodeNameObject(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     code: str | None = None
     name: I18n | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CommonAddress:
+class CommonAddress(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
@@ -100,24 +94,21 @@ class CommonAddress:
     country: CodeNameObject | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DepartmentId:
+class DepartmentId(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     department_id: str | None = None
     open_department_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoAccountCustomFieldEventData:
+class EcoAccountCustomFieldEventData(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     key: str | None = None
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoBackgroundCheckCreateEventCandidateInfo:
+class EcoBackgroundCheckCreateEventCandidateInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     name: str | None = None
@@ -127,8 +118,7 @@ class EcoBackgroundCheckCreateEventCandidateInfo:
     last_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoBackgroundCheckCreateEventContactInfo:
+class EcoBackgroundCheckCreateEventContactInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     name: str | None = None
@@ -136,24 +126,21 @@ class EcoBackgroundCheckCreateEventContactInfo:
     email: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoBackgroundCheckCreateEventCustomKv:
+class EcoBackgroundCheckCreateEventCustomKv(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     key: str | None = None
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoBackgroundCheckCreateEventMobile:
+class EcoBackgroundCheckCreateEventMobile(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     code: str | None = None
     number: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoExamCreateEventCandidateInfo:
+class EcoExamCreateEventCandidateInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     name: str | None = None
@@ -161,39 +148,34 @@ class EcoExamCreateEventCandidateInfo:
     email: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoExamCreateEventJobDepartment:
+class EcoExamCreateEventJobDepartment(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
     name: I18n | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EcoExamCreateEventJobInfo:
+class EcoExamCreateEventJobInfo(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     department: EcoExamCreateEventJobDepartment | None = None
     addresses: tuple[CommonAddress, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class EcoExamCreateEventMobile:
+class EcoExamCreateEventMobile(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     code: str | None = None
     number: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireApplicationDeletedV1:
+class HireApplicationDeletedV1(msgspec.Struct, frozen=True):
     """``hire.application.deleted_v1``: the event body."""
 
     application_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class HireApplicationStageChangedV1:
+class HireApplicationStageChangedV1(msgspec.Struct, frozen=True):
     """``hire.application.stage_changed_v1``: the event body."""
 
     application_id: str | None = None
@@ -202,8 +184,7 @@ class HireApplicationStageChangedV1:
     update_time: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireEcoAccountCreatedV1:
+class HireEcoAccountCreatedV1(msgspec.Struct, frozen=True):
     """``hire.eco_account.created_v1``: the event body."""
 
     scope: int | None = None
@@ -213,16 +194,14 @@ class HireEcoAccountCreatedV1:
     custom_field_list: tuple[EcoAccountCustomFieldEventData, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class HireEcoBackgroundCheckCanceledV1:
+class HireEcoBackgroundCheckCanceledV1(msgspec.Struct, frozen=True):
     """``hire.eco_background_check.canceled_v1``: the event body."""
 
     background_check_id: str | None = None
     termination_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireEcoBackgroundCheckCreatedV1:
+class HireEcoBackgroundCheckCreatedV1(msgspec.Struct, frozen=True):
     """``hire.eco_background_check.created_v1``: the event body."""
 
     background_check_id: str | None = None
@@ -235,8 +214,7 @@ class HireEcoBackgroundCheckCreatedV1:
     custom_field_list: tuple[EcoBackgroundCheckCreateEventCustomKv, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class HireEcoExamCreatedV1:
+class HireEcoExamCreatedV1(msgspec.Struct, frozen=True):
     """``hire.eco_exam.created_v1``: the event body."""
 
     exam_id: str | None = None
@@ -248,8 +226,7 @@ class HireEcoExamCreatedV1:
     job_info: EcoExamCreateEventJobInfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireEhrImportTaskForInternshipOfferImportedV1:
+class HireEhrImportTaskForInternshipOfferImportedV1(msgspec.Struct, frozen=True):
     """``hire.ehr_import_task_for_internship_offer.imported_v1``: the event body."""
 
     task_id: str | None = None
@@ -262,8 +239,7 @@ class HireEhrImportTaskForInternshipOfferImportedV1:
     ehr_department: DepartmentId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireEhrImportTaskImportedV1:
+class HireEhrImportTaskImportedV1(msgspec.Struct, frozen=True):
     """``hire.ehr_import_task.imported_v1``: the event body."""
 
     task_id: str | None = None
@@ -275,15 +251,13 @@ class HireEhrImportTaskImportedV1:
     ehr_department: DepartmentId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireOfferStatusChangedV1:
+class HireOfferStatusChangedV1(msgspec.Struct, frozen=True):
     """``hire.offer.status_changed_v1``: the event body."""
 
     offer_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireReferralAccountAssetsUpdateV1:
+class HireReferralAccountAssetsUpdateV1(msgspec.Struct, frozen=True):
     """``hire.referral_account.assets_update_v1``: the event body."""
 
     account_id: str | None = None
@@ -291,15 +265,13 @@ class HireReferralAccountAssetsUpdateV1:
     modify_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireTalentDeletedV1:
+class HireTalentDeletedV1(msgspec.Struct, frozen=True):
     """``hire.talent.deleted_v1``: the event body."""
 
     talent_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HireTalentTagSubscriptionV1:
+class HireTalentTagSubscriptionV1(msgspec.Struct, frozen=True):
     """``hire.talent.tag_subscription_v1``: the event body."""
 
     talent_id: str | None = None
@@ -310,16 +282,14 @@ class HireTalentTagSubscriptionV1:
     application_stage: ApplicationStageInfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class I18n:
+class I18n(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     zh_cn: str | None = None
     en_us: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TalentTag:
+class TalentTag(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
@@ -329,8 +299,7 @@ class TalentTag:
     active_status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``hire`` events."""
 
     user_id: str | None = None

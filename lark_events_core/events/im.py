@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from ._im import (
     BotAddedToChat,
@@ -51,8 +51,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ChatChange:
+class ChatChange(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     avatar: str | None = None
@@ -73,8 +72,7 @@ class ChatChange:
     group_message_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ChatMemberUser:
+class ChatMemberUser(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     name: str | None = None
@@ -82,15 +80,13 @@ class ChatMemberUser:
     user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Emoji:
+class Emoji(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     emoji_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class I18nNames:
+class I18nNames(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     zh_cn: str | None = None
@@ -98,8 +94,7 @@ class I18nNames:
     ja_jp: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImChatAccessEventBotP2pChatEnteredV1:
+class ImChatAccessEventBotP2pChatEnteredV1(msgspec.Struct, frozen=True):
     """``im.chat.access_event.bot_p2p_chat_entered_v1``: the event body."""
 
     chat_id: str | None = None
@@ -108,8 +103,7 @@ class ImChatAccessEventBotP2pChatEnteredV1:
     last_message_create_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImChatDisbandedV1:
+class ImChatDisbandedV1(msgspec.Struct, frozen=True):
     """``im.chat.disbanded_v1``: the event body."""
 
     chat_id: str | None = None
@@ -120,8 +114,7 @@ class ImChatDisbandedV1:
     i18n_names: I18nNames | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImChatMemberUserAddedV1:
+class ImChatMemberUserAddedV1(msgspec.Struct, frozen=True):
     """``im.chat.member.user.added_v1``: the event body."""
 
     chat_id: str | None = None
@@ -133,8 +126,7 @@ class ImChatMemberUserAddedV1:
     i18n_names: I18nNames | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImChatMemberUserDeletedV1:
+class ImChatMemberUserDeletedV1(msgspec.Struct, frozen=True):
     """``im.chat.member.user.deleted_v1``: the event body."""
 
     chat_id: str | None = None
@@ -146,8 +138,7 @@ class ImChatMemberUserDeletedV1:
     i18n_names: I18nNames | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImChatMemberUserWithdrawnV1:
+class ImChatMemberUserWithdrawnV1(msgspec.Struct, frozen=True):
     """``im.chat.member.user.withdrawn_v1``: the event body."""
 
     chat_id: str | None = None
@@ -159,8 +150,7 @@ class ImChatMemberUserWithdrawnV1:
     i18n_names: I18nNames | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImChatUpdatedV1:
+class ImChatUpdatedV1(msgspec.Struct, frozen=True):
     """``im.chat.updated_v1``: the event body."""
 
     chat_id: str | None = None
@@ -172,8 +162,7 @@ class ImChatUpdatedV1:
     moderator_list: ModeratorList | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImMessageReactionCreatedV1:
+class ImMessageReactionCreatedV1(msgspec.Struct, frozen=True):
     """``im.message.reaction.created_v1``: the event body."""
 
     message_id: str | None = None
@@ -184,8 +173,7 @@ class ImMessageReactionCreatedV1:
     action_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImMessageReactionDeletedV1:
+class ImMessageReactionDeletedV1(msgspec.Struct, frozen=True):
     """``im.message.reaction.deleted_v1``: the event body."""
 
     message_id: str | None = None
@@ -196,8 +184,7 @@ class ImMessageReactionDeletedV1:
     action_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImMessageRecalledV1:
+class ImMessageRecalledV1(msgspec.Struct, frozen=True):
     """``im.message.recalled_v1``: the event body."""
 
     message_id: str | None = None
@@ -206,24 +193,21 @@ class ImMessageRecalledV1:
     recall_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ListEventModerator:
+class ListEventModerator(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     tenant_key: str | None = None
     user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ModeratorList:
+class ModeratorList(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     added_member_list: tuple[ListEventModerator, ...] = ()
     removed_member_list: tuple[ListEventModerator, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RestrictedModeSetting:
+class RestrictedModeSetting(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     status: bool | None = None
@@ -232,8 +216,7 @@ class RestrictedModeSetting:
     message_has_permission_setting: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``im`` events."""
 
     user_id: str | None = None

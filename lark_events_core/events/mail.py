@@ -7,13 +7,12 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["MailUserMailboxEventMessageReceivedV1", "Subscriber", "UserId"]
 
 
-@dataclass(frozen=True, slots=True)
-class MailUserMailboxEventMessageReceivedV1:
+class MailUserMailboxEventMessageReceivedV1(msgspec.Struct, frozen=True):
     """``mail.user_mailbox.event.message_received_v1``: the event body."""
 
     mail_address: str | None = None
@@ -22,15 +21,13 @@ class MailUserMailboxEventMessageReceivedV1:
     subscriber: Subscriber | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Subscriber:
+class Subscriber(msgspec.Struct, frozen=True):
     """A nested object of the ``mail`` events."""
 
     user_ids: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``mail`` events."""
 
     user_id: str | None = None

@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "MeetingRoomMeetingRoomCreatedV1",
@@ -17,32 +17,28 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingRoomMeetingRoomCreatedV1:
+class MeetingRoomMeetingRoomCreatedV1(msgspec.Struct, frozen=True):
     """``meeting_room.meeting_room.created_v1``: the event body."""
 
     room_name: str | None = None
     room_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingRoomMeetingRoomDeletedV1:
+class MeetingRoomMeetingRoomDeletedV1(msgspec.Struct, frozen=True):
     """``meeting_room.meeting_room.deleted_v1``: the event body."""
 
     room_name: str | None = None
     room_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingRoomMeetingRoomStatusChangedV1:
+class MeetingRoomMeetingRoomStatusChangedV1(msgspec.Struct, frozen=True):
     """``meeting_room.meeting_room.status_changed_v1``: the event body."""
 
     room_name: str | None = None
     room_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingRoomMeetingRoomUpdatedV1:
+class MeetingRoomMeetingRoomUpdatedV1(msgspec.Struct, frozen=True):
     """``meeting_room.meeting_room.updated_v1``: the event body."""
 
     room_name: str | None = None

@@ -7,31 +7,31 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = ["GeneratedSource", "MinutesMinuteGeneratedV1", "UserId"]
 
 
-@dataclass(frozen=True, slots=True)
-class GeneratedSource:
+class GeneratedSource(msgspec.Struct, frozen=True):
     """A nested object of the ``minutes`` events."""
 
     source_type: str | None = None
     source_entity_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MinutesMinuteGeneratedV1:
+class MinutesMinuteGeneratedV1(msgspec.Struct, frozen=True):
     """``minutes.minute.generated_v1``: the event body."""
 
-    minute_token: str | None = dc_field(default=None, repr=False)
+    minute_token: str | None = None
     minute_source: GeneratedSource | None = None
     subscriber_ids: tuple[UserId, ...] = ()
 
+    __repr__ = hiding_repr("minute_token")
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``minutes`` events."""
 
     user_id: str | None = None

@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "MomentsCommentCreatedV1",
@@ -22,8 +22,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsCommentCreatedV1:
+class MomentsCommentCreatedV1(msgspec.Struct, frozen=True):
     """``moments.comment.created_v1``: the event body."""
 
     user_id: UserId | None = None
@@ -35,16 +34,14 @@ class MomentsCommentCreatedV1:
     user_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsCommentDeletedV1:
+class MomentsCommentDeletedV1(msgspec.Struct, frozen=True):
     """``moments.comment.deleted_v1``: the event body."""
 
     id: str | None = None
     post_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsPostCreatedV1:
+class MomentsPostCreatedV1(msgspec.Struct, frozen=True):
     """``moments.post.created_v1``: the event body."""
 
     id: str | None = None
@@ -55,15 +52,13 @@ class MomentsPostCreatedV1:
     user_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsPostDeletedV1:
+class MomentsPostDeletedV1(msgspec.Struct, frozen=True):
     """``moments.post.deleted_v1``: the event body."""
 
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsPostStatisticsUpdatedV1:
+class MomentsPostStatisticsUpdatedV1(msgspec.Struct, frozen=True):
     """``moments.post_statistics.updated_v1``: the event body."""
 
     post_id: str | None = None
@@ -71,8 +66,7 @@ class MomentsPostStatisticsUpdatedV1:
     statistics: PostStatistics | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsReactionCreatedV1:
+class MomentsReactionCreatedV1(msgspec.Struct, frozen=True):
     """``moments.reaction.created_v1``: the event body."""
 
     type: str | None = None
@@ -84,8 +78,7 @@ class MomentsReactionCreatedV1:
     create_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MomentsReactionDeletedV1:
+class MomentsReactionDeletedV1(msgspec.Struct, frozen=True):
     """``moments.reaction.deleted_v1``: the event body."""
 
     type: str | None = None
@@ -96,15 +89,13 @@ class MomentsReactionDeletedV1:
     user_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PostStatistics:
+class PostStatistics(msgspec.Struct, frozen=True):
     """A nested object of the ``moments`` events."""
 
     share_count: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``moments`` events."""
 
     user_id: str | None = None

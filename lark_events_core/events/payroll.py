@@ -7,20 +7,18 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["PayrollPaymentActivityApprovedV1", "PayrollPaymentActivityStatusChangedV1"]
 
 
-@dataclass(frozen=True, slots=True)
-class PayrollPaymentActivityApprovedV1:
+class PayrollPaymentActivityApprovedV1(msgspec.Struct, frozen=True):
     """``payroll.payment_activity.approved_v1``: the event body."""
 
     activity_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PayrollPaymentActivityStatusChangedV1:
+class PayrollPaymentActivityStatusChangedV1(msgspec.Struct, frozen=True):
     """``payroll.payment_activity.status_changed_v1``: the event body."""
 
     activity_id: int | None = None

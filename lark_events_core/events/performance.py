@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "OpenResult",
@@ -19,8 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class OpenResult:
+class OpenResult(msgspec.Struct, frozen=True):
     """A nested object of the ``performance`` events."""
 
     user_id: UserId | None = None
@@ -29,22 +28,19 @@ class OpenResult:
     open_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PerformanceReviewDataChangedV2:
+class PerformanceReviewDataChangedV2(msgspec.Struct, frozen=True):
     """``performance.review_data.changed_v2``: the event body."""
 
     items: tuple[ReviewDataChange, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PerformanceStageTaskOpenResultV2:
+class PerformanceStageTaskOpenResultV2(msgspec.Struct, frozen=True):
     """``performance.stage_task.open_result_v2``: the event body."""
 
     items: tuple[OpenResult, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ReviewDataChange:
+class ReviewDataChange(msgspec.Struct, frozen=True):
     """A nested object of the ``performance`` events."""
 
     user_id: UserId | None = None
@@ -53,8 +49,7 @@ class ReviewDataChange:
     stage_changes: tuple[StageChange, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class StageChange:
+class StageChange(msgspec.Struct, frozen=True):
     """A nested object of the ``performance`` events."""
 
     stage_id: str | None = None
@@ -62,8 +57,7 @@ class StageChange:
     review_stage_role: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``performance`` events."""
 
     user_id: str | None = None

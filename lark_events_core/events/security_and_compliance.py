@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "DeviceChangeEvent",
@@ -18,8 +18,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceChangeEvent:
+class DeviceChangeEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``security_and_compliance`` events."""
 
     device_record_id: int | None = None
@@ -46,8 +45,7 @@ class DeviceChangeEvent:
     is_public: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecordEvent:
+class DeviceRecordEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``security_and_compliance`` events."""
 
     device_record_id: int | None = None
@@ -75,8 +73,7 @@ class DeviceRecordEvent:
     source: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2:
+class SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2(msgspec.Struct, frozen=True):
     """``security_and_compliance.device_apply_record.device_apply_event_v2``: the event body."""
 
     device_apply_record_id: int | None = None
@@ -88,8 +85,7 @@ class SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2:
     apply_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityAndComplianceDeviceRecordDeviceChangeEventV2:
+class SecurityAndComplianceDeviceRecordDeviceChangeEventV2(msgspec.Struct, frozen=True):
     """``security_and_compliance.device_record.device_change_event_v2``: the event body."""
 
     device_record_id: int | None = None
@@ -99,8 +95,7 @@ class SecurityAndComplianceDeviceRecordDeviceChangeEventV2:
     after: DeviceChangeEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``security_and_compliance`` events."""
 
     user_id: str | None = None

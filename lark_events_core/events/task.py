@@ -7,7 +7,7 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = [
     "TaskTaskCommentUpdatedV1",
@@ -19,8 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskTaskCommentUpdatedV1:
+class TaskTaskCommentUpdatedV1(msgspec.Struct, frozen=True):
     """``task.task.comment.updated_v1``: the event body."""
 
     task_id: str | None = None
@@ -29,8 +28,7 @@ class TaskTaskCommentUpdatedV1:
     obj_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskTaskUpdateTenantV1:
+class TaskTaskUpdateTenantV1(msgspec.Struct, frozen=True):
     """``task.task.update_tenant_v1``: the event body."""
 
     user_id_list: UserIdList | None = None
@@ -39,24 +37,21 @@ class TaskTaskUpdateTenantV1:
     event_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskTaskUpdateUserAccessV2:
+class TaskTaskUpdateUserAccessV2(msgspec.Struct, frozen=True):
     """``task.task.update_user_access_v2``: the event body."""
 
     event_types: tuple[str, ...] = ()
     task_guid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskTaskUpdatedV1:
+class TaskTaskUpdatedV1(msgspec.Struct, frozen=True):
     """``task.task.updated_v1``: the event body."""
 
     task_id: str | None = None
     obj_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``task`` events."""
 
     user_id: str | None = None
@@ -64,8 +59,7 @@ class UserId:
     union_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserIdList:
+class UserIdList(msgspec.Struct, frozen=True):
     """A nested object of the ``task`` events."""
 
     user_id_list: tuple[UserId, ...] = ()

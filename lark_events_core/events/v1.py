@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = ["AppTicket", "MessageV1"]
 
 
-@dataclass(frozen=True, slots=True)
-class MessageV1:
+class MessageV1(msgspec.Struct, frozen=True):
     """v1 ``message``: a message to the bot (the older format, still sent to some apps)."""
 
     type: str | None = None
@@ -31,10 +32,11 @@ class MessageV1:
     file_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppTicket:
+class AppTicket(msgspec.Struct, frozen=True):
     """v1 ``app_ticket``: the ticket a store app needs to get its app access token."""
 
     type: str | None = None
     app_id: str | None = None
-    app_ticket: str | None = field(default=None, repr=False)
+    app_ticket: str | None = None
+
+    __repr__ = hiding_repr("app_ticket")

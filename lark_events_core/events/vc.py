@@ -7,8 +7,9 @@ of the wrong type becomes the default (see ``_model.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+import msgspec
+
+from ._model import hiding_repr
 
 __all__ = [
     "ApprovalConfigEvent",
@@ -66,8 +67,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalConfigEvent:
+class ApprovalConfigEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     approval_switch: int | None = None
@@ -76,8 +76,7 @@ class ApprovalConfigEvent:
     approvers: tuple[SubscribeUserEvent, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ChatMessageItem:
+class ChatMessageItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -87,23 +86,20 @@ class ChatMessageItem:
     send_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CommentFocus:
+class CommentFocus(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     comment_id: str | None = None
     focused: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentContextChangedItem:
+class DocumentContextChangedItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -115,18 +111,18 @@ class DocumentContextChangedItem:
     element_preview: ElementPreview | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ElementPreview:
+class ElementPreview(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     action: str | None = None
     element_type: str | None = None
-    element_token: str | None = dc_field(default=None, repr=False)
+    element_token: str | None = None
     block_id: str | None = None
 
+    __repr__ = hiding_repr("element_token")
 
-@dataclass(frozen=True, slots=True)
-class MagicShareEndedItem:
+
+class MagicShareEndedItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -134,8 +130,7 @@ class MagicShareEndedItem:
     time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MagicShareStartedItem:
+class MagicShareStartedItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -144,8 +139,7 @@ class MagicShareStartedItem:
     time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingActivityItem:
+class MeetingActivityItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     meeting: MeetingAgentEventMeeting | None = None
@@ -159,8 +153,7 @@ class MeetingActivityItem:
     document_context_changed_items: tuple[DocumentContextChangedItem, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingAgentEventMeeting:
+class MeetingAgentEventMeeting(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     id: int | None = None
@@ -171,8 +164,7 @@ class MeetingAgentEventMeeting:
     host_user: MeetingAgentEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingAgentEventUser:
+class MeetingAgentEventUser(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     id: str | None = None
@@ -181,8 +173,7 @@ class MeetingAgentEventUser:
     user_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingEventMeeting:
+class MeetingEventMeeting(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     id: int | None = None
@@ -199,8 +190,7 @@ class MeetingEventMeeting:
     webinar_setting: MeetingWebinarSetting | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingEventUser:
+class MeetingEventUser(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     id: UserId | None = None
@@ -208,8 +198,7 @@ class MeetingEventUser:
     user_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingSecuritySetting:
+class MeetingSecuritySetting(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     security_level: int | None = None
@@ -219,23 +208,20 @@ class MeetingSecuritySetting:
     has_set_security_contacts_and_group: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingWebinarSetting:
+class MeetingWebinarSetting(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     webinar_type: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ParticipantJoinedItem:
+class ParticipantJoinedItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     participant: MeetingAgentEventUser | None = None
     join_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ParticipantLeftItem:
+class ParticipantLeftItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     participant: MeetingAgentEventUser | None = None
@@ -243,8 +229,7 @@ class ParticipantLeftItem:
     leave_time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveScopeConfigEvent:
+class ReserveScopeConfigEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     allow_all_users: int | None = None
@@ -252,8 +237,7 @@ class ReserveScopeConfigEvent:
     allow_depts: tuple[SubscribeDepartment, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RoomEvent:
+class RoomEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     room_id: str | None = None
@@ -268,8 +252,7 @@ class RoomEvent:
     device: tuple[Device, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RoomLevel:
+class RoomLevel(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     room_level_id: str | None = None
@@ -280,8 +263,7 @@ class RoomLevel:
     custom_group_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RoomStatusEvent:
+class RoomStatusEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     status: bool | None = None
@@ -294,8 +276,7 @@ class RoomStatusEvent:
     resume_notice: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SectionLocation:
+class SectionLocation(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     title: str | None = None
@@ -303,31 +284,27 @@ class SectionLocation:
     parent_titles: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ShareDoc:
+class ShareDoc(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     url: str | None = None
     title: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SubscribeDepartment:
+class SubscribeDepartment(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     department_id: int | None = None
     department_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SubscribeUserEvent:
+class SubscribeUserEvent(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     user_id: UserId | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TimeConfig:
+class TimeConfig(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     if_cover_child_scope: bool | None = None
@@ -339,8 +316,7 @@ class TimeConfig:
     max_duration: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptItem:
+class TranscriptItem(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     speaker: MeetingAgentEventUser | None = None
@@ -351,8 +327,7 @@ class TranscriptItem:
     sentence_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserId:
+class UserId(msgspec.Struct, frozen=True):
     """A nested object of the ``vc`` events."""
 
     user_id: str | None = None
@@ -360,22 +335,19 @@ class UserId:
     union_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcBotMeetingActivityV1:
+class VcBotMeetingActivityV1(msgspec.Struct, frozen=True):
     """``vc.bot.meeting_activity_v1``: the event body."""
 
     meeting_activity_items: tuple[MeetingActivityItem, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class VcBotMeetingEndedV1:
+class VcBotMeetingEndedV1(msgspec.Struct, frozen=True):
     """``vc.bot.meeting_ended_v1``: the event body."""
 
     meeting: MeetingAgentEventMeeting | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcBotMeetingInvitedV1:
+class VcBotMeetingInvitedV1(msgspec.Struct, frozen=True):
     """``vc.bot.meeting_invited_v1``: the event body."""
 
     meeting: MeetingAgentEventMeeting | None = None
@@ -385,39 +357,34 @@ class VcBotMeetingInvitedV1:
     call_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcBotMeetingStartedV1:
+class VcBotMeetingStartedV1(msgspec.Struct, frozen=True):
     """``vc.bot.meeting_started_v1``: the event body."""
 
     meeting: MeetingAgentEventMeeting | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingAllMeetingEndedV1:
+class VcMeetingAllMeetingEndedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.all_meeting_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingAllMeetingStartedV1:
+class VcMeetingAllMeetingStartedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.all_meeting_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingJoinMeetingV1:
+class VcMeetingJoinMeetingV1(msgspec.Struct, frozen=True):
     """``vc.meeting.join_meeting_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingLeaveMeetingV1:
+class VcMeetingLeaveMeetingV1(msgspec.Struct, frozen=True):
     """``vc.meeting.leave_meeting_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
@@ -426,24 +393,21 @@ class VcMeetingLeaveMeetingV1:
     leave_user: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingMeetingEndedV1:
+class VcMeetingMeetingEndedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.meeting_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingMeetingStartedV1:
+class VcMeetingMeetingStartedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.meeting_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingParticipantMeetingEndedV1:
+class VcMeetingParticipantMeetingEndedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.participant_meeting_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
@@ -451,16 +415,14 @@ class VcMeetingParticipantMeetingEndedV1:
     subscriber_ids: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingRecordingEndedV1:
+class VcMeetingRecordingEndedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.recording_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingRecordingReadyV1:
+class VcMeetingRecordingReadyV1(msgspec.Struct, frozen=True):
     """``vc.meeting.recording_ready_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
@@ -468,40 +430,35 @@ class VcMeetingRecordingReadyV1:
     duration: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingRecordingStartedV1:
+class VcMeetingRecordingStartedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.recording_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingShareEndedV1:
+class VcMeetingShareEndedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.share_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcMeetingShareStartedV1:
+class VcMeetingShareStartedV1(msgspec.Struct, frozen=True):
     """``vc.meeting.share_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcNoteGeneratedV1:
+class VcNoteGeneratedV1(msgspec.Struct, frozen=True):
     """``vc.note.generated_v1``: the event body."""
 
     note_id: str | None = None
     subscriber_ids: tuple[UserId, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class VcReserveConfigUpdatedV1:
+class VcReserveConfigUpdatedV1(msgspec.Struct, frozen=True):
     """``vc.reserve_config.updated_v1``: the event body."""
 
     scope_id: str | None = None
@@ -511,44 +468,38 @@ class VcReserveConfigUpdatedV1:
     reserve_scope_config: ReserveScopeConfigEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcRoomCreatedV1:
+class VcRoomCreatedV1(msgspec.Struct, frozen=True):
     """``vc.room.created_v1``: the event body."""
 
     room: RoomEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcRoomDeletedV1:
+class VcRoomDeletedV1(msgspec.Struct, frozen=True):
     """``vc.room.deleted_v1``: the event body."""
 
     room: RoomEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcRoomLevelCreatedV1:
+class VcRoomLevelCreatedV1(msgspec.Struct, frozen=True):
     """``vc.room_level.created_v1``: the event body."""
 
     room_level: RoomLevel | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcRoomLevelDeletedV1:
+class VcRoomLevelDeletedV1(msgspec.Struct, frozen=True):
     """``vc.room_level.deleted_v1``: the event body."""
 
     room_level_id: str | None = None
     delete_child: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcRoomLevelUpdatedV1:
+class VcRoomLevelUpdatedV1(msgspec.Struct, frozen=True):
     """``vc.room_level.updated_v1``: the event body."""
 
     room_level: RoomLevel | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VcRoomUpdatedV1:
+class VcRoomUpdatedV1(msgspec.Struct, frozen=True):
     """``vc.room.updated_v1``: the event body."""
 
     room: RoomEvent | None = None

@@ -46,7 +46,7 @@ def test_each_template_goes_through_the_dispatcher_as_its_type(event_type: str) 
     }
     missing = [
         f
-        for f in typed.__dataclass_fields__
+        for f in typed.__struct_fields__
         if f not in optional and getattr(typed, f) in (None, "")
         and f not in ("root_id", "parent_id", "thread_id")
     ]  # fmt: skip
