@@ -83,12 +83,13 @@ class TracingObserver(Observer):
         parent: trace.Span = token  # type: ignore[assignment]  # what event_received returned
         if parent is None or not parent.is_recording():
             return None
+        under = trace.set_span_in_context(parent)  # the current context, with the event span
         span = self.tracer.start_span(
             f"lark.handler {event.type}",
-            context=trace.set_span_in_context(parent),
+            context=under,
             attributes={"lark.handler.mode": "deferred" if deferred else "inline"},
         )
-        return span, context.attach(trace.set_span_in_context(span))
+        return span, context.attach(trace.set_span_in_context(span, under))
 
     def handler_finished(
         self,
