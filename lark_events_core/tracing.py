@@ -100,7 +100,10 @@ class TracingObserver(Observer):
         deferred: bool,
         token: object,
     ) -> None:
-        """Restore the context the attempt ran in, and end its span (an error is recorded on it)."""
+        """Restore the context the attempt ran in, and end its span (an error is recorded on it).
+
+        A subclass overriding this must call it: the attempt's span stays current otherwise.
+        """
         if token is None:
             return  # no span was started
         attempt: _Attempt = token  # type: ignore[assignment]  # what handler_started returned

@@ -407,3 +407,12 @@ def test_what_handler_started_sets_in_the_context_the_handler_sees(
     assert seen == ["attempt of ev-ctx"]
     assert observer.resets == ["none"]
     assert _ATTEMPT.get() == "none"
+
+
+def test_every_hook_is_listed_on_the_observability_page() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "observability.md").read_text(encoding="utf-8")
+    hooks = [name for name in vars(Observer) if not name.startswith("_")]
+    assert "handler_started" in hooks
+    assert [name for name in hooks if f"- `{name}(" not in page] == []
