@@ -22,7 +22,10 @@ count); the best and the median round are printed.
 - ``sdk-2span-floor``: two bare SDK spans per event, the second a child of the first: what the
   SDK alone costs for the spans the tracing observer must make (the event's and its handler's);
 - ``sdk-floor-attrs``: the same two spans carrying the seven attributes TracingObserver records
-  (constants, in as few calls as the SDK allows): the SDK's whole unavoidable cost.
+  (constants, in as few calls as the SDK allows);
+- ``sdk-floor-current``: those, with the child span made the current context and restored
+  (``context.attach``/``detach``), as TracingObserver does around the handler: the SDK's and
+  the API's whole unavoidable cost.
 
 Ratios against ``off`` are printed last, then (best rounds) what each library costs by itself
 (its floor over ``base-observer``) and what our backend adds over its floor. Target: under 10%
@@ -43,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opentelemetry import trace
+from opentelemetry import context, trace
 from prometheus_client import CollectorRegistry
 
 try:  # without the SDK (only opentelemetry-api), the variants that need it are left out
@@ -103,19 +106,25 @@ END = {"lark.outcome": "accepted", "lark.dedup.duplicate": False}
 class SpanFloor(Observer):
     """Bare SDK spans, made in the cheapest way the SDK allows: one per event (``children=1``:
     and a child of it; ``attributes``: carrying the attributes TracingObserver records, given
-    as constants). The SDK's own cost, without any of our code's logic."""
+    as constants; ``current``: the child made the current context, then restored). The SDK's
+    own cost, without any of our code's logic."""
 
-    def __init__(self, children: int = 0, *, attributes: bool = False) -> None:
+    def __init__(
+        self, children: int = 0, *, attributes: bool = False, current: bool = False
+    ) -> None:
         self.tracer = TracerProvider().get_tracer("bench")
         self.children = children
         self.attributes = attributes
+        self.current = current
 
     def event_received(self, event: Event[Any]) -> object:
         attrs = self.attributes
         span = self.tracer.start_span("event", attributes=START if attrs else None)
         if self.children:
-            context = trace.set_span_in_context(span)
-            child = self.tracer.start_span("child", context, attributes=CHILD if attrs else None)
+            parent = trace.set_span_in_context(span)
+            child = self.tracer.start_span("child", parent, attributes=CHILD if attrs else None)
+            if self.current:
+                context.detach(context.attach(trace.set_span_in_context(child)))
             child.end()
         return span
 
@@ -163,6 +172,7 @@ NEEDS_SDK = {
     "sdk-span-floor",
     "sdk-2span-floor",
     "sdk-floor-attrs",
+    "sdk-floor-current",
 }
 
 
@@ -180,6 +190,7 @@ def variants() -> dict[str, Callable[[], list[Observer]]]:
         "sdk-span-floor": lambda: [SpanFloor()],
         "sdk-2span-floor": lambda: [SpanFloor(children=1)],
         "sdk-floor-attrs": lambda: [SpanFloor(children=1, attributes=True)],
+        "sdk-floor-current": lambda: [SpanFloor(children=1, attributes=True, current=True)],
     }
     return {name: make for name, make in every.items() if SDK or name not in NEEDS_SDK}
 
@@ -227,6 +238,7 @@ def main() -> None:
         ("prometheus", "prometheus-floor"),
         ("tracing", "sdk-2span-floor"),
         ("tracing", "sdk-floor-attrs"),
+        ("tracing", "sdk-floor-current"),
     ]
     for variant, floor_name in pairs:
         if {variant, floor_name, "base-observer"} <= best.keys():

@@ -2,8 +2,10 @@
 
 ``Dispatcher(observers=[TracingObserver()])`` opens one span per authenticated event (child of
 whatever span is current: the framework's own OTel instrumentation, when present), with one
-child span per handler attempt, inline or in the background. Rejected requests get a short span
-of their own. Attributes are the event's type, id, tenant and outcome: never bodies or secrets.
+child span per handler attempt, inline or in the background, current while the handler runs:
+the spans the handler makes itself are children of its attempt's span. Rejected requests get a
+short span of their own. Attributes are the event's type, id, tenant and outcome: never bodies
+or secrets.
 An event handed to a Celery worker takes its span's context along (W3C ``traceparent`` through
 ``opentelemetry.propagate``): the worker's spans are children of that span.
 
@@ -12,7 +14,6 @@ Only ``opentelemetry-api`` is needed here; the application installs and configur
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,12 @@ except ImportError as exc:
 from .events.base import Kind
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
     from .events.base import Event
+
+    #: An attempt in progress: its span, and the token restoring the context it replaced.
+    _Attempt = tuple[trace.Span, Token[context.Context]]
 
 __all__ = ["TracingObserver"]
 
@@ -69,6 +75,22 @@ class TracingObserver(Observer):
             f"lark.event {event.type}", kind=SpanKind.CONSUMER, attributes=attributes
         )
 
+    def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
+        """Start the attempt's span, a child of the event's span, and make it current in the
+        thread or task that runs the handler: the handler's own spans (a database call, an
+        instrumented HTTP client) become its children. Nothing is done when the event's span
+        is not recorded (sampled out, or the API's no-op tracer)."""
+        parent: trace.Span = token  # type: ignore[assignment]  # what event_received returned
+        if parent is None or not parent.is_recording():
+            return None
+        under = trace.set_span_in_context(parent)  # the current context, with the event span
+        span = self.tracer.start_span(
+            f"lark.handler {event.type}",
+            context=under,
+            attributes={"lark.handler.mode": "deferred" if deferred else "inline"},
+        )
+        return span, context.attach(trace.set_span_in_context(span, under))
+
     def handler_finished(
         self,
         event: Event[Any],
@@ -78,22 +100,19 @@ class TracingObserver(Observer):
         deferred: bool,
         token: object,
     ) -> None:
-        """A child span covering the attempt that just ended (none when the event's span is
-        not recorded: sampled out, or the API's no-op tracer)."""
-        parent: trace.Span = token  # type: ignore[assignment]  # what event_received returned
-        if parent is None or not parent.is_recording():
-            return
-        end = time.time_ns()
-        span = self.tracer.start_span(
-            f"lark.handler {event.type}",
-            context=trace.set_span_in_context(parent),
-            attributes={"lark.handler.mode": "deferred" if deferred else "inline"},
-            start_time=end - int(seconds * 1e9),
-        )
+        """Restore the context the attempt ran in, and end its span (an error is recorded on it).
+
+        A subclass overriding this must call it: the attempt's span stays current otherwise.
+        """
+        if token is None:
+            return  # no span was started
+        attempt: _Attempt = token  # type: ignore[assignment]  # what handler_started returned
+        span, attached = attempt
+        context.detach(attached)
         if error is not None:
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        span.end(end_time=end)
+        span.end()
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
         """Close the event's span with its outcome."""

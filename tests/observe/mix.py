@@ -3,7 +3,9 @@ deferred), and the counts each observer must report for it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 from lark_events_core import Dispatcher, Event, Request
@@ -25,10 +27,18 @@ def event_request(event_type: str, event_id: str, *, key: str = KEY) -> Request:
 
 def register(dispatcher: Dispatcher) -> None:
     """``im.message.receive_v1`` works, ``contact.user.created_v3`` fails, ``app_ticket``
-    is deferred."""
+    is deferred. In a process writing its spans to a file (``LARK_SPANS_FILE``), the message
+    handler makes a span of its own (``user work``), as a handler calling a database would."""
 
     def ok(event: Event[Any]) -> None:
         return None
+
+    if os.environ.get("LARK_SPANS_FILE"):
+        from opentelemetry import trace
+
+        def ok(event: Event[Any]) -> None:
+            with trace.get_tracer("tests.observe").start_as_current_span("user work"):
+                pass
 
     def fails(event: Event[Any]) -> None:
         raise RuntimeError("handler failure")
@@ -36,6 +46,29 @@ def register(dispatcher: Dispatcher) -> None:
     dispatcher.on("im.message.receive_v1", ok)
     dispatcher.on("contact.user.created_v3", fails)
     dispatcher.on("app_ticket", ok, deferred=True)
+
+
+def handle_and_drain(
+    dispatcher: Dispatcher, request: Request, caller: str, check: Callable[[], None] | None = None
+) -> int:
+    """The status of ``request`` handled from a thread (``caller="sync"``) or a coroutine
+    (``"async"``, in ``asyncio.run``), once the dispatcher's background work is drained;
+    ``check()`` runs last, in the caller's thread or task."""
+    if caller == "sync":
+        status = dispatcher.handle(request).status
+        dispatcher.close(5)
+        if check is not None:
+            check()
+        return status
+
+    async def main() -> int:
+        status = (await dispatcher.handle_async(request)).status
+        await dispatcher.aclose(5)
+        if check is not None:
+            check()
+        return status
+
+    return asyncio.run(main())
 
 
 def observers() -> list[Observer]:

@@ -85,13 +85,14 @@ def test_a_real_workers_spans_are_children_of_the_event_span(
     assert sent.attributes["lark.outcome"] == "accepted"
     ours = [s for s in worker if s["trace_id"] == sent.context.trace_id]
     by_name = {s["name"]: s for s in ours}
-    # The handler's own span and the worker's event span are children of the sender's event span.
-    assert by_name["user work"]["parent"] == sent.context.span_id
+    # The worker's event span is a child of the sender's event span, its attempt span a child
+    # of it, and the handler's own span a child of the attempt span (current while it ran).
     assert by_name[f"lark.event {TRACED}"]["parent"] == sent.context.span_id
     assert by_name[f"lark.event {TRACED}"]["attributes"]["lark.outcome"] == "done"
     handler = by_name[f"lark.handler {TRACED}"]
     assert handler["parent"] == by_name[f"lark.event {TRACED}"]["span_id"]
     assert handler["attributes"]["lark.handler.mode"] == "deferred"
+    assert by_name["user work"]["parent"] == handler["span_id"]
     assert {s["name"] for s in ours} == {
         "user work",
         f"lark.event {TRACED}",

@@ -25,6 +25,8 @@ from .mix import KEY, TOKEN, event_request
 from .spans_file import ENV_VAR, read, record
 
 MESSAGE = "im.message.receive_v1"
+#: The span the served apps' message handler makes (:func:`tests.observe.mix.register`).
+USER_SPAN = "user work"
 #: A sender's span, as another service would pass it on.
 REMOTE_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 REMOTE_SPAN = 0x00F067AA0BA902B7
@@ -36,7 +38,8 @@ Spans = Callable[[], list[dict[str, Any]]]
 
 
 def _check(post: Post, spans: Spans, wait: Callable[[Callable[[], bool]], None]) -> None:
-    """Without and then with a ``traceparent``: our span's parent is the server span."""
+    """Without and then with a ``traceparent``: our span's parent is the server span, and the
+    span the handler makes (``user work``) is a child of the handler attempt's span."""
     for event_id, headers in (
         ("ev-otel-plain", {}),
         ("ev-otel-remote", {"traceparent": TRACEPARENT}),
@@ -69,6 +72,9 @@ def _check(post: Post, spans: Spans, wait: Callable[[Callable[[], bool]], None])
     assert servers[remote["parent"]]["parent"] == REMOTE_SPAN
     handlers = [s for s in recorded if s["name"] == f"lark.handler {MESSAGE}"]
     assert {h["parent"] for h in handlers} == {plain["span_id"], remote["span_id"]}
+    # The handler's own span is a child of its attempt's span, not of the server span.
+    users = [s for s in recorded if s["name"] == USER_SPAN]
+    assert sorted(u["parent"] for u in users) == sorted(h["span_id"] for h in handlers)
 
 
 def test_flask_instrumentation_is_the_parent_of_our_span() -> None:
@@ -83,7 +89,12 @@ def test_flask_instrumentation_is_the_parent_of_our_span() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     lark = LarkEvents()
-    lark.on(MESSAGE)(lambda event: None)
+
+    def on_message(event: object) -> None:
+        with provider.get_tracer("tests.observe").start_as_current_span(USER_SPAN):
+            pass
+
+    lark.on(MESSAGE)(on_message)
     app = Flask(__name__)
     app.config.update(
         LARK_ENCRYPT_KEY=KEY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections import Counter
 from typing import Any
@@ -12,7 +13,15 @@ import pytest
 from lark_events_core import Dispatcher, Event
 from lark_events_core.observe import Observer, Observers, reason_slug
 
-from .mix import EXPECTED_OUTCOMES, KEY, TOKEN, event_request, register, requests_of_the_mix
+from .mix import (
+    EXPECTED_OUTCOMES,
+    KEY,
+    TOKEN,
+    event_request,
+    handle_and_drain,
+    register,
+    requests_of_the_mix,
+)
 
 
 class Recorder(Observer):
@@ -289,3 +298,121 @@ def test_with_no_observer_no_observer_code_runs_at_all() -> None:
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type]
     assert entered == []
+
+
+class Attempts(Observer):
+    """Overrides handler_started: logs the hooks in order, with the thread each one runs in."""
+
+    def __init__(self, name: str, log: list[tuple[str, str, int]], *, broken: bool = False):
+        self.name = name
+        self.log = log
+        self.broken = broken
+
+    def event_received(self, event: Event[Any]) -> object:
+        return f"{self.name}:{event.event_id}"
+
+    def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
+        self.log.append((f"{self.name} started", str(token), threading.get_ident()))
+        if self.broken:
+            raise RuntimeError("observer bug")
+        return f"{self.name}:attempt"
+
+    def handler_finished(
+        self,
+        event: Event[Any],
+        seconds: float,
+        error: BaseException | None,
+        *,
+        deferred: bool,
+        token: object,
+    ) -> None:
+        self.log.append((f"{self.name} finished", str(token), threading.get_ident()))
+
+
+def test_handler_started_hands_each_member_its_attempt_token_and_finishes_in_reverse() -> None:
+    log: list[tuple[str, str, int]] = []
+    plain = Recorder()  # no handler_started: handler_finished still gets its event token
+    dispatcher = Dispatcher(
+        KEY,
+        TOKEN,
+        observers=[Attempts("a", log), plain, Attempts("b", log, broken=True), Attempts("c", log)],
+    )
+    ran_in: list[int] = []
+    dispatcher.on("im.message.receive_v1", lambda event: ran_in.append(threading.get_ident()))
+    assert dispatcher.handle(event_request("im.message.receive_v1", "ev-att")).status == 200
+    assert [(what, token) for what, token, _ in log] == [
+        ("a started", "a:ev-att"),
+        ("b started", "b:ev-att"),  # raises: logged once, skipped; its finish gets None
+        ("c started", "c:ev-att"),
+        ("c finished", "c:attempt"),
+        ("b finished", "None"),
+        ("a finished", "a:attempt"),
+    ]
+    assert plain.handlers == [("im.message.receive_v1", True, False)]
+    assert {thread for _, _, thread in log} == set(ran_in)
+
+
+_ATTEMPT: contextvars.ContextVar[str] = contextvars.ContextVar("attempt", default="none")
+
+
+class SetsContext(Observer):
+    """Sets a context variable around each attempt, as tracing makes its span current."""
+
+    def __init__(self) -> None:
+        self.resets: list[str] = []
+
+    def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
+        return _ATTEMPT.set(f"attempt of {event.event_id}")
+
+    def handler_finished(
+        self,
+        event: Event[Any],
+        seconds: float,
+        error: BaseException | None,
+        *,
+        deferred: bool,
+        token: object,
+    ) -> None:
+        _ATTEMPT.reset(token)  # type: ignore[arg-type]  # raises if in another context
+        self.resets.append(_ATTEMPT.get())
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+@pytest.mark.parametrize("handler", ["sync", "async"])
+@pytest.mark.parametrize("caller", ["sync", "async"])
+def test_what_handler_started_sets_in_the_context_the_handler_sees(
+    caller: str, handler: str, deferred: bool
+) -> None:
+    # In every executor (the caller's thread or task, a worker thread, the background loop, the
+    # thread pool, an asyncio task) the handler sees the context variable set by handler_started,
+    # and handler_finished resets it in the context where it was set.
+    observer = SetsContext()
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[observer])
+    seen: list[str] = []
+
+    def sync_handler(event: Event[Any]) -> None:
+        seen.append(_ATTEMPT.get())
+
+    async def async_handler(event: Event[Any]) -> None:
+        seen.append(_ATTEMPT.get())
+
+    fn = async_handler if handler == "async" else sync_handler
+    dispatcher.on("im.message.receive_v1", fn, deferred=deferred)
+    request = event_request("im.message.receive_v1", "ev-ctx")
+
+    def unset() -> None:  # in the caller's thread or task, once the attempt is over
+        assert _ATTEMPT.get() == "none"
+
+    assert handle_and_drain(dispatcher, request, caller, unset) == 200
+    assert seen == ["attempt of ev-ctx"]
+    assert observer.resets == ["none"]
+    assert _ATTEMPT.get() == "none"
+
+
+def test_every_hook_is_listed_on_the_observability_page() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "observability.md").read_text(encoding="utf-8")
+    hooks = [name for name in vars(Observer) if not name.startswith("_")]
+    assert "handler_started" in hooks
+    assert [name for name in hooks if f"- `{name}(" not in page] == []
