@@ -193,7 +193,6 @@ class MemoryDedupStore:
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
         stored: _Key = key if len(key) <= _KEY_CHARS and key.isascii() else _digest(key)
-        held: _Key = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
         now = self._now()
         lock = self._lock
         lock.acquire()
@@ -201,7 +200,9 @@ class MemoryDedupStore:
             owners = self._owners
             holder = owners.pop(stored, None)
             current = self._current
-            if holder is not None and holder != held:
+            # The caller passes the owner it claimed with: the very object kept, in the common
+            # case, so the owner is only put in its kept form when that is not so.
+            if holder is not None and holder is not owner and holder != _stored_key(owner):
                 expiry = current.get(stored)
                 if expiry is None:
                     expiry = self._previous.get(stored, now)

@@ -282,3 +282,22 @@ def test_long_keys_that_differ_only_at_the_end_stay_distinct() -> None:
     store.release(b, "o")
     assert not store.claim(a, "p", 60)
     assert store.claim(b, "p", 60)
+
+
+@pytest.mark.parametrize("owner", ["o" * 65, "owner-\N{GRINNING FACE}", "short-owner"])
+def test_owners_of_any_length_settle_their_own_claims_only(owner: str) -> None:
+    clock = Clock()
+    store = MemoryDedupStore(clock=clock)
+    assert store.claim("k", owner, 10)
+    store.complete("k", "".join(["x", owner[1:]]), 3600)  # another owner: the claim stays
+    store.release("k", "".join(["x", owner[1:]]))
+    assert store.claim("other", "p", 10)
+    clock.now += 5
+    assert not store.claim("k", "p", 10)
+    same = "".join([owner[:1], owner[1:]])  # equal, not the same object
+    store.complete("k", same, 3600)
+    clock.now += 60  # past the claim's expiry: only the done mark keeps it
+    assert not store.claim("k", "p", 10)
+    assert store.claim("k2", owner, 10)
+    store.release("k2", "".join([owner[:1], owner[1:]]))
+    assert store.claim("k2", "p", 10)
