@@ -109,7 +109,10 @@ def ours(
 ) -> Variant:
     """Our core as an adapter drives it, over ``requests`` in turn (one request: the same bytes
     each time); deduplication off unless ``store`` is given (then every request must be new)."""
-    dispatcher = Dispatcher(ENCRYPT_KEY, VERIFICATION_TOKEN, dedup=store or False)
+    dispatcher = Dispatcher(
+        ENCRYPT_KEY, VERIFICATION_TOKEN, dedup=False if store is None else store
+    )
+    assert dispatcher.dedup is store  # an empty store is falsy (len 0): never `store or False`
     seen: list[Any] = []
 
     @dispatcher.on("im.message.receive_v1")
