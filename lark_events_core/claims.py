@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _invoke
@@ -44,13 +44,20 @@ class _Owners:
         self.reset()
 
     def reset(self) -> None:
-        self.prefix = os.urandom(6).hex() + "-"  # not secrets: it imports random and base64
-        self.counter = itertools.count(1)
+        global _new_owner
+        prefix = os.urandom(6).hex() + "-"  # not secrets: it imports random and base64
+        counter = itertools.count(1)
+        self.prefix = prefix
+        self.counter = counter
 
-    def new(self) -> str:
-        return self.prefix + str(next(self.counter))
+        def new() -> str:  # one per event: closure cells, no attribute lookups
+            return prefix + str(next(counter))
+
+        self.new = new
+        _new_owner = new
 
 
+_new_owner: Callable[[], str]
 _OWNERS = _Owners()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_OWNERS.reset)
@@ -58,10 +65,7 @@ if hasattr(os, "register_at_fork"):
 
 def new_owner() -> str:
     """A claim owner token unique to this process (and to every forked child)."""
-    return _OWNERS.new()
-
-
-_new_owner = _OWNERS.new
+    return _new_owner()
 
 
 class Claims:
@@ -114,14 +118,13 @@ class Claims:
         ):
             return None
         header = event.header
-        app = header.app_id or "-"
         if self.by_message_id and event.type == "im.message.receive_v1":
             message = event.data.get("message")
             message_id = message.get("message_id") if isinstance(message, Mapping) else None
             if isinstance(message_id, str) and message_id:
-                return f"lark:{app}:msg:{message_id}"
+                return f"lark:{header.app_id or '-'}:msg:{message_id}"
         event_id = header.event_id
-        return f"lark:{app}:{event_id}" if event_id else None
+        return f"lark:{header.app_id or '-'}:{event_id}" if event_id else None
 
     # -- claiming: ``None`` to go on, or the response that ends the request -------------------
 

@@ -67,26 +67,29 @@ class AsyncDedupStore(Protocol):
 
 # A short ASCII key (the usual "lark:<app_id>:<event_id>") is kept as it is: its hash is cached
 # on the str, so lookups cost nothing more. Any other key is kept as a 16-byte BLAKE2b digest
-# (bytes never equal a str): either way an entry's key is at most about 113 bytes in memory,
-# whatever the key's length.
+# (bytes never equal a str): either way an entry's key is at most a 128-byte memory block,
+# whatever the key's length. Owners are kept the same way (they are only ever compared).
 _KEY_CHARS = 64
 
-# What one entry holds at most, in bytes of real memory: its key (an ASCII str of at most 64
-# characters: 113, in a 120-byte block), a float (24) or, while claimed, an (expiry, owner) tuple
-# (56, plus the owner string), and its dict slot (a 24-byte entry and its index, at most 2/3
-# full). tests/delivery/test_memory_store.py checks the bound with tracemalloc.
-_DONE_BYTES = 220
-_CLAIM_BYTES = _DONE_BYTES + 56 + 49  # + len(owner): owners are ASCII tokens made by code
+# What one entry holds at most, in bytes of real memory (pymalloc hands out 16-byte multiples):
+# its key (an ASCII str of at most 64 characters: 113 bytes, a 128-byte block; a digest: 49, a
+# 64-byte block), its expiry (a float: 24, a 32-byte block) and its dict slot (at most 60 bytes
+# per key held, just after the dict has grown: 64). A claim in progress adds its owner (kept
+# like a key: 128) and its slot in the owners' dict (64).
+# tests/delivery/test_memory_store.py checks both against tracemalloc, from above and below.
+_DONE_BYTES = 128 + 32 + 64
+_CLAIM_BYTES = 128 + 64  # on top of _DONE_BYTES, while the key is claimed
 
-_Entry = float | tuple[float, str]  # a handled key's expiry, or a claim's (expiry, owner)
 _Key = str | bytes
 
 
-def _stored_key(key: str) -> _Key:
-    if len(key) <= _KEY_CHARS and key.isascii():
-        return key
+def _digest(key: str) -> bytes:
     # "surrogatepass": a lone surrogate (valid JSON "\ud800") must reach the store like any key.
     return blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _stored_key(key: str) -> _Key:
+    return key if len(key) <= _KEY_CHARS and key.isascii() else _digest(key)
 
 
 class MemoryDedupStore:
@@ -98,8 +101,9 @@ class MemoryDedupStore:
 
     A key longer than 64 characters, or not ASCII, is kept as a fixed-size digest (16 bytes of
     BLAKE2b), so an entry costs at most the same whatever the key's length: the byte bound is one
-    of real memory. A handled key is a str or bytes and a float, objects the garbage collector
-    never traverses; only claims in progress hold a tuple.
+    of real memory. Every entry is a str or bytes key and a float expiry (claimed or done), and
+    the owners of claims in progress are in a dict of their own: objects and dicts the garbage
+    collector never tracks, so a store of any size adds nothing to a collection.
 
     Entries live in two generations of plain dicts: new entries go to the current one; when it
     holds half the entry or byte bound it becomes the previous one and the old previous one is
@@ -107,6 +111,18 @@ class MemoryDedupStore:
     ``max_entries / 2`` most recently written ids are always remembered (until they expire): a
     flood of new ids can shorten the retention of old ones but never grows memory.
     """
+
+    __slots__ = (
+        "_byte_units",
+        "_current",
+        "_half_entries",
+        "_lock",
+        "_now",
+        "_owners",
+        "_previous",
+        "max_bytes",
+        "max_entries",
+    )
 
     #: Calls never block (no I/O): async callers call the sync methods directly, no coroutine.
     nonblocking = True
@@ -122,12 +138,15 @@ class MemoryDedupStore:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._half_entries = max(1, max_entries // 2)
-        self._half_bytes = max(1, max_bytes // 2)
+        # The byte bound in units of a done entry; a claim counts once more (its owner), and
+        # _CLAIM_BYTES <= _DONE_BYTES, so current + owners below this is half the bytes at most.
+        self._byte_units = max(1, max_bytes // 2 // _DONE_BYTES)
         self._now = time.monotonic if clock is None else clock
-        self._current: dict[_Key, _Entry] = {}
-        self._previous: dict[_Key, _Entry] = {}
-        self._current_bytes = 0
-        self._previous_bytes = 0
+        # key -> expiry of its claim or of its done mark; the current generation shadows the
+        # previous one. A key is claimed exactly when it has an owner in _owners.
+        self._current: dict[_Key, float] = {}
+        self._previous: dict[_Key, float] = {}
+        self._owners: dict[_Key, _Key] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -136,70 +155,76 @@ class MemoryDedupStore:
     @property
     def approx_bytes(self) -> int:
         """Memory held by the entries (an upper bound per entry; the key's length is irrelevant)."""
-        return self._current_bytes + self._previous_bytes
+        return len(self) * _DONE_BYTES + len(self._owners) * _CLAIM_BYTES
 
-    # claim() and complete() run once per event each: the lock is taken with acquire/release
-    # (cheaper than ``with``), and claim() accounts for a new key inline.
+    # claim() and complete() run once per event each: the key checks are inline, the lock is
+    # taken with acquire/release (cheaper than ``with``), and nothing is allocated but the
+    # expiry float.
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
-        stored = _stored_key(key)
+        stored: _Key = key if len(key) <= _KEY_CHARS and key.isascii() else _digest(key)
+        held: _Key = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
         now = self._now()
-        entry = (now + ttl, owner)
+        expiry = now + ttl
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
-            found = current.setdefault(stored, entry)
-            if found is entry:  # a new key in the current generation (the common case)
+            found = current.setdefault(stored, expiry)
+            if found is expiry:  # a new key in the current generation (the common case)
                 older = self._previous.get(stored)
-                if older is not None and (older if isinstance(older, float) else older[0]) > now:
+                if older is not None and older > now:
                     del current[stored]  # still live in the previous generation
                     return False
-                self._current_bytes += _CLAIM_BYTES + len(owner)
-                if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
-                    self._rotate()
-                return True
-            if (found if isinstance(found, float) else found[0]) > now:
+            elif found > now:
                 return False
-            current[stored] = entry  # expired: taken over
+            else:
+                current[stored] = expiry  # expired: taken over
+            owners = self._owners
+            owners[stored] = held
+            size = len(current)
+            if size >= self._half_entries or size + len(owners) >= self._byte_units:
+                self._rotate()
             return True
         finally:
             lock.release()
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
-        stored = _stored_key(key)
+        stored: _Key = key if len(key) <= _KEY_CHARS and key.isascii() else _digest(key)
         now = self._now()
         lock = self._lock
         lock.acquire()
         try:
+            owners = self._owners
+            holder = owners.pop(stored, None)
             current = self._current
-            entry = current.get(stored)
-            grew = entry is None
-            if grew:
-                entry = self._previous.get(stored)
-            if type(entry) is tuple and entry[0] > now and entry[1] != owner:
-                return  # our claim expired and another delivery took over: it will settle
+            # The caller passes the owner it claimed with: the very object kept, in the common
+            # case, so the owner is only put in its kept form when that is not so.
+            if holder is not None and holder is not owner and holder != _stored_key(owner):
+                expiry = current.get(stored)
+                if expiry is None:
+                    expiry = self._previous.get(stored, now)
+                if expiry > now:  # our claim expired and another delivery took over
+                    owners[stored] = holder  # it will settle
+                    return
             current[stored] = now + ttl  # an older copy in the previous one is shadowed
-            if grew:
-                self._current_bytes += _DONE_BYTES
-                if len(current) >= self._half_entries or self._current_bytes >= self._half_bytes:
-                    self._rotate()
+            size = len(current)
+            if size >= self._half_entries or size + len(owners) >= self._byte_units:
+                self._rotate()
         finally:
             lock.release()
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
         stored = _stored_key(key)
+        held = _stored_key(owner)
         with self._lock:
-            entry = self._current.get(stored)
-            if entry is None:
-                entry = self._previous.get(stored)
-            if type(entry) is not tuple or entry[1] != owner:
+            owners = self._owners
+            if owners.get(stored) != held:
                 return
-            # The bytes counted for it stay counted until its generation is dropped: an upper
-            # bound, and never an undercount (a taken-over entry was counted as what it was).
+            del owners[stored]
             self._current.pop(stored, None)
             self._previous.pop(stored, None)
 
@@ -216,5 +241,8 @@ class MemoryDedupStore:
         self.release(key, owner)
 
     def _rotate(self) -> None:
-        self._previous, self._previous_bytes = self._current, self._current_bytes
-        self._current, self._current_bytes = {}, 0
+        previous = self._previous = self._current
+        self._current = {}
+        owners = self._owners
+        if owners:  # the claims of the generation dropped go with it
+            self._owners = {key: held for key, held in owners.items() if key in previous}

@@ -57,6 +57,8 @@ _MAX_LOGGED_TYPES = 1024
 # its size is bounded however long the types a sender invents: 1024 x 80 characters at most.
 _LOGGED_TYPE_CHARS = 80
 _OUTCOME_BY_STATUS = {200: "accepted", 500: "handler_error", 503: "busy"}
+# A module constant: an Enum class attribute lookup costs ~0.1 us, on every request.
+_URL_VERIFICATION = Kind.URL_VERIFICATION
 
 
 def _is_executor(obj: object) -> bool:
@@ -318,7 +320,7 @@ class Dispatcher(Registrar):
         """Answer URL verification, acknowledge unknown types, or prepare the handler call."""
         envelope = parsed.envelope
         observer = self.observer
-        if envelope.kind is Kind.URL_VERIFICATION:
+        if envelope.kind is _URL_VERIFICATION:
             if observer is not None:
                 observer.answered(None, "url_verification", 200, 0.0)
             return Response(200, challenge_body(envelope))

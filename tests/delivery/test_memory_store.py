@@ -208,12 +208,19 @@ def test_huge_non_ascii_keys_are_bounded_by_real_memory() -> None:
 
 
 @pytest.mark.parametrize("settle", ["complete", "claim only"])
-def test_counted_bytes_are_at_least_the_real_memory_of_each_entry(settle: str) -> None:
+def test_counted_bytes_are_the_real_memory_of_each_entry(settle: str) -> None:
+    # The worst case the constants in dedup.py are sized for: keys and owners of 64 ASCII
+    # characters (the longest kept as they are) and 21,846 entries, one past a dict resize (the
+    # most slack per key held). Counted bytes must cover the real memory, and not by so much that
+    # a bigger entry layout (a tuple per claim, say) would still fit under them unnoticed.
+    count = 21_846
+
     def fill() -> MemoryDedupStore:
         store = MemoryDedupStore(max_entries=10**9, max_bytes=2**40)
-        for i in range(20_000):
-            key = f"lark:cli_9e28cb7ba56a100e:{i:032x}"
-            owner = f"a1b2c3d4e5f6-{i}"
+        for i in range(count):
+            key = f"lark:cli_9e28cb7ba56a100e:{i:038x}"
+            owner = f"a1b2c3d4e5f6-{i:051d}"
+            assert len(key) == len(owner) == 64
             store.claim(key, owner, 60)
             if settle == "complete":
                 store.complete(key, owner, 3600)
@@ -221,8 +228,29 @@ def test_counted_bytes_are_at_least_the_real_memory_of_each_entry(settle: str) -
 
     retained, store = _retained_bytes(fill)
     assert isinstance(store, MemoryDedupStore)
-    assert len(store) == 20_000
-    assert retained <= store.approx_bytes
+    assert len(store) == count
+    assert retained <= store.approx_bytes < retained * 1.5
+
+
+def test_the_store_is_never_tracked_by_the_garbage_collector() -> None:
+    # Keys, expiries and owners are str, bytes and float: the dicts holding them stay untracked,
+    # so a collection never traverses the store, whatever its size, claims in progress or not.
+    store = MemoryDedupStore(max_entries=10**9)
+    for i in range(1_000):
+        key = f"lark:cli_app:{i:032x}"
+        store.claim(key, f"owner-{i}", 60)
+        if i % 2:
+            store.complete(key, f"owner-{i}", 3600)
+    store.claim("k" * 500, "o" * 500, 60)  # kept as digests
+    assert not any(gc.is_tracked(value) for value in vars_of(store))
+
+
+def vars_of(store: MemoryDedupStore) -> list[object]:
+    """Every container the store keeps entries in."""
+    found = [getattr(store, name) for name in type(store).__slots__]
+    containers = [value for value in found if isinstance(value, dict)]
+    assert len(containers) >= 2
+    return containers
 
 
 def test_handled_keys_add_no_objects_for_the_garbage_collector() -> None:
@@ -254,3 +282,22 @@ def test_long_keys_that_differ_only_at_the_end_stay_distinct() -> None:
     store.release(b, "o")
     assert not store.claim(a, "p", 60)
     assert store.claim(b, "p", 60)
+
+
+@pytest.mark.parametrize("owner", ["o" * 65, "owner-\N{GRINNING FACE}", "short-owner"])
+def test_owners_of_any_length_settle_their_own_claims_only(owner: str) -> None:
+    clock = Clock()
+    store = MemoryDedupStore(clock=clock)
+    assert store.claim("k", owner, 10)
+    store.complete("k", "".join(["x", owner[1:]]), 3600)  # another owner: the claim stays
+    store.release("k", "".join(["x", owner[1:]]))
+    assert store.claim("other", "p", 10)
+    clock.now += 5
+    assert not store.claim("k", "p", 10)
+    same = "".join([owner[:1], owner[1:]])  # equal, not the same object
+    store.complete("k", same, 3600)
+    clock.now += 60  # past the claim's expiry: only the done mark keeps it
+    assert not store.claim("k", "p", 10)
+    assert store.claim("k2", owner, 10)
+    store.release("k2", "".join([owner[:1], owner[1:]]))
+    assert store.claim("k2", "p", 10)
