@@ -45,6 +45,25 @@ class EventHeader(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("token")
 
 
+_UNSET: Any = object()
+
+
+class _State(msgspec.Struct, eq=False):
+    """What an :class:`Event` holds; ``payload`` (when not given), ``body`` and ``data`` are filled
+    on first access (``_UNSET`` until then)."""
+
+    kind: Kind
+    type: str
+    header: EventHeader
+    payload: Any  # the payload, or _UNSET (then parsed from raw)
+    raw: bytes
+    request_id: str | None
+    model: Any
+    source: Any  # the ``event`` object as msgspec.Raw, or None
+    body: Any = _UNSET
+    data: Any = _UNSET
+
+
 class Event(Generic[T]):
     """One delivered event or callback.
 
@@ -56,29 +75,11 @@ class Event(Generic[T]):
     :attr:`data` are parsed from it on first access.
     """
 
-    __slots__ = (
-        "_body",
-        "_data",
-        "_model",
-        "_payload",
-        "_source",
-        "header",
-        "kind",
-        "raw",
-        "request_id",
-        "type",
-    )
+    # One slot: the state is a Struct made by one C-level call, where filling ten slots from
+    # Python cost three times as much (one Event per request).
+    __slots__ = ("_s",)
 
-    kind: Kind
-    type: str
-    header: EventHeader
-    raw: bytes
-    request_id: str | None
-    _model: builtins.type[T] | None
-    _body: Any
-    _payload: Any
-    _data: Any
-    _source: Any
+    _s: _State
 
     def __init__(
         self,
@@ -91,7 +92,7 @@ class Event(Generic[T]):
         request_id: str | None = None,
         model: builtins.type[T] | None = None,
     ) -> None:
-        _fill(self, kind, type, header, payload, raw, request_id, model, None)
+        _SET_STATE(self, _State(kind, type, header, payload, raw, request_id, model, None))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Event is immutable")
@@ -100,72 +101,100 @@ class Event(Generic[T]):
         raise AttributeError("Event is immutable")
 
     @property
+    def kind(self) -> Kind:
+        """What the request was classified as."""
+        return self._s.kind
+
+    @property
+    def type(self) -> str:
+        """The plain event type, the dispatch key."""
+        return self._s.type
+
+    @property
+    def header(self) -> EventHeader:
+        """The header fields (v2 ``header``; for v1 filled from ``uuid``, ``ts`` and ``event``)."""
+        return self._s.header
+
+    @property
+    def raw(self) -> bytes:
+        """The decrypted plaintext JSON exactly as received."""
+        return self._s.raw
+
+    @property
+    def request_id(self) -> str | None:
+        """The request's ``X-Tt-Logid`` or ``X-Request-Id`` header, if any."""
+        return self._s.request_id
+
+    @property
     def event_id(self) -> str | None:
         """``header.event_id`` (v2) or ``uuid`` (v1); ``None`` for legacy card callbacks."""
-        return self.header.event_id
+        return self._s.header.event_id
 
     @property
     def event_type(self) -> str:
         """The plain event type, the dispatch key (same as :attr:`type`)."""
-        return self.type
+        return self._s.type
 
     @property
     def tenant_key(self) -> str | None:
         """The tenant the event belongs to."""
-        return self.header.tenant_key
+        return self._s.header.tenant_key
 
     @property
     def app_id(self) -> str | None:
         """The app the event was sent to."""
-        return self.header.app_id
+        return self._s.header.app_id
 
     @property
     def create_time(self) -> str | None:
         """``header.create_time`` (epoch ms, v2) or ``ts`` (epoch seconds, v1), as sent."""
-        return self.header.create_time
+        return self._s.header.create_time
 
     @property
     def payload(self) -> Mapping[str, Any]:
         """The whole decrypted body as a ``dict`` (parsed from :attr:`raw` on first access)."""
-        payload = self._payload
+        s = self._s
+        payload = s.payload
         if payload is _UNSET:
-            payload = _json.decode_object(self.raw)
-            data = self._data
+            payload = _json.decode_object(s.raw)
+            data = s.data
             if data is not _UNSET and type(payload.get("event")) is dict:
                 payload["event"] = data  # one object, whichever was asked for first
-            _SET_PAYLOAD(self, payload)
+            s.payload = payload
         result: Mapping[str, Any] = payload
         return result
 
     @property
     def data(self) -> Mapping[str, Any]:
         """The raw ``event`` object (the whole body for legacy card callbacks)."""
-        data = self._data
+        s = self._s
+        data = s.data
         if data is _UNSET:
-            source = self._source
-            if self.kind is Kind.LEGACY_CARD:
+            source = s.source
+            if s.kind is Kind.LEGACY_CARD:
                 data = self.payload
-            elif source is not None and self._payload is _UNSET:
+            elif source is not None and s.payload is _UNSET:
                 data = _json.decode_skipped(source)  # only the event object, not the whole body
                 if type(data) is not dict:
                     data = {}
             else:
                 inner = self.payload.get("event")
                 data = inner if type(inner) is dict or isinstance(inner, Mapping) else {}
-            _SET_DATA(self, data)
+            s.data = data
         result: Mapping[str, Any] = data
         return result
 
     @property
     def event(self) -> T:
         """The typed body, built once on first access."""
-        body = self._body
+        s = self._s
+        body = s.body
         if body is _UNSET:
-            model = self._model
+            model = s.model
             if model is None:
                 body = self.data
             else:
-                source = self._source
+                source = s.source
                 decode = None if source is None else _DECODERS.get(model) or _decoder(model)
                 if decode is not None:
                     try:
@@ -174,7 +203,7 @@ class Event(Generic[T]):
                         body = from_dict(model, self.data)
                 else:
                     body = from_dict(model, self.data)
-            _SET_BODY(self, body)
+            s.body = body
         result: T = body
         return result
 
@@ -185,7 +214,6 @@ class Event(Generic[T]):
         )
 
 
-_UNSET: Any = object()
 #: An :class:`Event` or ``Envelope`` payload not parsed yet (it is parsed from the plaintext).
 UNPARSED = _UNSET
 _Struct = msgspec.Struct
@@ -206,59 +234,27 @@ def _decoder(model: type[Any]) -> Callable[[Any], Any] | None:
     return decode
 
 
-_SLOTS = (
-    "kind",
-    "type",
-    "header",
-    "_payload",
-    "raw",
-    "request_id",
-    "_model",
-    "_source",
-    "_body",
-    "_data",
-)
-_SETTERS = {name: vars(Event)[name].__set__ for name in _SLOTS}
-_SET_PAYLOAD = _SETTERS["_payload"]
-_SET_DATA = _SETTERS["_data"]
-_SET_BODY = _SETTERS["_body"]
-
-
-def _make_event_builder() -> Any:
-    # A positional builder generated like the model builders: one Event per request, and
-    # binding keyword arguments through __init__ costs more than filling the slots.
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": Event, "UNSET": _UNSET}
-    namespace.update({f"S{i}": _SETTERS[n] for i, n in enumerate(_SLOTS)})
-    source = (
-        "def fill(e, kind, type, header, payload, raw, request_id, model, source):\n"
-        "    S0(e, kind); S1(e, type); S2(e, header); S3(e, payload); S4(e, raw)\n"
-        "    S5(e, request_id); S6(e, model); S7(e, source); S8(e, UNSET); S9(e, UNSET)\n"
-        "    return e\n"
-    )
-    exec(source, namespace)  # noqa: S102 - our own generated code
-    return namespace["fill"]
-
-
-_fill = _make_event_builder()
-
-
 def new_event(
     envelope: Any, raw: bytes, request_id: str | None, model: builtins.type[Any] | None
 ) -> Event[Any]:
     """The :class:`Event` of a classified envelope (:class:`~lark_events_core.envelope.Envelope`),
-    fast: its slots filled directly, its payload still unparsed when the envelope's is."""
-    event: Event[Any] = _fill(
-        _new(Event),
-        envelope.kind,
-        envelope.type,
-        envelope.header,
-        envelope._payload,
-        raw,
-        request_id,
-        model,
-        envelope.source,
+    fast: its state made in one call, its payload still unparsed when the envelope's is."""
+    event: Event[Any] = _new(Event)
+    _SET_STATE(
+        event,
+        _State(
+            envelope.kind,
+            envelope.type,
+            envelope.header,
+            envelope._payload,
+            raw,
+            request_id,
+            model,
+            envelope.source,
+        ),
     )
     return event
 
 
 _new = object.__new__
+_SET_STATE = vars(Event)["_s"].__set__
