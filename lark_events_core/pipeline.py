@@ -234,8 +234,8 @@ def parse_request(
     check_size_and_method(request, settings)
     signed = verify_signature(request, settings, card_endpoint=card_endpoint)
     body = request.body
-    # With an Encrypt Key, the outer JSON and the base64 are decoded in one pass when msgspec is
-    # installed; anything that pass does not accept takes the general path, which names it.
+    # With an Encrypt Key, msgspec decodes the outer JSON and the base64 in one pass; anything
+    # that pass does not accept takes the general path, which names it.
     # A v2 plaintext is decoded and classified in one msgspec pass (decode_plaintext); anything
     # else is parsed to a dict and classified.
     raw = _json.encrypted_bytes(body) if settings.ciphers else None
