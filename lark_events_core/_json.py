@@ -14,6 +14,7 @@ import msgspec
 
 __all__ = [
     "BACKEND",
+    "DECODE_FAILURES",
     "JSONDecodeError",
     "decode_object",
     "decode_skipped",
@@ -74,7 +75,9 @@ def dumps(obj: Any) -> bytes:
 # -- msgspec: the outer body of an encrypted request, and what its one-pass decoding accepted --
 
 _decode_any = msgspec.json.Decoder().decode
-_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)  # ValidationError is a DecodeError
+#: What a msgspec decoding raises on input it refuses (ValidationError is a DecodeError; invalid
+#: UTF-8 is a ValueError).
+DECODE_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)
 
 
 class _Encrypted(msgspec.Struct):
@@ -91,7 +94,7 @@ def encrypted_bytes(data: bytes) -> bytes | None:
     one pass, 2-3x faster than a parse then binascii."""
     try:
         return _decode_encrypted(data).encrypt
-    except _FAILURES:
+    except DECODE_FAILURES:
         return None
 
 
@@ -103,7 +106,7 @@ def decode_skipped(data: bytes | msgspec.Raw) -> Any:
     """
     try:
         return _decode_any(data)
-    except _FAILURES:
+    except DECODE_FAILURES:
         return json.loads(bytes(data))
 
 

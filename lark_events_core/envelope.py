@@ -86,7 +86,6 @@ class _Body(msgspec.Struct):
 
 
 _decode_body = msgspec.json.Decoder(_Body).decode
-_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)  # ValidationError is a DecodeError
 
 
 def decode_plaintext(
@@ -104,7 +103,7 @@ def decode_plaintext(
         body = _decode_body(plaintext)
         if not plaintext.isascii():
             plaintext.decode()  # the parts msgspec skips unparsed must be valid UTF-8 too
-    except _FAILURES:
+    except _json.DECODE_FAILURES:
         return None
     header = body.header
     if not body.schema or body.encrypt or header is None or body.type == "url_verification":

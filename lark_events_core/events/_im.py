@@ -74,7 +74,7 @@ class Message(msgspec.Struct, frozen=True):
             return None
         try:  # straight to the one field (a str, else None): no dict of the whole content
             return _decode_text(self.content).text
-        except _TEXT_FAILURES:
+        except _json.DECODE_FAILURES:
             return None
 
 
@@ -83,7 +83,6 @@ class _TextContent(msgspec.Struct):
 
 
 _decode_text = msgspec.json.Decoder(_TextContent).decode
-_TEXT_FAILURES = (msgspec.DecodeError, RecursionError, ValueError)  # UnicodeError is a ValueError
 
 
 class MessageReceive(msgspec.Struct, frozen=True):

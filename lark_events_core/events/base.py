@@ -199,7 +199,7 @@ class Event(Generic[T]):
                 if decode is not None:
                     try:
                         body = decode(source)
-                    except _DecodeError:  # a field of another type: the tolerant builder
+                    except _json.DECODE_FAILURES:  # a field of another type: the tolerant builder
                         body = from_dict(model, self.data)
                 else:
                     body = from_dict(model, self.data)
@@ -217,7 +217,6 @@ class Event(Generic[T]):
 #: An :class:`Event` or ``Envelope`` payload not parsed yet (it is parsed from the plaintext).
 UNPARSED = _UNSET
 _Struct = msgspec.Struct
-_DecodeError = (msgspec.DecodeError, RecursionError, ValueError)
 _DECODERS: dict[type[Any], Callable[[Any], Any] | None] = {}
 
 
