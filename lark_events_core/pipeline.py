@@ -149,13 +149,23 @@ def decrypt_body(
     With several keys (rotation), the key that signed the request is used; for an unsigned request
     (URL verification) each key is tried and the first that yields a JSON object wins.
     """
+    decrypted = _decrypt_outer(outer, settings, signed, CALLBACK_TYPES)
+    if decrypted is None:
+        return None
+    plaintext, parsed = decrypted
+    return plaintext, dict(parsed.payload) if isinstance(parsed, Envelope) else parsed
+
+
+def _decrypt_outer(
+    outer: Mapping[str, Any], settings: Settings, signed: Signed, callback_types: frozenset[str]
+) -> tuple[bytes, Envelope | dict[str, Any]] | None:
+    """:func:`_decrypt` of an outer object's ``encrypt`` string; ``None`` when it has none."""
     if "encrypt" not in outer:
         return None
     encrypted = outer["encrypt"]
     if not isinstance(encrypted, str):
         raise BadRequest("encrypt is not a string")
-    plaintext, parsed = _decrypt(encrypted, settings, signed)
-    return plaintext, dict(parsed.payload) if isinstance(parsed, Envelope) else parsed
+    return _decrypt(encrypted, settings, signed, callback_types)
 
 
 def _decrypt(
@@ -246,13 +256,8 @@ def parse_request(
         plaintext, decoded = body, decode_plaintext(body, callback_types)  # not encrypted
         if decoded is None:
             outer = parse_object(body)
-            if "encrypt" in outer:
-                encrypted = outer["encrypt"]
-                if not isinstance(encrypted, str):
-                    raise BadRequest("encrypt is not a string")
-                plaintext, decoded = _decrypt(encrypted, settings, signed, callback_types)
-            else:
-                decoded = outer
+            decrypted = _decrypt_outer(outer, settings, signed, callback_types)
+            plaintext, decoded = (body, outer) if decrypted is None else decrypted
     if isinstance(decoded, Envelope):
         envelope = decoded
     else:
