@@ -541,10 +541,7 @@ class Dispatcher(Registrar):
         always up. Sources are added to :attr:`health_sources` (the long-connection client adds
         itself). A source that raises counts as down.
         """
-        from .health import Health  # local: only health probes need the module
-
-        checks = [self._store_check(None), self._executor_check()]
-        return Health((*checks, *self._source_checks()))
+        return self._report(None)
 
     async def ahealth(self) -> Health:
         """The awaitable twin of :meth:`health` (``aping()`` on stores that have it)."""
@@ -555,16 +552,20 @@ class Dispatcher(Registrar):
                 reachable = bool(await aping())
             except Exception:
                 reachable = False
-            from .health import Health
-
-            checks = [self._store_check(reachable), self._executor_check()]
-            return Health((*checks, *self._source_checks()))
+            return self._report(reachable)
         if callable(getattr(store, "ping", None)):  # a blocking ping: off the loop
             from ._invoke import call_async
 
             health: Health = await call_async(lambda _: self.health(), False, None)
             return health
         return self.health()
+
+    def _report(self, reachable: bool | None) -> Health:
+        """The health report; ``reachable``: the store's ping already made (``None``: ping now)."""
+        from .health import Health  # local: only health probes need the module
+
+        checks = [self._store_check(reachable), self._executor_check()]
+        return Health((*checks, *self._source_checks()))
 
     def _store_check(self, result: bool | None) -> Check:
         from .health import Check
