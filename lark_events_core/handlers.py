@@ -614,16 +614,11 @@ def _check_route_argument(arg: Any, *, decorator: str = "") -> None:
 def invoke(call: HandlerCall, slow_after: float | None) -> Any:
     """Call the handler from a thread; warn when it takes longer than ``slow_after`` seconds."""
     handler = call.handler
-    # A sync handler is called here, as call_sync would: one call less on every event.
     if slow_after is None:
-        if handler.is_async:
-            return _invoke.call_sync(handler.fn, True, call.event)
-        return handler.fn(call.event)
+        return _invoke.call_sync(handler.fn, handler.is_async, call.event)
     start = monotonic()
     try:
-        if handler.is_async:
-            return _invoke.call_sync(handler.fn, True, call.event)
-        return handler.fn(call.event)
+        return _invoke.call_sync(handler.fn, handler.is_async, call.event)
     finally:
         elapsed = monotonic() - start
         if elapsed > slow_after:
