@@ -48,12 +48,10 @@ class _Owners:
         prefix = os.urandom(6).hex() + "-"  # not secrets: it imports random and base64
         counter = itertools.count(1)
         self.prefix = prefix
-        self.counter = counter
 
         def new() -> str:  # one per event: closure cells, no attribute lookups
             return prefix + str(next(counter))
 
-        self.new = new
         _new_owner = new
 
 
