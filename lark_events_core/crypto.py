@@ -21,7 +21,7 @@ from .errors import DecryptionError
 
 # `cryptography` is imported when the first cipher is built, not with the package (about 7 ms).
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.ciphers import CipherContext
+    from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, modes
 
 __all__ = ["AESCipher", "b64decode_strict", "decrypt", "encrypt"]
 
@@ -73,18 +73,20 @@ class AESCipher:
         try:
             decryptor = self._local.decryptor
         except AttributeError:
-            from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
-            decryptor = Cipher(self._algorithm, modes.CBC(bytes(_BLOCK))).decryptor()
+            decryptor = self._cbc(bytes(_BLOCK)).decryptor()
             self._local.decryptor = decryptor
         out = decryptor.update(raw)
         if len(out) != len(raw):  # never with whole blocks; if it ever were, start afresh
-            from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
             del self._local.decryptor
-            fresh = Cipher(self._algorithm, modes.CBC(raw[:_BLOCK])).decryptor()
+            fresh = self._cbc(raw[:_BLOCK]).decryptor()
             return bytes(_BLOCK) + fresh.update(raw[_BLOCK:]) + fresh.finalize()
         return out
+
+    def _cbc(self, iv: bytes) -> Cipher[modes.CBC]:
+        """AES-256-CBC with this key from ``iv`` (``cryptography`` imported here, on first use)."""
+        from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+        return Cipher(self._algorithm, modes.CBC(iv))
 
     def __repr__(self) -> str:
         return "AESCipher(<key hidden>)"
@@ -116,10 +118,8 @@ class AESCipher:
             iv = os.urandom(_BLOCK)
         elif len(iv) != _BLOCK:
             raise ValueError("the IV must be 16 bytes")
-        from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
         padded = data + _PADDING[_BLOCK - len(data) % _BLOCK]
-        encryptor = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
+        encryptor = self._cbc(iv).encryptor()
         sealed = iv + encryptor.update(padded) + encryptor.finalize()
         return binascii.b2a_base64(sealed, newline=False).decode("ascii")
 
