@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lark_events_core import Event, Request
+from lark_events_core import journal as journal_module
 from lark_events_core.errors import AbandonedAtShutdown
 from lark_events_core.executors import ThreadExecutor
 from lark_events_core.journal import SQLiteJournal
@@ -147,7 +148,23 @@ def _request(event_id: str) -> Request:
     return event_request(event_id=event_id)
 
 
-def test_a_second_process_takes_the_rows_only_when_the_first_is_silent(tmp_path: Path) -> None:
+class _Clock:
+    """``time.time`` for the journal, moved only by the test: leases expire when it says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_a_second_process_takes_the_rows_only_when_the_first_is_silent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clock of the test's own: with the real one, a loaded machine could let the second
+    # journal's fresh lease expire before the first one looks again.
+    clock = _Clock()
+    monkeypatch.setattr(journal_module, "time", clock)
     path = tmp_path / "j.db"
     disp = dispatcher()
     disp.register(MESSAGE, lambda e: None)
@@ -156,7 +173,7 @@ def test_a_second_process_takes_the_rows_only_when_the_first_is_silent(tmp_path:
     assert first.add("k1", step, b"{}", False)  # type: ignore[arg-type]
     assert not first.add("k1", step, b"{}", False)  # type: ignore[arg-type]
     assert second.claim_orphans() == []  # the first one's heartbeat is fresh
-    time.sleep(0.4)
+    clock.now += 0.4  # the first one falls silent for longer than its lease
     taken = second.claim_orphans()
     assert [e.key for e in taken] == ["k1"]
     assert first.claim_orphans() == []  # a new heartbeat does not take it back
