@@ -2,10 +2,11 @@
 
 - async caller, async handler: awaited.
 - async caller, sync handler: run in a worker thread, so the event loop never blocks. The workers
-  are dedicated threads fed by a ``SimpleQueue``: a hop costs about a third of
-  ``run_in_executor``'s (``benchmarks/bench_thread_hop.py``), with the same semantics: the caller's
+  are dedicated threads fed by a ``SimpleQueue``: a hop costs 55-60% of ``run_in_executor``'s
+  CPU (``benchmarks/bench_thread_hop.py``), with the same semantics: the caller's
   context variables, its exceptions, cancellation of a call not yet started, and a drain of the
-  calls in flight at interpreter exit.
+  calls in flight at interpreter exit. (A handler registered with ``blocking=False`` never gets
+  here: ``handlers.ainvoke`` calls it on the loop.)
 - sync caller, sync handler: called.
 - sync caller, async handler: run on one long-lived background event loop (so handlers may keep
   loop-bound clients between events), the caller's thread waits for the result.

@@ -9,7 +9,8 @@
     setup(app, dispatcher)   # POST /webhook/event and /webhook/card; drains on cleanup
     # or: dispatcher = setup(app)   -- built from LARK_ENCRYPT_KEY / LARK_VERIFICATION_TOKEN
 
-Async handlers run on the loop; sync handlers run in a worker thread, so the loop never blocks.
+Async handlers run on the loop; sync handlers run in a worker thread, so the loop never blocks
+(or on the loop, when registered with ``blocking=False``: no thread hop).
 The body is read from the stream with the dispatcher's size limit, so an oversized request is
 answered 413 (JSON) without being read into memory, whatever ``client_max_size`` says.
 """
