@@ -10,6 +10,7 @@ Each server is one process on aiohttp's own runner (``web.run_app``, access log 
   so ``lark-async / floor+crypto`` measures only what lark-events adds (target >= 0.9);
 - ``lark-async``: ``lark_events_aiohttp.setup`` with an async handler (decrypt, verify, dedup);
 - ``lark-sync``: the same with a sync handler (one thread hop per event);
+- ``lark-sync-inline``: a sync handler registered with ``blocking=False`` (called on the loop);
 - ``lark-plain``: an async handler, no Encrypt Key (plain bodies, token checked), vs a floor fed
   the same plain bytes;
 - ``lark-shell``: the adapter alone, over a dispatcher that answers at once (no core work).
@@ -56,6 +57,7 @@ RUNS = (
     ("encrypted", "floor+crypto"),
     ("encrypted", "lark-async"),
     ("encrypted", "lark-sync"),
+    ("encrypted", "lark-sync-inline"),
     ("encrypted", "lark-shell"),
     ("plain", "floor"),
     ("plain", "lark-plain"),
@@ -69,6 +71,7 @@ MODES = (
     "floor+crypto+evict",
     "lark-async",
     "lark-sync",
+    "lark-sync-inline",
     "lark-plain",
     "lark-shell",
 )
@@ -141,6 +144,12 @@ def create_app(mode: str) -> Any:
 
         @dispatcher.on("im.message.receive_v1")
         def on_message_sync(event: Event[Any]) -> None:
+            return None
+
+    elif mode == "lark-sync-inline":
+
+        @dispatcher.on("im.message.receive_v1", blocking=False)
+        def on_message_inline(event: Event[Any]) -> None:
             return None
 
     elif mode in ("lark-async", "lark-plain"):
@@ -426,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio {mode} / floor+crypto: {statistics.median(values):.3f}x{target}"
             f"  rounds: {per_round}  cpu-time ratio: {cpu_ratio:.3f}x"
         )
+    async_cpu = statistics.median(cpu_us["encrypted", "lark-async"])
+    for mode in ("lark-sync", "lark-sync-inline"):
+        extra = statistics.median(cpu_us["encrypted", mode]) - async_cpu
+        print(f"a sync handler, {mode} - lark-async: {extra:+.1f} us server CPU per request")
     if args.inner:
         kb = args.evict_kb
         for name in in_server:

@@ -388,7 +388,10 @@ class Dispatcher(Registrar):
         return timed_call(observer, call, False, invoke, call, self.slow_handler_warning)
 
     def _ainvoke(self, call: HandlerCall) -> Any:
-        observer, pool = self.observer, self._executors.handler_pool()
+        observer = self.observer
+        handler = call.handler
+        # Only a sync handler that hops needs the pool (looked up per call: it follows forks).
+        pool = None if handler.is_async or not handler.blocking else self._executors.handler_pool()
         if observer is None:
             return ainvoke(call, self.slow_handler_warning, pool)
         return atimed_call(observer, call, False, ainvoke, call, self.slow_handler_warning, pool)
@@ -479,7 +482,10 @@ class Dispatcher(Registrar):
         step = self.prepare(request, card=card)
         if isinstance(step, Response):
             return step
-        return await self.run_async(step)
+        observer = self.observer
+        if observer is None:  # run_async's body, one coroutine frame fewer per request
+            return await self._run_async(step)
+        return self._observed(step, await self._run_async(step), observer)
 
     async def run_async(self, call: HandlerCall) -> Response:
         """The awaitable twin of :meth:`run`."""

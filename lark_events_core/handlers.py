@@ -10,6 +10,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _invoke
+from . import blocking as _blocking
 from ._log import logger, safe
 from .blocking import watch
 from .context import HandlerContext
@@ -50,6 +51,8 @@ class Handler:
     model: type[Any] | None
     callback: bool
     deferred: bool = False
+    #: ``False``: a sync handler known not to block, called on the event loop (no thread hop).
+    blocking: bool = True
 
 
 class HandlerCall:
@@ -151,6 +154,7 @@ class HandlerRegistry:
         model: type[Any] | None = None,
         callback: bool | None = None,
         deferred: bool | None = None,
+        blocking: bool = True,
     ) -> Handler:
         """Validate and add a handler; a second handler for one type is an error."""
         from .routing import Endpoint, Router
@@ -182,6 +186,7 @@ class HandlerRegistry:
             entry.model, entry.deferred, entry.where = chosen, defer, endpoint.where
         else:
             entry = _Entry(endpoint, chosen, is_callback, defer, endpoint.where)
+            entry.blocking = blocking
             self._entries[event_type] = entry
         return self._build(event_type)
 
@@ -205,6 +210,7 @@ class HandlerRegistry:
             entry.target, entry.fallback_set = router, True
         else:
             router = entry.target
+        entry.blocking = True  # routes cannot promise not to block: the type's calls hop again
         router.add(matcher, endpoint)
         self._entries[event_type] = entry
         return self._build(event_type)
@@ -264,6 +270,7 @@ class HandlerRegistry:
             model=entry.model,
             callback=entry.callback,
             deferred=entry.deferred,
+            blocking=entry.blocking,
         )
         self.by_type[event_type] = handler
         return handler
@@ -271,7 +278,7 @@ class HandlerRegistry:
 
 class _Entry:
     # A plain class: a dataclass brings nothing here and costs about 0.5 ms to build at import.
-    __slots__ = ("callback", "deferred", "fallback_set", "model", "target", "where")
+    __slots__ = ("blocking", "callback", "deferred", "fallback_set", "model", "target", "where")
 
     def __init__(
         self,
@@ -288,6 +295,7 @@ class _Entry:
         self.deferred = deferred
         self.where = where
         self.fallback_set = fallback_set
+        self.blocking = True
 
 
 def _check_type(event_type: Any) -> None:
@@ -454,6 +462,7 @@ class Registrar:
         model: type[Any] | None = ...,
         callback: bool | None = ...,
         deferred: bool | None = ...,
+        blocking: bool = ...,
     ) -> F: ...
 
     @overload
@@ -465,6 +474,7 @@ class Registrar:
         model: type[Any] | None = ...,
         callback: bool | None = ...,
         deferred: bool | None = ...,
+        blocking: bool = ...,
     ) -> Callable[[F], F]: ...
 
     def on(
@@ -475,19 +485,30 @@ class Registrar:
         model: type[Any] | None = None,
         callback: bool | None = None,
         deferred: bool | None = None,
+        blocking: bool = True,
     ) -> F | Callable[[F], F]:
         """Register ``fn`` for the plain ``event_type``; usable as ``@dispatcher.on("type")``.
 
         ``model`` overrides the typed body (a msgspec Struct or a dataclass) for custom or newer
         types (so does an ``Event[X]`` annotation of the handler's parameter); ``callback`` marks
         a custom type as a callback (answered with the handler's result); ``deferred`` runs the
-        handler after the 200 answer (default: the dispatcher's ``defer``). A handler taking two
-        parameters gets a :class:`~lark_events_core.HandlerContext` as the second.
+        handler after the 200 answer (default: the dispatcher's ``defer``). ``blocking=False``
+        promises that a sync handler never blocks (no I/O, no sleep, no lock held for long):
+        under asyncio it is then called on the event loop, without the hop to a worker thread
+        (docs/dispatcher.md). A handler taking two parameters gets a
+        :class:`~lark_events_core.HandlerContext` as the second.
         """
         _check_type(event_type)
 
         def register(func: F) -> F:
-            self.register(event_type, func, model=model, callback=callback, deferred=deferred)
+            self.register(
+                event_type,
+                func,
+                model=model,
+                callback=callback,
+                deferred=deferred,
+                blocking=blocking,
+            )
             return func
 
         return register if fn is None else register(fn)
@@ -500,10 +521,11 @@ class Registrar:
         model: type[Any] | None = None,
         callback: bool | None = None,
         deferred: bool | None = None,
+        blocking: bool = True,
     ) -> Handler:
         """Register ``fn`` for ``event_type``; a second handler for one type is an error."""
         return self._registry.register(
-            event_type, fn, model=model, callback=callback, deferred=deferred
+            event_type, fn, model=model, callback=callback, deferred=deferred, blocking=blocking
         )
 
     def on_legacy_card(self, fn: F) -> F:
@@ -631,6 +653,8 @@ async def ainvoke(call: HandlerCall, slow_after: float | None, pool: Any = None)
     for a free thread does not count against it."""
     handler = call.handler
     if not handler.is_async:
+        if not handler.blocking:  # promised not to block: no hop, but named if it does
+            return _on_loop(call, slow_after)
         return await _invoke.call_async(lambda _: invoke(call, slow_after), False, None, pool)
     if slow_after is None:
         return await watch(handler.fn(call.event), handler.fn)
@@ -641,6 +665,35 @@ async def ainvoke(call: HandlerCall, slow_after: float | None, pool: Any = None)
         elapsed = monotonic() - start
         if elapsed > slow_after:
             _warn_slow(call, elapsed)
+
+
+def _on_loop(call: HandlerCall, slow_after: float | None) -> Any:
+    """Call a sync ``blocking=False`` handler on the running loop; warn (once per handler) when
+    it held the loop longer than :data:`~lark_events_core.blocking.BLOCKING_WARNING`."""
+    start = monotonic()
+    try:
+        return invoke(call, slow_after)
+    finally:
+        elapsed = monotonic() - start
+        limit = _blocking.BLOCKING_WARNING
+        if limit is not None and elapsed > limit:
+            _warn_blocked(call.handler, elapsed)
+
+
+def _warn_blocked(handler: Handler, elapsed: float) -> None:
+    if handler.event_type in _BLOCKED:  # registered types only: a bounded set
+        return
+    _BLOCKED.add(handler.event_type)
+    logger.warning(
+        "the sync handler for %s, registered with blocking=False, held the event loop for "
+        "%.2f s: every other request on this loop waited. Drop blocking=False (it then runs in "
+        "a worker thread) or make it async def",
+        safe(handler.event_type),
+        elapsed,
+    )
+
+
+_BLOCKED: set[str] = set()
 
 
 def _warn_slow(call: HandlerCall, elapsed: float) -> None:

@@ -9,7 +9,8 @@
     setup(app, dispatcher)   # POST /webhook/event and /webhook/card; drains on cleanup
     # or: dispatcher = setup(app)   -- built from LARK_ENCRYPT_KEY / LARK_VERIFICATION_TOKEN
 
-Async handlers run on the loop; sync handlers run in a worker thread, so the loop never blocks.
+Async handlers run on the loop; sync handlers run in a worker thread, so the loop never blocks
+(or on the loop, when registered with ``blocking=False``: no thread hop).
 The body is read from the stream with the dispatcher's size limit, so an oversized request is
 answered 413 (JSON) without being read into memory, whatever ``client_max_size`` says.
 """
@@ -23,11 +24,13 @@ from typing import Any
 
 from lark_events_core import Dispatcher, Request, Response, _extras
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
+from lark_events_core.events._model import slot_constructor
 from lark_events_core.http import CaseInsensitiveHeaders
 
 try:
     from aiohttp import ClientPayloadError, web
     from aiohttp.http_exceptions import HttpProcessingError
+    from multidict import CIMultiDict
 except ImportError as exc:
     _extras.missing_extra(exc, "aiohttp", __name__)
 
@@ -43,11 +46,19 @@ DISPATCHER_KEY: web.AppKey[Dispatcher] = web.AppKey("lark_events_dispatcher", Di
 AiohttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
+# Per request: the core's default headers as a ready CIMultiDict (aiohttp copies one in C; a
+# tuple of pairs it builds up in Python), and the request without the frozen __setattr__s.
+_JSON_HEADERS = Response(200, b"").headers
+_WEB_JSON_HEADERS = CIMultiDict(_JSON_HEADERS)
+_new_request = slot_constructor(Request)
 
 
 def _web_response(response: Response, *extra: tuple[str, str]) -> web.Response:
+    headers = response.headers
     return web.Response(
-        status=response.status, body=response.body, headers=response.headers + extra
+        status=response.status,
+        body=response.body,
+        headers=_WEB_JSON_HEADERS if headers is _JSON_HEADERS and not extra else headers + extra,
     )
 
 
@@ -94,7 +105,7 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
                 return reply
             # A view over aiohttp's case-insensitive headers, not a copy of all of them.
             headers = CaseInsensitiveHeaders(request.headers)
-            core_request = Request("POST", headers, body, request.path)
+            core_request = _new_request("POST", headers, body, request.path)
             return _web_response(await dispatcher.handle_async(core_request, card=card))
         except (ClientPayloadError, HttpProcessingError, ConnectionError, IncompleteReadError):
             logger.info("request body ended early or was malformed")

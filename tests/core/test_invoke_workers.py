@@ -81,6 +81,40 @@ def test_a_call_cancelled_before_it_starts_is_skipped() -> None:
     assert ran == ["third"]
 
 
+def test_calls_awaited_one_after_another_reuse_one_thread() -> None:
+    """The worker counts itself idle before its result goes back, so the caller's next call
+    finds it instead of starting another thread (each one colder)."""
+    workers = ThreadWorkers(max_workers=8)
+    threads: set[int] = set()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(50):
+            future = loop.create_future()
+            workers.submit(loop, future, lambda: threads.add(threading.get_ident()))
+            await future
+
+    asyncio.run(main())
+    workers.drain()
+    assert len(threads) == 1
+
+
+def test_an_exception_of_a_worker_call_settles_its_future() -> None:
+    workers = ThreadWorkers(max_workers=1)
+
+    def broken() -> None:
+        raise KeyError("boom")
+
+    async def main() -> None:
+        future = asyncio.get_running_loop().create_future()
+        workers.submit(asyncio.get_running_loop(), future, broken)
+        await future
+
+    with pytest.raises(KeyError, match="boom"):
+        asyncio.run(main())
+    workers.drain()
+
+
 def test_calls_in_flight_finish_at_interpreter_exit(tmp_path: Path) -> None:
     marker = tmp_path / "done"
     script = textwrap.dedent(

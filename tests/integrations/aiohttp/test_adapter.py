@@ -380,6 +380,23 @@ def test_a_sync_handler_runs_in_a_thread_and_never_blocks_the_loop() -> None:
     assert handler_thread[0] != threading.main_thread().name
 
 
+def test_a_blocking_false_sync_handler_runs_on_the_servers_loop_thread() -> None:
+    dispatcher = Dispatcher(encrypt_key=KEY, verification_token=TOKEN)
+    threads: list[int] = []
+    dispatcher.on(
+        "im.message.receive_v1", lambda e: threads.append(threading.get_ident()), blocking=False
+    )
+    data, headers = signed_message()
+
+    async def body(client: TestClient[web.Request, web.Application]) -> tuple[int, int]:
+        resp = await client.post("/webhook/event", data=data, headers=headers)
+        return resp.status, threading.get_ident()
+
+    status, loop_thread = run_with_client(app_with(dispatcher), body)
+    assert status == 200
+    assert threads == [loop_thread]
+
+
 # -- state, routes, shutdown ----------------------------------------------------------------------
 
 

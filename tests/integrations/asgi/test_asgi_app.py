@@ -337,3 +337,31 @@ def test_lifespan_shutdown_waits_for_deferred_handlers() -> None:
     assert asyncio.run(main()) == []
     assert finished == ["deferred-asgi"]
     assert sent[-1] == {"type": "lifespan.shutdown.complete"}
+
+
+def test_a_sync_handler_runs_in_a_worker_thread_unless_registered_blocking_false() -> None:
+    import threading
+
+    threads: dict[str, int] = {}
+    dispatcher = Dispatcher(encrypt_key=KEY, verification_token=TOKEN)
+    dispatcher.on("im.message.receive_v1", lambda e: threads.update(hop=threading.get_ident()))
+    dispatcher.on(
+        "card.action.trigger",
+        lambda e: threads.update(loop=threading.get_ident()) or Toast("ok"),
+        blocking=False,
+    )
+    app = ASGIApp(dispatcher)
+    card = sign_event(make_event("card.action.trigger", {}, token=TOKEN), encrypt_key=KEY)
+
+    async def main() -> tuple[int, int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lark.test") as client:
+            data, headers = signed_message()
+            first = await client.post("/webhook/event", content=data, headers=headers)
+            second = await client.post("/webhook/event", content=card.body, headers=card.headers)
+            return first.status_code, second.status_code, threading.get_ident()
+
+    first, second, loop_thread = asyncio.run(main())
+    assert (first, second) == (200, 200)
+    assert threads["hop"] != loop_thread
+    assert threads["loop"] == loop_thread
