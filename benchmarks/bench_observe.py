@@ -8,16 +8,23 @@ count); the best and the median round are printed.
 
 - ``off``: no observer (the default);
 - ``base-observer``: an :class:`Observer` that does nothing (the cost of the hook calls alone);
-- ``prometheus``: :class:`PrometheusObserver` on a private registry;
+- ``prometheus``: :class:`PrometheusObserver` on a private registry (single-process mode: plain
+  numbers behind one lock, read by a collector);
+- ``prometheus-client``: the same observer on prometheus_client's own metric objects, the code
+  path of multiprocess mode (built with ``PROMETHEUS_MULTIPROC_DIR`` set, after prometheus_client
+  was imported without it, so that its values stay in memory: the cost of the objects and their
+  per-value locks, without multiprocess mode's file writes);
 - ``tracing``: :class:`TracingObserver` on an SDK tracer provider with the SDK's default sampler
   (``ParentBased(ALWAYS_ON)``: every event recorded) and no exporter;
 - ``tracing-ratio``: the same with ``ParentBased(TraceIdRatioBased(0.1))``;
 - ``tracing-noop``: :class:`TracingObserver` on the API's default provider with no SDK
   configured: the no-op tracer an application gets with only ``opentelemetry-api`` (the
   benchmark also runs where the SDK is not installed, without the variants that need it);
-- ``both``, ``both-ratio``: prometheus + tracing, prometheus + tracing-ratio;
+- ``both``, ``both-ratio``, ``both-noop``: prometheus + tracing, prometheus + tracing-ratio,
+  prometheus + tracing-noop;
 - ``prometheus-floor``: an observer making the four prometheus_client updates of an accepted
-  event (two counters, two histograms) on children bound once, nothing else;
+  event (two counters, two histograms) on children bound once, nothing else: what
+  ``prometheus-client`` cannot go below;
 - ``sdk-span-floor``: an observer that starts and ends one bare SDK span per event, nothing else;
 - ``sdk-2span-floor``: two bare SDK spans per event, the second a child of the first: what the
   SDK alone costs for the spans the tracing observer must make (the event's and its handler's);
@@ -37,6 +44,7 @@ overhead with both on; nothing measurable when off.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -47,7 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opentelemetry import context, trace
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 try:  # without the SDK (only opentelemetry-api), the variants that need it are left out
     from opentelemetry.sdk.trace import TracerProvider
@@ -135,16 +143,30 @@ class SpanFloor(Observer):
             token.end()
 
 
+def client_prometheus() -> Observer:
+    """PrometheusObserver on prometheus_client's metric objects (multiprocess mode's path)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = "/nonexistent-bench-observe"
+    try:
+        return PrometheusObserver(CollectorRegistry())
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
 class PrometheusFloor(Observer):
-    """The four prometheus_client updates PrometheusObserver makes per accepted event, on
-    children bound once, nothing else: prometheus_client's own cost."""
+    """The four prometheus_client updates an accepted event needs, on children bound once,
+    nothing else: prometheus_client's own cost."""
 
     def __init__(self) -> None:
-        metrics = PrometheusObserver(CollectorRegistry()).metrics
-        self.requests = metrics.requests.labels("accepted")
-        self.events = metrics.events.labels(MESSAGE)
-        self.answers = metrics.answer_seconds.labels("accepted")
-        self.handlers = metrics.handler_seconds.labels(MESSAGE, "inline")
+        registry = CollectorRegistry()
+        buckets = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+        self.requests = Counter("requests", "", ["outcome"], registry=registry).labels("accepted")
+        self.events = Counter("events", "", ["type"], registry=registry).labels(MESSAGE)
+        self.answers = Histogram(
+            "answer_seconds", "", ["outcome"], buckets=buckets, registry=registry
+        ).labels("accepted")
+        self.handlers = Histogram(
+            "handler_seconds", "", ["type", "mode"], buckets=buckets, registry=registry
+        ).labels(MESSAGE, "inline")
 
     def handler_finished(
         self,
@@ -181,11 +203,13 @@ def variants() -> dict[str, Callable[[], list[Observer]]]:
         "off": list,
         "base-observer": lambda: [Observer()],
         "prometheus": lambda: [PrometheusObserver(CollectorRegistry())],
+        "prometheus-client": lambda: [client_prometheus()],
         "tracing": lambda: [sdk_tracing()],
         "tracing-ratio": lambda: [ratio_tracing()],
         "tracing-noop": lambda: [noop_tracing()],
         "both": lambda: [PrometheusObserver(CollectorRegistry()), sdk_tracing()],
         "both-ratio": lambda: [PrometheusObserver(CollectorRegistry()), ratio_tracing()],
+        "both-noop": lambda: [PrometheusObserver(CollectorRegistry()), noop_tracing()],
         "prometheus-floor": lambda: [PrometheusFloor()],
         "sdk-span-floor": lambda: [SpanFloor()],
         "sdk-2span-floor": lambda: [SpanFloor(children=1)],
@@ -235,7 +259,7 @@ def main() -> None:
             f"  {best[name] / best['off']:8.3f}  {median[name] / median['off']:10.3f}"
         )
     pairs = [
-        ("prometheus", "prometheus-floor"),
+        ("prometheus-client", "prometheus-floor"),
         ("tracing", "sdk-2span-floor"),
         ("tracing", "sdk-floor-attrs"),
         ("tracing", "sdk-floor-current"),

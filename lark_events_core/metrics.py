@@ -5,6 +5,12 @@ reason, events by type; times handlers and answers; gauges the background queue 
 connection. :func:`metrics_body` renders what a ``/metrics`` route answers, and under gunicorn's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set) aggregates every worker's values.
 
+In a single process the values are plain Python numbers behind one lock, read by a collector
+registered in the registry (a prometheus_client counter or histogram update takes a lock per
+value and costs several times more); in multiprocess mode they are prometheus_client's own
+metric objects, which write to the shared directory. Either way the registry shows the same
+names, labels, types and values.
+
 Label values are fixed words and event types (capped in number and length), never ids.
 """
 
@@ -14,12 +20,15 @@ import os
 import threading
 import time
 import weakref
+from bisect import bisect_left
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import _extras
 from .observe import Observer
 
 try:
+    import prometheus_client.metrics
     from prometheus_client import (
         REGISTRY,
         CollectorRegistry,
@@ -29,6 +38,9 @@ try:
         generate_latest,
     )
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.registry import Collector
+    from prometheus_client.utils import floatToGoString
 except ImportError as exc:
     _extras.missing_extra(exc, "metrics", __name__)
 
@@ -42,73 +54,236 @@ __all__ = ["CONTENT_TYPE_LATEST", "PrometheusObserver", "instrument", "metrics_b
 DEFAULT_MAX_EVENT_TYPES = 200
 _MAX_TYPE_LENGTH = 96
 _SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_BOUNDS = tuple(float(b) for b in _SECONDS_BUCKETS)
+#: The ``le`` label of each bucket as prometheus_client writes it (``0.001`` ... ``+Inf``).
+_LE = tuple(floatToGoString(b) for b in (*_BOUNDS, float("inf")))  # type: ignore[no-untyped-call]
+
+#: Every metric: (attribute, type, name, help, labels, gauge's multiprocess mode).
+_SPECS: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
+    ("requests", "counter", "requests", "Requests by outcome.", ("outcome",), ""),
+    (
+        "rejections",
+        "counter",
+        "rejections",
+        "Requests refused before any handler, by reason.",
+        ("reason",),
+        "",
+    ),
+    ("events", "counter", "events", "Authenticated events by event type.", ("type",), ""),
+    (
+        "handler_seconds",
+        "histogram",
+        "handler_seconds",
+        "Handler run time, by event type and mode (inline or deferred).",
+        ("type", "mode"),
+        "",
+    ),
+    (
+        "handler_errors",
+        "counter",
+        "handler_errors",
+        "Handler attempts that raised, by event type and mode.",
+        ("type", "mode"),
+        "",
+    ),
+    (
+        "answer_seconds",
+        "histogram",
+        "answer_seconds",
+        "Time from an authenticated event to its answer, by outcome.",
+        ("outcome",),
+        "",
+    ),
+    (
+        "background",
+        "counter",
+        "background_jobs_finished",
+        "Deferred jobs finished, by result (done, failed).",
+        ("result",),
+        "",
+    ),
+    (
+        "background_jobs",
+        "gauge",
+        "background_jobs",
+        "Deferred jobs queued or running, by state.",
+        ("state",),
+        "livesum",
+    ),
+    (
+        "store_errors",
+        "counter",
+        "dedup_store_errors",
+        "Deduplication store failures, by action.",
+        ("action",),
+        "",
+    ),
+    (
+        "connected",
+        "gauge",
+        "longconn_connected",
+        "1 while the long connection is up.",
+        (),
+        "livemax",
+    ),
+    (
+        "connects",
+        "counter",
+        "longconn_connects",
+        "Long connections established (the first, then reconnects).",
+        (),
+        "",
+    ),
+    (
+        "last_frame",
+        "gauge",
+        "longconn_last_frame_timestamp_seconds",
+        "Unix time of the last data frame received over the long connection.",
+        (),
+        "livemax",
+    ),
+    ("acks", "counter", "longconn_acks", "Frames acknowledged, by code.", ("code",), ""),
+)
 
 
-class _Metrics:
-    """The metric objects of one registry (created once: a registry refuses duplicates)."""
+def _multiprocess() -> bool:
+    """Whether prometheus_client keeps its values in files (its own test, in ``values``)."""
+    return "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ
 
-    def __init__(self, registry: CollectorRegistry | None, namespace: str) -> None:
+
+class _ClientMetrics:
+    """prometheus_client's metric objects in one registry (multiprocess mode: each update goes to
+    the worker's file). ``child(name, *labels)`` is the metric's child for those labels."""
+
+    lock = None  # each prometheus_client value has a lock of its own
+
+    def __init__(self, registry: CollectorRegistry, namespace: str) -> None:
+        self._metrics: dict[str, Any] = {}
         kw: dict[str, Any] = {"registry": registry, "namespace": namespace}
-        self.requests = Counter("requests", "Requests by outcome.", ["outcome"], **kw)
-        self.rejections = Counter(
-            "rejections", "Requests refused before any handler, by reason.", ["reason"], **kw
-        )
-        self.events = Counter("events", "Authenticated events by event type.", ["type"], **kw)
-        self.handler_seconds = Histogram(
-            "handler_seconds",
-            "Handler run time, by event type and mode (inline or deferred).",
-            ["type", "mode"],
-            buckets=_SECONDS_BUCKETS,
-            **kw,
-        )
-        self.handler_errors = Counter(
-            "handler_errors",
-            "Handler attempts that raised, by event type and mode.",
-            ["type", "mode"],
-            **kw,
-        )
-        self.answer_seconds = Histogram(
-            "answer_seconds",
-            "Time from an authenticated event to its answer, by outcome.",
-            ["outcome"],
-            buckets=_SECONDS_BUCKETS,
-            **kw,
-        )
-        self.background = Counter(
-            "background_jobs_finished",
-            "Deferred jobs finished, by result (done, failed).",
-            ["result"],
-            **kw,
-        )
-        self.background_jobs = Gauge(
-            "background_jobs",
-            "Deferred jobs queued or running, by state.",
-            ["state"],
-            multiprocess_mode="livesum",
-            **kw,
-        )
-        self.store_errors = Counter(
-            "dedup_store_errors", "Deduplication store failures, by action.", ["action"], **kw
-        )
-        self.connected = Gauge(
-            "longconn_connected",
-            "1 while the long connection is up.",
-            multiprocess_mode="livemax",
-            **kw,
-        )
-        self.connects = Counter(
-            "longconn_connects",
-            "Long connections established (the first, then reconnects).",
-            **kw,
-        )
-        self.last_frame = Gauge(
-            "longconn_last_frame_timestamp_seconds",
-            "Unix time of the last data frame received over the long connection.",
-            multiprocess_mode="livemax",
-            **kw,
-        )
-        self.acks = Counter("longconn_acks", "Frames acknowledged, by code.", ["code"], **kw)
+        for attr, kind, name, doc, labels, mode in _SPECS:
+            if kind == "counter":
+                metric: Any = Counter(name, doc, labels, **kw)
+            elif kind == "histogram":
+                metric = Histogram(name, doc, labels, buckets=_SECONDS_BUCKETS, **kw)
+            else:
+                metric = Gauge(name, doc, labels, **{**kw, "multiprocess_mode": mode})
+            self._metrics[attr] = metric
 
+    def child(self, name: str, *labels: str) -> Any:
+        metric = self._metrics[name]
+        return metric.labels(*labels) if labels else metric
+
+
+class _Value:
+    """A counter's or a gauge's value for one set of label values."""
+
+    __slots__ = ("created", "lock", "value")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.value = 0.0
+        self.created = time.time()
+
+    def inc(self, amount: float = 1) -> None:
+        with self.lock:
+            self.value += amount
+
+    def set(self, value: float) -> None:
+        with self.lock:
+            self.value = value
+
+
+class _Buckets:
+    """A histogram's counts (per bucket, not cumulative) and sum for one set of label values."""
+
+    __slots__ = ("counts", "created", "lock", "sum")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.counts = [0] * len(_LE)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, seconds: float) -> None:
+        bucket = bisect_left(_BOUNDS, seconds)  # the first bound >= seconds, as prometheus_client
+        with self.lock:
+            self.counts[bucket] += 1
+            self.sum += seconds
+
+
+class _LocalMetrics(Collector):
+    """The metrics of one registry as plain numbers behind one lock, and the collector that
+    shows them to the registry as prometheus_client's objects would (single-process mode)."""
+
+    def __init__(self, registry: CollectorRegistry, namespace: str) -> None:
+        #: Guards every value of these metrics. One uncontended acquisition per update (or per
+        #: group of updates: :meth:`PrometheusObserver.answered` makes three under it).
+        self.lock = threading.Lock()
+        self._namespace = namespace
+        self._values: dict[str, dict[tuple[str, ...], Any]] = {spec[0]: {} for spec in _SPECS}
+        for attr, _, _, _, labels, _ in _SPECS:
+            if not labels:  # as prometheus_client does: shown (as 0) from the start
+                self.child(attr)
+        registry.register(self)
+
+    def child(self, name: str, *labels: str) -> Any:
+        values = self._values[name]
+        value = values.get(labels)
+        if value is None:
+            with self.lock:
+                value = values.get(labels)
+                if value is None:
+                    kind = _Buckets if name in ("handler_seconds", "answer_seconds") else _Value
+                    value = values[labels] = kind(self.lock)
+        return value
+
+    def describe(self) -> Iterable[Metric]:
+        """The metrics without their samples: what the registry checks for duplicate names."""
+        return [
+            Metric(f"{self._namespace}_{name}", doc, kind) for _, kind, name, doc, _, _ in _SPECS
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        """Every metric with its samples, as prometheus_client's Counter, Histogram and Gauge
+        show theirs (``_created`` samples unless prometheus_client was told not to)."""
+        created = getattr(prometheus_client.metrics, "_use_created", True)
+        with self.lock:
+            snapshot = {
+                name: [(labels, _copy(value)) for labels, value in values.items()]
+                for name, values in self._values.items()
+            }
+        out = []
+        for attr, kind, name, doc, labelnames, _ in _SPECS:
+            full = f"{self._namespace}_{name}"
+            metric = Metric(full, doc, kind)
+            for labels, (value, extra, when) in snapshot[attr]:
+                base = dict(zip(labelnames, labels, strict=True))
+                if kind == "gauge":
+                    metric.add_sample(full, base, value)
+                    continue
+                if kind == "counter":
+                    metric.add_sample(f"{full}_total", base, value)
+                else:
+                    total = 0.0
+                    for le, count in zip(_LE, extra, strict=True):
+                        total += count
+                        metric.add_sample(f"{full}_bucket", {**base, "le": le}, total)
+                    metric.add_sample(f"{full}_count", base, total)
+                    metric.add_sample(f"{full}_sum", base, value)
+                if created:
+                    metric.add_sample(f"{full}_created", base, when)
+            out.append(metric)
+        return out
+
+
+def _copy(value: _Value | _Buckets) -> tuple[float, list[int], float]:
+    """(value or sum, bucket counts, creation time) of ``value``, read under its lock."""
+    if isinstance(value, _Buckets):
+        return value.sum, list(value.counts), value.created
+    return value.value, [], value.created
+
+
+_Metrics = _ClientMetrics | _LocalMetrics
 
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, _Metrics]] = (
     weakref.WeakKeyDictionary()
@@ -117,11 +292,14 @@ _lock = threading.Lock()
 
 
 def _metrics_for(registry: CollectorRegistry, namespace: str) -> _Metrics:
+    """The metrics of ``registry`` under ``namespace``, made once (a registry refuses duplicate
+    names): prometheus_client's objects in multiprocess mode, plain numbers otherwise."""
     with _lock:
         per_namespace = _by_registry.setdefault(registry, {})
         metrics = per_namespace.get(namespace)
         if metrics is None:
-            metrics = per_namespace[namespace] = _Metrics(registry, namespace)
+            kind = _ClientMetrics if _multiprocess() else _LocalMetrics
+            metrics = per_namespace[namespace] = kind(registry, namespace)
         return metrics
 
 
@@ -142,9 +320,12 @@ class PrometheusObserver(Observer):
     ) -> None:
         self.registry = registry
         self.metrics = _metrics_for(registry, namespace)
+        #: The lock of the plain values (``None``: prometheus_client's objects, multiprocess).
+        self._lock = self.metrics.lock
         self.max_event_types = max_event_types
         self._types: set[str] = set()
-        # Label children, looked up once: ``labels()`` takes a lock and builds a tuple per call.
+        # Label children, looked up once (prometheus_client's ``labels()`` takes a lock and
+        # builds a tuple per call).
         self._children: dict[tuple[str, ...], Any] = {}
         # The children each event touches, by outcome and by (admitted) event type: one dict
         # lookup each on the hot path. Bounded: outcomes are fixed words, and only the event
@@ -159,7 +340,7 @@ class PrometheusObserver(Observer):
         key = (name, *labels)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = getattr(self.metrics, name).labels(*labels)
+            child = self._children[key] = self.metrics.child(name, *labels)
         return child
 
     def _by_type(self, cache: dict[str, Any], event_type: str | None, name: str, *more: str) -> Any:
@@ -191,20 +372,36 @@ class PrometheusObserver(Observer):
         self._child("rejections", reason).inc()
 
     def answered(self, event_type: str | None, outcome: str, status: int, seconds: float) -> None:
-        child = self._requests.get(outcome)
-        if child is None:
-            child = self._requests[outcome] = self._child("requests", outcome)
-        child.inc()
+        requests = self._requests.get(outcome)
+        if requests is None:
+            requests = self._requests[outcome] = self._child("requests", outcome)
+        events = None
         if event_type is not None:
-            child = self._events.get(event_type)
-            if child is None:
-                child = self._by_type(self._events, event_type, "events")
-            child.inc()
+            events = self._events.get(event_type)
+            if events is None:
+                events = self._by_type(self._events, event_type, "events")
+        answers = None
         if seconds > 0:
-            child = self._answers.get(outcome)
-            if child is None:
-                child = self._answers[outcome] = self._child("answer_seconds", outcome)
-            child.observe(seconds)
+            answers = self._answers.get(outcome)
+            if answers is None:
+                answers = self._answers[outcome] = self._child("answer_seconds", outcome)
+        lock = self._lock
+        if lock is None:  # prometheus_client's objects (multiprocess mode)
+            requests.inc()
+            if events is not None:
+                events.inc()
+            if answers is not None:
+                answers.observe(seconds)
+            return
+        # Plain values: the three updates of every answer under one acquisition of the lock.
+        bucket = bisect_left(_BOUNDS, seconds)
+        with lock:
+            requests.value += 1
+            if events is not None:
+                events.value += 1
+            if answers is not None:
+                answers.counts[bucket] += 1
+                answers.sum += seconds
 
     def handler_finished(
         self,
@@ -237,12 +434,12 @@ class PrometheusObserver(Observer):
         self._child("store_errors", action).inc()
 
     def connection_changed(self, connected: bool) -> None:
-        self.metrics.connected.set(1 if connected else 0)
+        self._child("connected").set(1 if connected else 0)
         if connected:
-            self.metrics.connects.inc()
+            self._child("connects").inc()
 
     def frame_received(self) -> None:
-        self.metrics.last_frame.set(time.time())
+        self._child("last_frame").set(time.time())
 
     def ack_sent(self, code: int) -> None:
         self._child("acks", str(code)).inc()

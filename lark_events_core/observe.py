@@ -151,6 +151,9 @@ _HOOKS = (
     "ack_sent",
 )
 
+#: The hooks that make a token or send one on: only members overriding one of them get tokens.
+_TOKEN_HOOKS = ("event_received", "handler_started", "carrier")
+
 _Hooks = tuple[tuple[int, Observer, Any], ...]
 
 
@@ -163,6 +166,11 @@ class Observers(Observer):
     built (:meth:`Dispatcher.add_observer` builds a new one). ``handler_finished`` is called on
     the members in reverse order, so context set in their ``handler_started`` unwinds as nested
     ``with`` blocks would.
+
+    Tokens: a member that overrides none of ``event_received``, ``handler_started`` and
+    ``carrier`` only ever gets ``None``. When at most one member does (metrics and one tracer),
+    the composite's token is that member's own, passed straight through (no tuple to build and
+    unpack on each hook); otherwise it is a tuple with one token per member.
     """
 
     def __init__(self, observers: Iterable[Observer]) -> None:
@@ -184,6 +192,14 @@ class Observers(Observer):
         self._answered = self._hooks["answered"]
         self._finished = self._hooks["event_finished"]
         self._no_tokens: tuple[None, ...] = (None,) * len(self.members)
+        makers = {
+            index
+            for index, member in enumerate(self.members)
+            if any(_overrides(member, name) for name in _TOKEN_HOOKS)
+        }
+        #: The index of the only member that makes (or sends on) tokens, -1 if none does, or
+        #: ``None`` when several do and the composite's token is a tuple of theirs.
+        self._maker: int | None = makers.pop() if len(makers) == 1 else -1 if not makers else None
 
     def _each(self, name: str, *args: Any) -> None:
         for _, member, hook in self._hooks[name]:
@@ -196,8 +212,13 @@ class Observers(Observer):
         self._each("request_rejected", reason, status)
 
     def event_received(self, event: Event[Any]) -> object:
-        if not self._received:
-            return self._no_tokens
+        if self._maker is not None:  # at most one member makes tokens: its token is ours
+            for _, member, hook in self._received:
+                try:
+                    return hook(event)
+                except Exception:
+                    _log_failure(member, "event_received")
+            return None
         tokens: list[object] = list(self._no_tokens)
         for index, member, hook in self._received:
             try:
@@ -207,6 +228,14 @@ class Observers(Observer):
         return tuple(tokens)
 
     def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
+        if self._maker is not None:
+            for _, member, hook in self._starting:
+                try:
+                    return hook(event, deferred=deferred, token=token)
+                except Exception:
+                    _log_failure(member, "handler_started")
+                    return None
+            return token  # the maker's handler_finished gets its event token
         if not self._starting:
             return token  # each member's handler_finished gets its event token
         tokens = list(_tokens(token, len(self.members)))
@@ -227,10 +256,12 @@ class Observers(Observer):
         deferred: bool,
         token: object,
     ) -> None:
-        tokens = _tokens(token, len(self.members))
+        maker = self._maker
+        tokens = self._no_tokens if maker is not None else _tokens(token, len(self.members))
         for index, member, hook in self._handled:
             try:
-                hook(event, seconds, error, deferred=deferred, token=tokens[index])
+                mine = token if index == maker else tokens[index]
+                hook(event, seconds, error, deferred=deferred, token=mine)
             except Exception:
                 _log_failure(member, "handler_finished")
 
@@ -242,10 +273,11 @@ class Observers(Observer):
                 _log_failure(member, "answered")
 
     def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
-        tokens = _tokens(token, len(self.members))
+        maker = self._maker
+        tokens = self._no_tokens if maker is not None else _tokens(token, len(self.members))
         for index, member, hook in self._finished:
             try:
-                hook(event, outcome, tokens[index])
+                hook(event, outcome, token if index == maker else tokens[index])
             except Exception:
                 _log_failure(member, "event_finished")
 
@@ -265,10 +297,12 @@ class Observers(Observer):
         self._each("ack_sent", code)
 
     def carrier(self, token: object) -> dict[str, str]:
+        maker = self._maker
+        tokens = self._no_tokens if maker is not None else _tokens(token, len(self.members))
         out: dict[str, str] = {}
-        for member, sub in zip(self.members, _tokens(token, len(self.members)), strict=True):
+        for index, member in enumerate(self.members):
             try:
-                out.update(member.carrier(sub))
+                out.update(member.carrier(token if index == maker else tokens[index]))
             except Exception:
                 _log_failure(member, "carrier")
         return out

@@ -10,6 +10,10 @@ An event handed to a Celery worker takes its span's context along (W3C ``tracepa
 ``opentelemetry.propagate``): the worker's spans are children of that span.
 
 Only ``opentelemetry-api`` is needed here; the application installs and configures the SDK.
+Until it does (no global tracer provider set: the API's no-op tracer), and for a provider whose
+tracers are no-ops (``NoOpTracerProvider``, ``OTEL_SDK_DISABLED``), an event costs one attribute
+read and nothing else: no span, not even the API's no-op one. A sampled-out event costs the
+sampler's decision (one unrecorded span) and nothing more: no child span, no context change.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from .observe import Observer
 
 try:
     from opentelemetry import context, propagate, trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.trace import NoOpTracer, ProxyTracer, SpanKind, Status, StatusCode
 except ImportError as exc:
     _extras.missing_extra(exc, "otel", __name__)
 
@@ -41,6 +45,16 @@ __all__ = ["TracingObserver"]
 
 _FAILED = frozenset({"handler_error", "failed", "busy", "store_unavailable"})
 _KIND_VALUES = {kind: kind.value for kind in Kind}  # an Enum's ``.value`` is a slow property
+_MODES = {False: {"lark.handler.mode": "inline"}, True: {"lark.handler.mode": "deferred"}}
+_NOT_SET = object()
+
+
+def _global_provider() -> object:
+    """The global tracer provider set so far, ``None`` if none is, read without the public
+    :func:`opentelemetry.trace.get_tracer_provider` (which looks up an environment variable on
+    each call: a microsecond). :data:`_NOT_SET` if the API keeps it elsewhere than in the
+    module variable it has had since 1.0: then the proxy tracer is always used."""
+    return getattr(trace, "_TRACER_PROVIDER", _NOT_SET)
 
 
 class TracingObserver(Observer):
@@ -48,10 +62,35 @@ class TracingObserver(Observer):
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self.tracer = trace.get_tracer("lark_events", tracer_provider=tracer_provider)
+        #: The tracer spans come from; ``None`` while there is none that records anything (the
+        #: API's proxy with no provider set yet, or a no-op tracer).
+        self._live: trace.Tracer | None = None
+        self._resolve()
+
+    def _resolve(self) -> trace.Tracer | None:
+        """The tracer that records, found once a provider is there (a global provider, once
+        set, cannot be replaced); ``None`` until then, at the cost of one attribute read."""
+        tracer = self.tracer
+        if isinstance(tracer, NoOpTracer):
+            return None  # a no-op for good (NoOpTracerProvider, OTEL_SDK_DISABLED=true)
+        if isinstance(tracer, ProxyTracer):
+            provider = _global_provider()
+            if provider is None:
+                return None  # nothing configured yet: the proxy would hand out no-op spans
+            if provider is not _NOT_SET:
+                tracer = trace.get_tracer("lark_events")  # the provider's own, not the proxy
+                if isinstance(tracer, NoOpTracer):
+                    self.tracer = tracer
+                    return None
+        self._live = tracer
+        return tracer
 
     def request_rejected(self, reason: str, status: int) -> None:
         """A short span for a refused request, marked as an error."""
-        span = self.tracer.start_span(
+        tracer = self._live or self._resolve()
+        if tracer is None:
+            return
+        span = tracer.start_span(
             "lark.request rejected",
             kind=SpanKind.SERVER,
             attributes={"lark.reject_reason": reason, "http.response.status_code": status},
@@ -62,17 +101,22 @@ class TracingObserver(Observer):
 
     def event_received(self, event: Event[Any]) -> object:
         """Open the event's span, its attributes given at the start (one call, and samplers
-        see them); it ends when the event is finished."""
+        see them); it ends when the event is finished. ``None`` when nothing records."""
+        tracer = self._live or self._resolve()
+        if tracer is None:
+            return None
+        event_type = event.type
         attributes: dict[str, str] = {
-            "lark.event.type": event.type,
+            "lark.event.type": event_type,
             "lark.event.kind": _KIND_VALUES[event.kind],
         }
-        if event.event_id:
-            attributes["lark.event.id"] = event.event_id
-        if event.tenant_key:
-            attributes["lark.tenant_key"] = event.tenant_key
-        return self.tracer.start_span(
-            f"lark.event {event.type}", kind=SpanKind.CONSUMER, attributes=attributes
+        header = event.header
+        if header.event_id:
+            attributes["lark.event.id"] = header.event_id
+        if header.tenant_key:
+            attributes["lark.tenant_key"] = header.tenant_key
+        return tracer.start_span(
+            f"lark.event {event_type}", kind=SpanKind.CONSUMER, attributes=attributes
         )
 
     def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
@@ -84,10 +128,9 @@ class TracingObserver(Observer):
         if parent is None or not parent.is_recording():
             return None
         under = trace.set_span_in_context(parent)  # the current context, with the event span
-        span = self.tracer.start_span(
-            f"lark.handler {event.type}",
-            context=under,
-            attributes={"lark.handler.mode": "deferred" if deferred else "inline"},
+        tracer = self._live or self.tracer  # set: the event span was recorded
+        span = tracer.start_span(
+            f"lark.handler {event.type}", context=under, attributes=_MODES[deferred]
         )
         return span, context.attach(trace.set_span_in_context(span, under))
 
@@ -134,10 +177,16 @@ class TracingObserver(Observer):
         With OpenTelemetry's default propagators that is W3C ``traceparent`` (and ``tracestate``,
         ``baggage`` when set); ``OTEL_PROPAGATORS`` or ``propagate.set_global_textmap`` change it.
         """
-        if not isinstance(token, trace.Span):
+        if isinstance(token, trace.Span):
+            under: context.Context | None = trace.set_span_in_context(token)
+        elif token is None and self._live is None:
+            # Nothing records, so no span was made: pass on the caller's context (an incoming
+            # ``traceparent`` a middleware made current), as the API's no-op span would.
+            under = None
+        else:
             return {}
         out: dict[str, str] = {}
-        propagate.inject(out, context=trace.set_span_in_context(token))
+        propagate.inject(out, context=under)
         return out
 
     def resume(self, carrier: Mapping[str, str]) -> AbstractContextManager[object]:

@@ -1,6 +1,7 @@
 """Our event span under each framework's own OpenTelemetry instrumentation: Flask's (its test
-client), Django's (gunicorn) and aiohttp's (``python -m aiohttp.web``). The event span is a child
-of the framework's server span, and an incoming W3C ``traceparent`` header is honoured."""
+client), Django's (gunicorn), OpenTelemetry's ASGI middleware around Django under uvicorn
+(through ``lark_events_django.asgi``) and aiohttp's (``python -m aiohttp.web``). The event span is
+a child of the server span, and an incoming W3C ``traceparent`` header is honoured."""
 
 from __future__ import annotations
 
@@ -137,6 +138,19 @@ SERVED = {
             "-b",
             "127.0.0.1:{port}",
             "tests.observe.served_wsgi:application",
+        ],
+        {"DJANGO_SETTINGS_MODULE": "tests.observe.served_django"},
+    ),
+    "django-uvicorn-asgi": (
+        "opentelemetry.instrumentation.asgi",
+        [
+            str(VENV_BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--no-access-log",
+            "tests.observe.served_asgi_otel:application",
         ],
         {"DJANGO_SETTINGS_MODULE": "tests.observe.served_django"},
     ),

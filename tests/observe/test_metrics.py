@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("prometheus_client", reason="the metrics extra is not installed")
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from lark_events_core import Dispatcher
 from lark_events_core.metrics import PrometheusObserver, instrument, metrics_body
@@ -126,3 +128,143 @@ def test_capped_types_keep_counting_as_other_on_every_event() -> None:
     assert _value(registry, "lark_events_events_total", type="custom.first_v1") == 3
     assert _value(registry, "lark_events_events_total", type="other") == 6
     assert _value(registry, "lark_events_answer_seconds_count", outcome="accepted") == 9
+
+
+def _feed(observer: PrometheusObserver) -> None:
+    """Every hook, with fixed times: bucket bounds exactly, between them, past the last one."""
+    message = "im.message.receive_v1"
+    event = make_event_obj(message)
+    for seconds in (0.0004, 0.005, 0.0051, 0.3, 31.0):
+        observer.handler_finished(event, seconds, None, deferred=False, token=None)
+        observer.answered(message, "accepted", 200, seconds)
+    observer.handler_finished(event, 0.002, RuntimeError("x"), deferred=True, token=None)
+    observer.answered(message, "handler_error", 500, 0.002)
+    observer.answered(message, "duplicate", 200, 0.0)
+    observer.answered(None, "url_verification", 200, 0.0)
+    observer.request_rejected("signature_mismatch", 401)
+    observer.event_finished(event, "done", None)
+    observer.background_changed(1, 0)
+    observer.background_changed(-1, 1)
+    observer.store_error("claim")
+    observer.connection_changed(True)
+    observer.ack_sent(200)
+
+
+def make_event_obj(event_type: str) -> Any:
+    """An :class:`Event` of ``event_type``, as the dispatcher hands the observer."""
+    dispatcher = Dispatcher(KEY, TOKEN)
+    seen: list[Any] = []
+    dispatcher.on(event_type, seen.append)
+    dispatcher.handle(event_request(event_type, "ev-metrics-feed"))
+    return seen[0]
+
+
+def _exposition(registry: CollectorRegistry) -> str:
+    """The registry's text, with the ``_created`` timestamps (and the changing last-frame time)
+    left out: every other name, label and value must match."""
+    lines = []
+    for line in generate_latest(registry).decode().splitlines():
+        name = line.split("{")[0].split(" ")[0]
+        if name.endswith("_created") and not line.startswith("#"):
+            line = line.rpartition(" ")[0] + " <created>"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def test_single_process_values_read_exactly_as_prometheus_clients_own_objects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In one process the observer keeps plain numbers behind a collector; what the registry
+    # shows must be what prometheus_client's Counter/Histogram/Gauge (multiprocess mode's
+    # objects, here with in-process values) show for the same reports.
+    ours = CollectorRegistry()
+    local = PrometheusObserver(ours)
+    with monkeypatch.context() as patched:
+        patched.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent-lark-test")
+        theirs = CollectorRegistry()
+        client = PrometheusObserver(theirs)
+    assert type(local.metrics) is not type(client.metrics)
+    _feed(local)
+    _feed(client)
+    assert _exposition(ours) == _exposition(theirs)
+    text = _exposition(ours)
+    assert 'lark_events_handler_seconds_bucket{le="0.005",mode="inline"' in text
+    assert _value(ours, "lark_events_answer_seconds_bucket", outcome="accepted", le="0.005") == 2
+    assert _value(ours, "lark_events_answer_seconds_bucket", outcome="accepted", le="30.0") == 4
+    assert _value(ours, "lark_events_answer_seconds_bucket", outcome="accepted", le="+Inf") == 5
+    assert _value(ours, "lark_events_answer_seconds_sum", outcome="accepted") == pytest.approx(
+        0.0004 + 0.005 + 0.0051 + 0.3 + 31.0
+    )
+    assert _value(ours, "lark_events_background_jobs", state="running") == 1
+    assert _value(ours, "lark_events_longconn_connects_total") == 1
+    assert _value(ours, "lark_events_longconn_connects_created") > 0
+
+
+def test_created_samples_follow_prometheus_clients_switch() -> None:
+    import prometheus_client
+
+    registry = CollectorRegistry()
+    _feed(PrometheusObserver(registry))
+    assert "_created" in generate_latest(registry).decode()
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+    try:
+        assert "_created" not in generate_latest(registry).decode()
+    finally:
+        prometheus_client.enable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+def test_the_registry_still_refuses_a_metric_of_the_same_name() -> None:
+    from prometheus_client import Counter
+
+    registry = CollectorRegistry()
+    PrometheusObserver(registry)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        Counter("lark_events_requests", "someone else's", registry=registry)
+
+
+def test_counts_from_many_threads_add_up() -> None:
+    # Handler threads report at once: no increment may be lost, neither while the threads race
+    # to make the value of a label seen for the first time (every thread reports each new type
+    # at the same moment) nor once it exists. A switch interval of a microsecond makes the
+    # interpreter change threads as often as it can.
+    import sys
+    import threading
+
+    registry = CollectorRegistry()
+    observer = PrometheusObserver(registry)
+    event = make_event_obj("im.message.receive_v1")
+    threads, types, rounds = 8, 50, 1000
+    together = threading.Barrier(threads)
+
+    def report() -> None:
+        for i in range(types):
+            together.wait()
+            observer.answered(f"custom.type_{i}", f"outcome_{i}", 200, 0.002)
+        for _ in range(rounds):
+            observer.answered("im.message.receive_v1", "accepted", 200, 0.002)
+            observer.handler_finished(event, 0.002, None, deferred=False, token=None)
+            observer.request_rejected("signature_mismatch", 401)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=report) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(previous)
+    for i in range(types):
+        assert _value(registry, "lark_events_events_total", type=f"custom.type_{i}") == threads
+        assert _value(registry, "lark_events_requests_total", outcome=f"outcome_{i}") == threads
+    total = threads * rounds
+    assert _value(registry, "lark_events_requests_total", outcome="accepted") == total
+    assert _value(registry, "lark_events_requests_total", outcome="rejected") == total
+    assert _value(registry, "lark_events_events_total", type="im.message.receive_v1") == total
+    assert _value(registry, "lark_events_answer_seconds_count", outcome="accepted") == total
+    assert _value(registry, "lark_events_answer_seconds_sum", outcome="accepted") == (
+        pytest.approx(total * 0.002)
+    )
+    inline = {"type": "im.message.receive_v1", "mode": "inline"}
+    assert _value(registry, "lark_events_handler_seconds_count", **inline) == total

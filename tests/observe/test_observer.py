@@ -265,6 +265,62 @@ def test_observers_give_each_member_its_own_token_whichever_hooks_it_overrides()
     assert first.store_errors == ["claim"]
 
 
+def test_with_one_token_maker_its_tokens_pass_straight_through_and_the_others_get_none() -> None:
+    # Metrics beside one tracer: the composite's token is the maker's own (no tuple), and the
+    # members that make none get ``None`` in every hook, also when the maker's hook fails.
+    class Attempts(Recorder):
+        def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
+            assert token == ("token", event.event_id)
+            if event.event_id == "ev-fails":
+                raise RuntimeError("observer bug")
+            return ("attempt", event.event_id)
+
+        def handler_finished(
+            self, event: Event[Any], seconds: float, error: Any, *, token: object, **kw: Any
+        ) -> None:
+            expected = None if event.event_id == "ev-fails" else ("attempt", event.event_id)
+            assert token == expected
+            self.handlers.append((event.type, error is None, kw["deferred"]))
+
+        def carrier(self, token: object) -> dict[str, str]:
+            return {"maker": repr(token)}
+
+    class Passive(Observer):
+        def __init__(self) -> None:
+            self.tokens: list[object] = []
+
+        def handler_finished(self, *args: Any, token: object, **kw: Any) -> None:
+            self.tokens.append(token)
+
+        def event_finished(self, event: Event[Any], outcome: str, token: object) -> None:
+            self.tokens.append(token)
+
+    passive, maker = Passive(), Attempts()
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[passive, maker])
+    register(dispatcher)
+    for event_id in ("ev-one", "ev-fails"):
+        assert dispatcher.handle(event_request("im.message.receive_v1", event_id)).status == 200
+    assert maker.handlers == [("im.message.receive_v1", True, False)] * 2
+    assert maker.finished == [
+        ("ev-one", "accepted", ("token", "ev-one")),
+        ("ev-fails", "accepted", ("token", "ev-fails")),
+    ]
+    assert passive.tokens == [None] * 4
+    composite = dispatcher.observer
+    assert isinstance(composite, Observers)
+    token = composite.event_received(maker_event := _event("ev-carried"))
+    assert token == ("token", maker_event.event_id)  # the maker's own, not a tuple
+    assert composite.carrier(token) == {"maker": repr(("token", "ev-carried"))}
+
+
+def _event(event_id: str) -> Event[Any]:
+    seen: list[Event[Any]] = []
+    dispatcher = Dispatcher(KEY, TOKEN)
+    dispatcher.on("im.message.receive_v1", seen.append)
+    dispatcher.handle(event_request("im.message.receive_v1", event_id))
+    return seen[0]
+
+
 def test_with_no_observer_no_observer_code_runs_at_all() -> None:
     # "Off" is free: the known mix, sync and async (deferred work included), never enters
     # observe.py (nor the backends), in any thread.

@@ -21,7 +21,7 @@ from opentelemetry.util.types import Attributes
 from lark_events_core import Dispatcher
 from lark_events_core.tracing import TracingObserver
 
-from .mix import KEY, TOKEN, register, requests_of_the_mix
+from .mix import KEY, TOKEN, event_request, register, requests_of_the_mix
 
 
 @pytest.fixture
@@ -147,3 +147,56 @@ def test_the_api_no_op_tracer_records_nothing_and_changes_no_answer() -> None:
     assert statuses == [plain.handle(request).status for request in requests_of_the_mix()]
     traced.close(5)
     plain.close(5)
+
+
+def _message_event(event_id: str) -> Any:
+    seen: list[Any] = []
+    dispatcher = Dispatcher(KEY, TOKEN)
+    dispatcher.on("im.message.receive_v1", seen.append)
+    dispatcher.handle(event_request("im.message.receive_v1", event_id))
+    return seen[0]
+
+
+def test_with_no_provider_yet_nothing_is_made_then_spans_once_one_is_set(
+    monkeypatch: pytest.MonkeyPatch, exporter: InMemorySpanExporter
+) -> None:
+    # Only the API (no global provider): not even the API's no-op span is made for an event.
+    # A provider set later (set_tracer_provider, here its module variable, as the API's own
+    # tests reset it) is picked up by the same observer.
+    from opentelemetry import trace
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    observer = TracingObserver()
+    assert isinstance(observer.tracer, trace.ProxyTracer)
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[observer])
+    register(dispatcher)
+    assert observer.event_received(_message_event("ev-proxy-0")) is None
+    assert dispatcher.handle(event_request("im.message.receive_v1", "ev-proxy-1")).status == 200
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    assert dispatcher.handle(event_request("im.message.receive_v1", "ev-proxy-2")).status == 200
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == ["lark.event im.message.receive_v1", "lark.handler im.message.receive_v1"]
+    (event,) = [s for s in exporter.get_finished_spans() if s.name.startswith("lark.event")]
+    assert event.attributes is not None
+    assert event.attributes["lark.event.id"] == "ev-proxy-2"
+
+
+def test_a_no_op_provider_makes_no_span_and_passes_the_callers_context_on() -> None:
+    # With nothing recording, a Celery task still carries the incoming trace context (what the
+    # API's no-op span would have carried), so the worker's own calls join the caller's trace.
+    from opentelemetry import context, propagate
+
+    observer = TracingObserver(NoOpTracerProvider())
+    event = _message_event("ev-noop-carrier")
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    attached = context.attach(propagate.extract({"traceparent": incoming}))
+    try:
+        token = observer.event_received(event)
+        assert token is None
+        assert observer.handler_started(event, deferred=True, token=token) is None
+        assert observer.carrier(token)["traceparent"] == incoming
+    finally:
+        context.detach(attached)
+    assert "traceparent" not in observer.carrier(None)
