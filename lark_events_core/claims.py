@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import _invoke
 from ._log import logger, safe
 from ._responses import STORE_UNAVAILABLE, SUCCESS
-from .dedup import AsyncDedupStore, DedupStore
+from .dedup import AsyncDedupStore, DedupStore, MemoryDedupStore
 from .events.base import Event, Kind
 from .handlers import HandlerCall
 from .http import Response
@@ -75,6 +75,7 @@ class Claims:
 
     __slots__ = (
         "_async_store",
+        "_local",
         "by_message_id",
         "callbacks",
         "claim_ttl",
@@ -107,16 +108,22 @@ class Claims:
         #: The store never blocks (``MemoryDedupStore.nonblocking``): coroutines call the sync
         #: methods directly, with no coroutine object and no thread hop.
         self.inline = getattr(store, "nonblocking", False) is True
+        # The in-memory store itself (not a subclass, whose methods may differ): a call that is
+        # not deferred claims with hold() and settles with finish()/drop(), its token compared by
+        # identity, so none is built. A deferred call may be settled by another process
+        # (CeleryExecutor) from a copy of its token: it takes an owner compared by value.
+        self._local: MemoryDedupStore | None = store if type(store) is MemoryDedupStore else None
 
     def key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
-        kind = event.kind
+        state = event._s  # once per event: the state itself, not three property calls
+        kind = state.kind
         if self.store is None or (
             (kind is _CALLBACK or kind is _LEGACY_CARD) and not self.callbacks
         ):
             return None
-        header = event.header
-        if self.by_message_id and event.type == "im.message.receive_v1":
+        header = state.header
+        if self.by_message_id and state.type == "im.message.receive_v1":
             message = event.data.get("message")
             message_id = message.get("message_id") if isinstance(message, Mapping) else None
             if isinstance(message_id, str) and message_id:
@@ -132,14 +139,20 @@ class Claims:
         key = call.dedup_key
         if key is None or store is None:
             return None
-        owner = _new_owner()
+        local = self._local
         try:
-            if store.claim(key, owner, self.claim_ttl):
-                call.owner = owner
-                return None
+            if local is not None and not call.handler.deferred:
+                owner = local.hold(key, self.claim_ttl)  # no token to build
+            else:
+                owner = _new_owner()
+                if not store.claim(key, owner, self.claim_ttl):
+                    owner = None
         except Exception:
             return self.failed(call, "claim")
-        return self.duplicate(call)
+        if owner is None:
+            return self.duplicate(call)
+        call.owner = owner
+        return None
 
     async def aclaim(self, call: HandlerCall) -> Response | None:
         """Claim ``call``'s key from a coroutine; a sync-only store is called in a thread."""
@@ -195,8 +208,14 @@ class Claims:
         key = call.dedup_key
         if owner is None or store is None or key is None:
             return
+        local = self._local
         try:
-            if ok:
+            if local is not None and not call.handler.deferred:  # claimed with hold()
+                if ok:
+                    local.finish(key, owner, self.done_ttl)
+                else:
+                    local.drop(key, owner)
+            elif ok:
                 store.complete(key, owner, self.done_ttl)
             else:
                 store.release(key, owner)

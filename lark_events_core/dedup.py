@@ -120,6 +120,7 @@ class MemoryDedupStore:
         "_now",
         "_owners",
         "_previous",
+        "_room",
         "max_bytes",
         "max_entries",
     )
@@ -147,7 +148,11 @@ class MemoryDedupStore:
         self._current: dict[_Key, float] = {}
         self._previous: dict[_Key, float] = {}
         self._owners: dict[_Key, _Key] = {}
+        # How many more entries (new keys or owners) can be added before a bound can be reached:
+        # counted down on each, the bounds are only computed again when it runs out.
+        self._room = 0
         self._lock = threading.Lock()
+        self._count_room()
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
@@ -157,72 +162,127 @@ class MemoryDedupStore:
         """Memory held by the entries (an upper bound per entry; the key's length is irrelevant)."""
         return len(self) * _DONE_BYTES + len(self._owners) * _CLAIM_BYTES
 
-    # claim() and complete() run once per event each: the key checks are inline, the lock is
-    # taken with acquire/release (cheaper than ``with``), and nothing is allocated but the
-    # expiry float.
+    # hold() and finish() run once per event each: their common case (a short ASCII key, new,
+    # then settled by the caller that holds it) takes the fewest steps; every other case goes
+    # through _take(), _done() and _forget(), which claim(), complete() and release() call too.
+    # The lock is taken with acquire/release (cheaper than ``with``).
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
-        stored: _Key = key if len(key) <= _KEY_CHARS and key.isascii() else _digest(key)
-        held: _Key = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
-        now = self._now()
-        expiry = now + ttl
+        held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
+        return self._take(_stored_key(key), owner, held, ttl) is not None
+
+    def hold(self, key: str, ttl: float) -> str | None:
+        """Claim ``key`` like :meth:`claim` for a caller in this process, with no owner to build.
+
+        Returns the claim's token, or ``None`` when ``key`` is claimed or done. The token is
+        ``key`` itself (a new string when ``key`` is kept as a digest) and is compared by
+        identity: settle the claim with :meth:`finish` or :meth:`drop`, passing that very object.
+        So ``key`` must be a string made for this delivery (as the dispatcher builds one per
+        event), never one shared with another (an interned literal): those would be one owner.
+        """
+        if len(key) > _KEY_CHARS or not key.isascii():
+            stored = _digest(key)
+            token = "~" + stored.hex()  # a new object, so its identity is this claim's
+            return self._take(stored, token, token, ttl)
+        expiry = self._now() + ttl
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
+            found = current.setdefault(key, expiry)
+            if found is expiry and key not in self._previous:  # new: the common case
+                self._owners[key] = key
+                room = self._room - 1
+                self._room = room
+                if room <= 0:
+                    self._fill()
+                return key
+            if found is expiry:
+                del current[key]  # as it was, for _take() to decide
+        finally:
+            lock.release()
+        return self._take(key, key, key, ttl)
+
+    def _take(self, stored: _Key, token: str, held: _Key, ttl: float) -> str | None:
+        now = self._now()
+        expiry = now + ttl
+        with self._lock:
+            current = self._current
             found = current.setdefault(stored, expiry)
-            if found is expiry:  # a new key in the current generation (the common case)
+            if found is expiry:  # a new key in the current generation
                 older = self._previous.get(stored)
                 if older is not None and older > now:
                     del current[stored]  # still live in the previous generation
-                    return False
+                    return None
             elif found > now:
-                return False
+                return None
             else:
                 current[stored] = expiry  # expired: taken over
-            owners = self._owners
-            owners[stored] = held
-            size = len(current)
-            if size >= self._half_entries or size + len(owners) >= self._byte_units:
-                self._rotate()
-            return True
-        finally:
-            lock.release()
+            self._owners[stored] = held
+            self._added()
+            return token
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
-        stored: _Key = key if len(key) <= _KEY_CHARS and key.isascii() else _digest(key)
+        self._done(_stored_key(key), owner, ttl, by_value=True)
+
+    def finish(self, key: str, token: str, ttl: float) -> None:
+        """:meth:`complete` the claim whose ``token`` :meth:`hold` returned."""
+        if token is key:  # a short ASCII key, kept as it is
+            expiry = self._now() + ttl
+            lock = self._lock
+            lock.acquire()
+            try:
+                owners = self._owners
+                current = self._current
+                if owners.get(key) is key and key in current:  # still ours, not rotated
+                    del owners[key]
+                    current[key] = expiry
+                    return
+            finally:
+                lock.release()
+        self._done(_stored_key(key), token, ttl, by_value=False)
+
+    def _done(self, stored: _Key, owner: str, ttl: float, *, by_value: bool) -> None:
         now = self._now()
-        lock = self._lock
-        lock.acquire()
-        try:
+        with self._lock:
             owners = self._owners
             holder = owners.pop(stored, None)
             current = self._current
-            # The caller passes the owner it claimed with: the very object kept, in the common
-            # case, so the owner is only put in its kept form when that is not so.
-            if holder is not None and holder is not owner and holder != _stored_key(owner):
+            # The owner is only put in its kept form, and compared by value, when the caller
+            # passed an owner (not a token) that is not the very object kept.
+            if (
+                holder is not None
+                and holder is not owner
+                and (not by_value or holder != _stored_key(owner))
+            ):
                 expiry = current.get(stored)
                 if expiry is None:
                     expiry = self._previous.get(stored, now)
                 if expiry > now:  # our claim expired and another delivery took over
                     owners[stored] = holder  # it will settle
                     return
-            current[stored] = now + ttl  # an older copy in the previous one is shadowed
-            size = len(current)
-            if size >= self._half_entries or size + len(owners) >= self._byte_units:
-                self._rotate()
-        finally:
-            lock.release()
+            if stored in current:
+                current[stored] = now + ttl
+            else:
+                current[stored] = now + ttl  # an older copy in the previous one is shadowed
+                self._added()
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
+        self._forget(key, owner, by_value=True)
+
+    def drop(self, key: str, token: str) -> None:
+        """:meth:`release` the claim whose ``token`` :meth:`hold` returned."""
+        self._forget(key, token, by_value=False)
+
+    def _forget(self, key: str, owner: str, *, by_value: bool) -> None:
         stored = _stored_key(key)
-        held = _stored_key(owner)
         with self._lock:
             owners = self._owners
-            if owners.get(stored) != held:
+            holder = owners.get(stored)
+            if holder is not owner and (not by_value or holder != _stored_key(owner)):
                 return
             del owners[stored]
             self._current.pop(stored, None)
@@ -239,6 +299,25 @@ class MemoryDedupStore:
     async def arelease(self, key: str, owner: str) -> None:
         """:meth:`release` for async callers."""
         self.release(key, owner)
+
+    def _added(self) -> None:
+        # One entry more (a key, an owner, or both: a claim); hold() counts down inline.
+        self._room -= 1
+        if self._room <= 0:
+            self._fill()
+
+    def _fill(self) -> None:
+        # The room ran out: rotate if a bound is reached, then count the room left. A claim adds
+        # a key and an owner, so the byte bound's room is counted in pairs (conservatively).
+        size = len(self._current)
+        if size >= self._half_entries or size + len(self._owners) >= self._byte_units:
+            self._rotate()
+        self._count_room()
+
+    def _count_room(self) -> None:
+        size = len(self._current)
+        left = self._byte_units - size - len(self._owners)
+        self._room = min(self._half_entries - size, (left + 1) // 2)
 
     def _rotate(self) -> None:
         previous = self._previous = self._current

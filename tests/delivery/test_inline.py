@@ -199,3 +199,53 @@ def test_callbacks_cannot_be_deferred() -> None:
     d2 = dispatcher(defer=True)
     assert not d2.register(CARD, lambda e: None).deferred
     assert d2.register(MESSAGE, lambda e: None).deferred
+
+
+@modes
+def test_a_duplicate_arriving_while_the_handler_runs_is_answered_without_it(send: Mode) -> None:
+    d = dispatcher()
+    calls: list[int] = []
+    answers: list[Response] = []
+
+    def handler(event: Event[Any]) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the platform re-pushes while the first delivery is handled
+            answers.append(d.handle(event_request(event_id="ev-during")))
+
+    d.register(MESSAGE, handler)
+    assert send(d, event_request(event_id="ev-during")).status == 200
+    assert [a.status for a in answers] == [200]
+    assert calls == [1]
+    assert send(d, event_request(event_id="ev-during")).status == 200  # done after success
+    assert calls == [1]
+
+
+def test_an_inline_claim_on_the_memory_store_builds_no_owner_token() -> None:
+    d = dispatcher()
+    d.register(MESSAGE, lambda e: None)
+    step = d.prepare(event_request(event_id="ev-token"))
+    assert not isinstance(step, Response)
+    assert d.claims.claim(step) is None
+    assert step.owner is step.dedup_key  # the key itself, compared by identity
+    d.claims.settle(step, ok=True)
+    assert d.handle(event_request(event_id="ev-token")).status == 200
+    assert isinstance(d.dedup, MemoryDedupStore)
+    assert step.dedup_key is not None
+    assert not d.dedup.claim(step.dedup_key, "other", 60)
+
+
+def test_a_deferred_claim_keeps_an_owner_a_copy_of_the_call_can_settle() -> None:
+    # CeleryExecutor settles from a copy of the owner token made in another process: a deferred
+    # call's claim takes an owner compared by value.
+    d = dispatcher()
+    d.register(MESSAGE, lambda e: None, deferred=True)
+    step = d.prepare(event_request(event_id="ev-copy"))
+    assert not isinstance(step, Response)
+    assert d.claims.claim(step) is None
+    assert step.owner is not None
+    assert step.owner != step.dedup_key
+    copy = d.prepare(event_request(event_id="ev-copy"))
+    assert not isinstance(copy, Response)
+    copy.owner = "".join([step.owner[:1], step.owner[1:]])  # equal, not the same object
+    d.claims.settle(copy, ok=False)  # released: the retry is handled
+    assert d.claims.claim(copy) is None

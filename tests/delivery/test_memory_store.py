@@ -301,3 +301,30 @@ def test_owners_of_any_length_settle_their_own_claims_only(owner: str) -> None:
     assert store.claim("k2", owner, 10)
     store.release("k2", "".join([owner[:1], owner[1:]]))
     assert store.claim("k2", "p", 10)
+
+
+@pytest.mark.parametrize("api", ["claim", "hold"])
+def test_claims_in_progress_count_twice_toward_the_byte_bound(api: str) -> None:
+    from lark_events_core.dedup import _DONE_BYTES
+
+    store = MemoryDedupStore(max_bytes=2 * 4 * _DONE_BYTES)  # 4 units per generation
+
+    def take(key: str) -> bool:
+        if api == "hold" and hasattr(store, "hold"):
+            return store.hold(key, 60) is not None
+        return store.claim(key, "owner", 60)
+
+    assert take("a")
+    assert take("b")  # 2 keys and 2 owners reach the bound: a rotation
+    assert len(store) == 2
+    assert not take("a")  # still claimed, in the previous generation
+    assert take("c")  # 1 key and 3 owners: a rotation drops "a" and "b" with their claims
+    assert len(store) == 1
+    assert take("a")
+    assert len(store) == 2
+    store.complete("a", "other", 3600)  # not the owner: nothing is added
+    assert len(store) == 2
+    for key in "defgh":
+        assert take(key)
+    assert len(store) <= 4
+    assert store.approx_bytes <= store.max_bytes
