@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-__all__ = ["Secret"]
+__all__ = ["Secret", "matches_any"]
 
 
 class Secret:
@@ -15,12 +15,15 @@ class Secret:
     Call :meth:`reveal` where the raw value is really needed.
     """
 
-    __slots__ = ("_value",)
+    # ``_encoded``: the value as UTF-8 ("surrogatepass": a lone surrogate is kept, not a crash),
+    # encoded once for the signature and token checks of every request.
+    __slots__ = ("_encoded", "_value")
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError("a secret must be a str")
         self._value = value
+        self._encoded = value.encode("utf-8", "surrogatepass")
 
     def reveal(self) -> str:
         """Return the raw value."""
@@ -29,10 +32,7 @@ class Secret:
     def matches(self, candidate: str) -> bool:
         """Compare with ``candidate`` in constant time."""
         # "surrogatepass": a lone surrogate in untrusted input is a mismatch, never a crash.
-        return hmac.compare_digest(
-            self._value.encode("utf-8", "surrogatepass"),
-            candidate.encode("utf-8", "surrogatepass"),
-        )
+        return hmac.compare_digest(self._encoded, candidate.encode("utf-8", "surrogatepass"))
 
     def __repr__(self) -> str:
         return "Secret('**********')"
@@ -49,3 +49,15 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+def matches_any(secrets: tuple[Secret, ...], candidate: str) -> bool:
+    """Whether ``candidate`` equals any of ``secrets``, each compared in constant time.
+
+    Every secret is compared (no early exit), so the time taken does not depend on which matched.
+    """
+    encoded = candidate.encode("utf-8", "surrogatepass")
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(secret._encoded, encoded)
+    return matched

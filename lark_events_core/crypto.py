@@ -58,29 +58,26 @@ class AESCipher:
         self._algorithm = algorithms.AES(hashlib.sha256(raw.encode("utf-8")).digest())
         self._local = threading.local()
 
-    def _decrypt_blocks(self, raw: bytes) -> bytes:
-        """CBC-decrypt ``iv ++ ciphertext`` with one long-lived decryption context per thread;
-        the result still starts with one block to discard.
+    def _decryptor(self) -> CipherContext:
+        """This thread's long-lived CBC decryption context (made on first use).
 
         Setting up a context costs more than decrypting a whole event, so each thread keeps one
         and never finalises it. In CBC, plaintext block i is D(C[i]) xor C[i-1]: feeding the IV
         as the first "ciphertext" block makes the context chain from it, so every block after
         the first output block is exactly the message's plaintext, whatever the context
         decrypted before. The first output block (the IV decrypted against the previous
-        message's last block) is garbage, and the caller slices it off together with the padding.
+        message's last block) is garbage: :meth:`decrypt_raw` slices it off with the padding.
         """
-        decryptor: CipherContext
-        try:
-            decryptor = self._local.decryptor
-        except AttributeError:
-            decryptor = self._cbc(bytes(_BLOCK)).decryptor()
-            self._local.decryptor = decryptor
-        out = decryptor.update(raw)
-        if len(out) != len(raw):  # never with whole blocks; if it ever were, start afresh
-            del self._local.decryptor
-            fresh = self._cbc(raw[:_BLOCK]).decryptor()
-            return bytes(_BLOCK) + fresh.update(raw[_BLOCK:]) + fresh.finalize()
-        return out
+        decryptor: CipherContext = self._cbc(bytes(_BLOCK)).decryptor()
+        self._local.decryptor = decryptor
+        return decryptor
+
+    def _decrypt_afresh(self, raw: bytes) -> bytes:
+        """``raw`` decrypted with a context of its own, the long-lived one dropped: for the case,
+        never seen with whole blocks, where that context returned fewer bytes than it took."""
+        del self._local.decryptor
+        fresh = self._cbc(raw[:_BLOCK]).decryptor()
+        return bytes(_BLOCK) + fresh.update(raw[_BLOCK:]) + fresh.finalize()
 
     def _cbc(self, iv: bytes) -> Cipher[modes.CBC]:
         """AES-256-CBC with this key from ``iv`` (``cryptography`` imported here, on first use)."""
@@ -104,7 +101,14 @@ class AESCipher:
         size = len(raw)
         if size < 2 * _BLOCK or size % _BLOCK:
             raise DecryptionError("encrypt has an invalid length")
-        padded = self._decrypt_blocks(raw)
+        # The context's first output block is discarded (see _decryptor): one call per request.
+        try:
+            decryptor = self._local.decryptor
+        except AttributeError:
+            decryptor = self._decryptor()
+        padded: bytes = decryptor.update(raw)
+        if len(padded) != size:
+            padded = self._decrypt_afresh(raw)
         pad = padded[-1]
         # The whole padding is compared (in constant time for its length), not just its last byte.
         if not 0 < pad <= _BLOCK or not hmac.compare_digest(padded[-pad:], _PADDING[pad]):

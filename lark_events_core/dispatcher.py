@@ -413,7 +413,9 @@ class Dispatcher(Registrar):
         step = self.prepare(request, card=card)
         if isinstance(step, Response):
             return step
-        return self.run(step)
+        if self.observer is None:  # run(), inline: one call less on every request
+            return self._run(step)
+        return self._observed(step, self._run(step), self.observer)
 
     def run(self, call: HandlerCall) -> Response:
         """Claim, then call the handler (inline, deferred or deadline-guarded), then answer."""
@@ -433,7 +435,11 @@ class Dispatcher(Registrar):
         if handler.callback and self._guard is not None:
             return self._guard.run(call)
         try:
-            result = self._invoke(call)
+            # _invoke() without an observer, inline: one call less on every request.
+            if self.observer is None:
+                result = invoke(call, self.slow_handler_warning)
+            else:
+                result = self._invoke(call)
         except Exception as exc:
             self.claims.settle(call, ok=False)
             return self.finish(call, error=exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 from collections.abc import Callable, Mapping
@@ -636,11 +637,14 @@ def _check_route_argument(arg: Any, *, decorator: str = "") -> None:
 def invoke(call: HandlerCall, slow_after: float | None) -> Any:
     """Call the handler from a thread; warn when it takes longer than ``slow_after`` seconds."""
     handler = call.handler
+    fn = handler.fn
+    if handler.is_async:  # on the background event loop; a sync handler is called right here
+        fn = functools.partial(_invoke.call_sync, fn, True)
     if slow_after is None:
-        return _invoke.call_sync(handler.fn, handler.is_async, call.event)
+        return fn(call.event)
     start = monotonic()
     try:
-        return _invoke.call_sync(handler.fn, handler.is_async, call.event)
+        return fn(call.event)
     finally:
         elapsed = monotonic() - start
         if elapsed > slow_after:

@@ -8,12 +8,22 @@ from typing import Any
 
 from . import _json
 from .events._model import slot_constructor
+from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
 __all__ = ["JSON_CONTENT_TYPE", "CaseInsensitiveHeaders", "Headers", "Request", "Response"]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", JSON_CONTENT_TYPE),)
 _MISSING: Any = object()
+
+
+# The names the core looks up on every request, lower-case → as clients spell them.
+_TITLED: dict[str, str] = {
+    name.lower(): name
+    for name in (HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_NONCE, "X-Tt-Logid", "X-Request-Id")
+}
+# What _case_of() finds of a mapping's names.
+_MIXED, _LOWER, _TITLE = 0, 1, 2
 
 
 class Headers(Mapping[str, str]):
@@ -24,18 +34,30 @@ class Headers(Mapping[str, str]):
     When a name repeats, the first value wins.
     """
 
-    __slots__ = ("_items",)
+    # ``_items`` holds the names lower-case, or, when ``_titled``, as given: all ASCII and in
+    # title case ("X-Lark-Signature"), so that no two are the same but for case and a name is
+    # found as ``name.lower().title()``. Names are not lower-cased one by one when all of them
+    # are already lower-case or in title case: the core reads four headers of a dozen.
+    __slots__ = ("_items", "_titled")
 
     def __init__(self, raw: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
+        self._titled = False
         if raw is None:
             self._items: dict[str, str] = {}
             return
-        if type(raw) is dict:  # the common case: one pass, no list of pairs
-            items = {name.lower(): value for name, value in raw.items()}
-            if len(items) == len(raw):
+        if type(raw) is dict:  # the common case: a copy, unless a name needs lower-casing
+            case = _case_of(raw)
+            if case:
+                self._items = raw.copy()
+                self._titled = case == _TITLE
+                return
+            pairs = list(raw.items())
+        else:
+            pairs = list(raw.items() if isinstance(raw, Mapping) else raw)
+            items = dict(pairs)  # ASGI's names are lower-case: no lower() for them
+            if len(items) == len(pairs) and _case_of(items) == _LOWER:
                 self._items = items
                 return
-        pairs = list(raw.items() if isinstance(raw, Mapping) else raw)
         items = {name.lower(): value for name, value in pairs}
         if len(items) != len(pairs):
             # A name repeats (in any case): rebuild in reverse so that the first value is kept.
@@ -43,18 +65,31 @@ class Headers(Mapping[str, str]):
         self._items = items
 
     def get(self, key: str, default: Any = None) -> Any:
-        # The core asks with lower-case names: one lookup, no lower() (names are stored lowered).
         items = self._items
+        if self._titled:
+            name = _TITLED.get(key)
+            if name is None:
+                lowered = key.lower()
+                if not lowered.isascii():
+                    return default  # every name here is ASCII
+                name = lowered.title()
+            return items.get(name, default)
+        # The core asks with lower-case names: one lookup, no lower() (names are stored lowered).
         value = items.get(key, _MISSING)
         return items.get(key.lower(), default) if value is _MISSING else value
 
     def __getitem__(self, key: str) -> str:
-        return self._items[key.lower()]
+        value: str = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key.lower())
+        return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._items
+        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
 
     def __iter__(self) -> Iterator[str]:
+        if self._titled:
+            return (name.lower() for name in self._items)
         return iter(self._items)
 
     def __len__(self) -> int:
@@ -62,7 +97,25 @@ class Headers(Mapping[str, str]):
 
     def __repr__(self) -> str:
         # Header values can hold signatures; names are enough to debug with.
-        return f"Headers({sorted(self._items)!r})"
+        return f"Headers({sorted(self)!r})"
+
+
+def _case_of(items: dict[str, str]) -> int:
+    """``_LOWER`` or ``_TITLE`` when every name is ASCII and in that case, else ``_MIXED``.
+
+    On the names joined by NULs (uncased: each name is checked alone), as bytes: ``bytes``
+    checks case in ASCII, ``str`` through the Unicode tables, several times slower.
+    """
+    try:
+        joined = "\0".join(items)
+    except TypeError:  # a name that is not a str: the general path says so
+        return _MIXED
+    if not joined.isascii():
+        return _MIXED
+    encoded = joined.encode("ascii")
+    if encoded.islower():
+        return _LOWER
+    return _TITLE if encoded.istitle() else _MIXED
 
 
 class CaseInsensitiveHeaders(Headers):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _json
-from ._secrets import Secret
+from ._secrets import Secret, matches_any
 from .crypto import AESCipher
 from .envelope import CALLBACK_TYPES, Envelope, classify, decode_plaintext, parse_object
 from .errors import (
@@ -81,6 +81,7 @@ _NONCE = HEADER_NONCE.lower()
 # On every request: build these without the frozen __setattr__.
 _parsed = slot_constructor(ParsedRequest)
 _signed = slot_constructor(Signed)
+_UNSIGNED = Signed()  # frozen: one for every unsigned request
 
 
 def check_size_and_method(request: Request, settings: Settings) -> None:
@@ -102,13 +103,13 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
     timestamp = get(_TIMESTAMP)
     nonce = get(_NONCE)
     if signature is None or timestamp is None or nonce is None:
-        return Signed()
-    wanted = settings.encrypt_keys or (card_endpoint and settings.verification_tokens)
-    if not wanted:
-        return Signed()  # nothing to check against (PROTOCOL.md §4: no key, no signature)
+        return _UNSIGNED
+    if not settings.encrypt_keys and not (card_endpoint and settings.verification_tokens):
+        return _UNSIGNED  # nothing to check against (PROTOCOL.md §4: no key, no signature)
     secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
     if secret is not None:
-        _check_timestamp(timestamp, settings)
+        if settings.timestamp_tolerance is not None:
+            _check_timestamp(timestamp, settings)
         return _signed("event", secret)
     if card_endpoint:
         secret = matching_secret(
@@ -120,7 +121,8 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
             legacy_card=True,
         )
         if secret is not None:
-            _check_timestamp(timestamp, settings)
+            if settings.timestamp_tolerance is not None:
+                _check_timestamp(timestamp, settings)
             return _signed("card", secret)
         if not settings.verification_tokens:
             # A legacy card is signed with the verification token, which is not configured:
@@ -208,10 +210,7 @@ def check_token(envelope: Envelope, settings: Settings) -> None:
     token = envelope.token
     if token is None:
         raise AuthenticationError("verification token missing")
-    matched = False
-    for secret in tokens:  # no early exit: the time taken does not depend on which one matched
-        matched |= secret.matches(token)
-    if not matched:
+    if not matches_any(tokens, token):  # each compared, no early exit: see matches_any
         raise AuthenticationError("verification token mismatch")
 
 

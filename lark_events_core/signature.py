@@ -59,17 +59,23 @@ def matching_secret(
     legacy_card: bool = False,
 ) -> Secret | None:
     """The first of ``secrets`` whose signature equals ``signature`` (constant time), or None."""
-    # SHA-1 is what the platform signs legacy card callbacks with; we cannot choose another.
-    new = hashlib.sha1 if legacy_card else hashlib.sha256
     wanted = signature.strip().lower()
     if not wanted.isascii():
         # compare_digest takes ASCII str only; a hex digest never holds anything else.
         wanted = wanted.encode("ascii", "replace").decode("ascii")
-    prefix = timestamp + nonce
+    # As event_signature / card_signature, inline: this runs on every request. "surrogatepass"
+    # as in _prefix; each secret's bytes are encoded once, when the Secret is made.
+    prefix = (timestamp + nonce).encode("utf-8", "surrogatepass")
+    new = _sha1 if legacy_card else _sha256
     for secret in secrets:
-        # As event_signature / card_signature, inline: this runs on every request.
-        digest = new((prefix + secret.reveal()).encode("utf-8", "surrogatepass"))
+        digest = new(prefix + secret._encoded)
         digest.update(body)
         if hmac.compare_digest(digest.hexdigest(), wanted):
             return secret
     return None
+
+
+# Module constants: looked up once, not on every request.
+_sha256 = hashlib.sha256
+# SHA-1 is what the platform signs legacy card callbacks with; we cannot choose another.
+_sha1 = hashlib.sha1

@@ -33,6 +33,94 @@ def test_first_value_of_a_repeated_header_wins() -> None:
     assert len(headers) == 1
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # The spellings a lookup tries (as asked, as clients send it) after the first one...
+        {"X-LARK-SIGNATURE": "first", "X-Lark-Signature": "second"},
+        {"X-Lark-Signature": "first", "x-lark-signature": "second"},
+        {"x-lark-signature": "first", "X-Lark-Signature": "second"},
+        {"X-Lark-Signature": "first", "X-Tt-Logid": "t", "x-lark-signature": "second"},
+        # ... or a name that is the same only once lower-cased (KELVIN SIGN lowers to "k").
+        {"X-Lar\u212a-Signature": "first", "X-Lark-Signature": "second"},
+    ],
+)
+def test_first_value_of_a_name_repeated_in_another_case_in_a_dict_wins(
+    raw: dict[str, str],
+) -> None:
+    headers = Headers(raw)
+    assert headers.get("x-lark-signature") == "first"
+    assert headers["X-Lark-Signature"] == "first"
+    assert len(headers) == len(raw) - 1
+
+
+def test_a_dict_lookup_is_not_fooled_by_names_holding_nul() -> None:
+    raw = {"a\0x-lark-signature": "odd", "X-Lark-Signature": "sig", "x-tt-logid\0b": "odd"}
+    headers = Headers(raw)
+    assert headers.get("x-lark-signature") == "sig"
+    assert headers.get("x-tt-logid") is None
+    assert len(headers) == 3
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"X-Lark-Signature": "sig", "X-Custom-Name": "c", "X-B3-Traceid": "t"},  # title case
+        {"x-lark-signature": "sig", "x-custom-name": "c", "x-b3-traceid": "t"},  # lower case
+        {"X-Lark-Signature": "sig", "X-CUSTOM-NAME": "c", "x-b3-traceid": "t"},  # mixed
+        [("x-lark-signature", "sig"), ("x-custom-name", "c"), ("x-b3-traceid", "t")],  # ASGI
+        [("X-Lark-Signature", "sig"), ("X-Custom-Name", "c"), ("X-B3-Traceid", "t")],
+    ],
+)
+def test_headers_ignore_case_in_every_method_whatever_case_the_names_come_in(
+    raw: dict[str, str] | list[tuple[str, str]],
+) -> None:
+    headers = Headers(raw)
+    for key in ("x-lark-signature", "X-Lark-Signature", "X-LARK-SIGNATURE", "x-LaRk-sIgNaTuRe"):
+        assert headers.get(key) == "sig"
+        assert headers[key] == "sig"
+        assert key in headers
+    assert headers.get("X-Lar\u212a-Signature") == "sig"  # KELVIN SIGN lower-cases to "k"
+    assert headers.get("x-custom-name") == headers.get("X-Custom-NAME") == "c"
+    assert headers.get("x-b3-traceid") == headers.get("X-B3-TraceId") == "t"
+    for absent in ("x-ff", "x-lark", "x-lark-signature-"):
+        assert headers.get(absent) is None
+        assert absent not in headers
+    with pytest.raises(KeyError):
+        headers["x-ff"]
+    assert sorted(headers) == ["x-b3-traceid", "x-custom-name", "x-lark-signature"]
+    assert len(headers) == 3
+    assert dict(headers.items()) == {
+        "x-lark-signature": "sig",
+        "x-custom-name": "c",
+        "x-b3-traceid": "t",
+    }
+
+
+@pytest.mark.parametrize("raw", [{"X-Ff": "v"}, {"x-ff": "v"}, [("x-ff", "v")]])
+def test_a_name_that_only_title_cases_to_a_header_is_not_it(raw: object) -> None:
+    headers = Headers(raw)  # type: ignore[arg-type]
+    assert headers.get("x-ff") == "v"
+    assert headers.get("x-\ufb00") is None  # LATIN SMALL LIGATURE FF title-cases to "Ff"
+    assert headers.get("X-\ufb00") is None
+    assert "x-\ufb00" not in headers
+
+
+def test_headers_of_a_dict_are_a_snapshot() -> None:
+    raw = {"X-Lark-Signature": "sig"}
+    headers = Headers(raw)
+    raw["X-Lark-Signature"] = "changed"
+    raw["X-Tt-Logid"] = "added"
+    assert headers.get("x-lark-signature") == "sig"
+    assert headers.get("x-tt-logid") is None
+
+
+def test_first_value_of_a_name_repeated_in_asgi_pairs_wins() -> None:
+    headers = Headers([("x-tt-logid", "first"), ("x-request-id", "r"), ("x-tt-logid", "second")])
+    assert headers.get("x-tt-logid") == "first"
+    assert len(headers) == 2
+
+
 def test_headers_repr_shows_names_not_values() -> None:
     text = repr(Headers({"X-Lark-Signature": "SECRET-SIGNATURE"}))
     assert "x-lark-signature" in text
