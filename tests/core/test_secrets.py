@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from lark_events_core import ConfigurationError, Dispatcher, Secret, Settings
+from lark_events_core._secrets import matches_any
 from lark_events_core.pipeline import parse_request
 from tests.core.helpers import signed, text_message
 
@@ -31,6 +34,28 @@ def test_secret_reveals_on_request_and_compares() -> None:
     assert hash(secret) == hash(Secret(KEY_MARKER))
     assert bool(secret)
     assert not Secret("")
+
+
+def test_matches_any_compares_every_secret_in_constant_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secrets = (Secret("first"), Secret("second"), Secret("third"))
+    assert matches_any(secrets, "first")
+    assert matches_any(secrets, "third")
+    assert not matches_any(secrets, "fourth")
+    assert not matches_any((), "first")
+    assert not matches_any(secrets, "first\udcff")  # a lone surrogate: a mismatch, no crash
+    assert matches_any((Secret("t\udcff"),), "t\udcff")
+    compared: list[bytes] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append(a)
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert matches_any(secrets, "first")
+    assert compared == [b"first", b"second", b"third"]  # no early exit on the first match
 
 
 def test_secret_refuses_non_strings() -> None:
