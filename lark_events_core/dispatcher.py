@@ -413,9 +413,7 @@ class Dispatcher(Registrar):
         step = self.prepare(request, card=card)
         if isinstance(step, Response):
             return step
-        if self.observer is None:  # run(), inline: one call less on every request
-            return self._run(step)
-        return self._observed(step, self._run(step), self.observer)
+        return self.run(step)
 
     def run(self, call: HandlerCall) -> Response:
         """Claim, then call the handler (inline, deferred or deadline-guarded), then answer."""
@@ -435,11 +433,7 @@ class Dispatcher(Registrar):
         if handler.callback and self._guard is not None:
             return self._guard.run(call)
         try:
-            # _invoke() without an observer, inline: one call less on every request.
-            if self.observer is None:
-                result = invoke(call, self.slow_handler_warning)
-            else:
-                result = self._invoke(call)
+            result = self._invoke(call)
         except Exception as exc:
             self.claims.settle(call, ok=False)
             return self.finish(call, error=exc)
@@ -488,10 +482,7 @@ class Dispatcher(Registrar):
         step = self.prepare(request, card=card)
         if isinstance(step, Response):
             return step
-        observer = self.observer
-        if observer is None:  # run_async's body, one coroutine frame fewer per request
-            return await self._run_async(step)
-        return self._observed(step, await self._run_async(step), observer)
+        return await self.run_async(step)
 
     async def run_async(self, call: HandlerCall) -> Response:
         """The awaitable twin of :meth:`run`."""

@@ -108,8 +108,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
         return _UNSIGNED  # nothing to check against (PROTOCOL.md §4: no key, no signature)
     secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
     if secret is not None:
-        if settings.timestamp_tolerance is not None:
-            _check_timestamp(timestamp, settings)
+        _check_timestamp(timestamp, settings)
         return _signed("event", secret)
     if card_endpoint:
         secret = matching_secret(
@@ -121,8 +120,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
             legacy_card=True,
         )
         if secret is not None:
-            if settings.timestamp_tolerance is not None:
-                _check_timestamp(timestamp, settings)
+            _check_timestamp(timestamp, settings)
             return _signed("card", secret)
         if not settings.verification_tokens:
             # A legacy card is signed with the verification token, which is not configured:
