@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable, Generator
 from time import perf_counter
 from typing import Any, TypeVar
 
-from ._log import logger
+from ._log import logger, safe
 
-__all__ = ["BLOCKING_WARNING", "watch"]
+__all__ = ["BLOCKING_WARNING", "held_loop", "watch"]
 
 T = TypeVar("T")
 
@@ -46,19 +46,41 @@ def _name(fn: Callable[..., Any]) -> str:
     return f"{module}.{qualname}"
 
 
+def _first(name: str) -> bool:
+    """Whether ``name`` is named now for the first time: each is named once per process."""
+    with _lock:
+        if name in _warned:
+            return False
+        _warned.add(name)
+        return True
+
+
 def _blocked(fn: Callable[..., Any], seconds: float) -> None:
     name = _name(fn)
     with _lock, contextlib.suppress(TypeError):
         _calls[fn] = -(2**62)  # named once: never watched again
-    with _lock:
-        if name in _warned:
-            return
-        _warned.add(name)
+    if not _first(name):
+        return
     logger.warning(
         "async handler %s blocked the event loop for %.2f s without awaiting: every other "
         "request on this loop waited. Await non-blocking calls, wrap blocking ones in "
         "asyncio.to_thread(...), or make the handler a plain def (it then runs in a thread)",
         name,
+        seconds,
+    )
+
+
+def held_loop(event_type: str, seconds: float) -> None:
+    """Name, once per event type, the sync ``blocking=False`` handler that held the loop for
+    ``seconds`` (the caller compares them with :data:`BLOCKING_WARNING`)."""
+    # A space never occurs in the module-qualified names _blocked() records: no clash.
+    if not _first(f"blocking=False {event_type}"):  # registered types only: a bounded set
+        return
+    logger.warning(
+        "the sync handler for %s, registered with blocking=False, held the event loop for "
+        "%.2f s: every other request on this loop waited. Drop blocking=False (it then runs in "
+        "a worker thread) or make it async def",
+        safe(event_type),
         seconds,
     )
 

@@ -681,23 +681,7 @@ def _on_loop(call: HandlerCall, slow_after: float | None) -> Any:
         elapsed = monotonic() - start
         limit = _blocking.BLOCKING_WARNING
         if limit is not None and elapsed > limit:
-            _warn_blocked(call.handler, elapsed)
-
-
-def _warn_blocked(handler: Handler, elapsed: float) -> None:
-    if handler.event_type in _BLOCKED:  # registered types only: a bounded set
-        return
-    _BLOCKED.add(handler.event_type)
-    logger.warning(
-        "the sync handler for %s, registered with blocking=False, held the event loop for "
-        "%.2f s: every other request on this loop waited. Drop blocking=False (it then runs in "
-        "a worker thread) or make it async def",
-        safe(handler.event_type),
-        elapsed,
-    )
-
-
-_BLOCKED: set[str] = set()
+            _blocking.held_loop(call.handler.event_type, elapsed)
 
 
 def _warn_slow(call: HandlerCall, elapsed: float) -> None:

@@ -119,11 +119,11 @@ def test_a_route_on_the_same_type_makes_its_calls_hop_again() -> None:
 def test_holding_the_loop_is_named_in_one_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from lark_events_core import handlers
+    from lark_events_core import blocking, handlers
 
     ticks = iter(range(0, 1000, 1))  # a clock that advances one second per reading
     monkeypatch.setattr(handlers, "monotonic", lambda: float(next(ticks)))
-    monkeypatch.setattr(handlers, "_BLOCKED", set())  # named once per type and process
+    monkeypatch.setattr(blocking, "_warned", set())  # named once per type and process
     d = dispatcher(slow_handler_warning=None)
     d.on(MESSAGE_TYPE, lambda e: None, blocking=False)
 
