@@ -263,10 +263,9 @@ class MemoryDedupStore:
                 if expiry > now:  # our claim expired and another delivery took over
                     owners[stored] = holder  # it will settle
                     return
-            if stored in current:
-                current[stored] = now + ttl
-            else:
-                current[stored] = now + ttl  # an older copy in the previous one is shadowed
+            new = stored not in current
+            current[stored] = now + ttl  # an older copy in the previous one is shadowed
+            if new:
                 self._added()
 
     def release(self, key: str, owner: str) -> None:

@@ -168,7 +168,8 @@ class Request:
         path: str = "/",
     ) -> Request:
         """Build a request from any header mapping or sequence of pairs."""
-        hdrs = headers if type(headers) is Headers else Headers(headers)
+        # Any Headers is kept as it is: a view (CaseInsensitiveHeaders, a WSGI environ's) stays one.
+        hdrs = headers if isinstance(headers, Headers) else Headers(headers)
         if cls is Request:  # every request: fill the slots without the frozen __setattr__
             return _new_request(method.upper(), hdrs, body, path)
         return cls(method.upper(), hdrs, body, path)

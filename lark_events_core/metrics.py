@@ -146,6 +146,9 @@ _SPECS: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
 )
 
 
+_HISTOGRAMS = frozenset(spec[0] for spec in _SPECS if spec[1] == "histogram")
+
+
 def _multiprocess() -> bool:
     """Whether prometheus_client keeps its values in files (its own test, in ``values``)."""
     return "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ
@@ -233,7 +236,7 @@ class _LocalMetrics(Collector):
             with self.lock:
                 value = values.get(labels)
                 if value is None:
-                    kind = _Buckets if name in ("handler_seconds", "answer_seconds") else _Value
+                    kind = _Buckets if name in _HISTOGRAMS else _Value
                     value = values[labels] = kind(self.lock)
         return value
 

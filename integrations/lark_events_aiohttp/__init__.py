@@ -24,7 +24,6 @@ from typing import Any
 
 from lark_events_core import Dispatcher, Request, Response, _extras
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
-from lark_events_core.events._model import slot_constructor
 from lark_events_core.http import CaseInsensitiveHeaders
 
 try:
@@ -47,10 +46,9 @@ AiohttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
 # Per request: the core's default headers as a ready CIMultiDict (aiohttp copies one in C; a
-# tuple of pairs it builds up in Python), and the request without the frozen __setattr__s.
+# tuple of pairs it builds up in Python).
 _JSON_HEADERS = Response(200, b"").headers
 _WEB_JSON_HEADERS = CIMultiDict(_JSON_HEADERS)
-_new_request = slot_constructor(Request)
 
 
 def _web_response(response: Response, *extra: tuple[str, str]) -> web.Response:
@@ -105,7 +103,7 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
                 return reply
             # A view over aiohttp's case-insensitive headers, not a copy of all of them.
             headers = CaseInsensitiveHeaders(request.headers)
-            core_request = _new_request("POST", headers, body, request.path)
+            core_request = Request.build("POST", headers, body, request.path)
             return _web_response(await dispatcher.handle_async(core_request, card=card))
         except (ClientPayloadError, HttpProcessingError, ConnectionError, IncompleteReadError):
             logger.info("request body ended early or was malformed")
