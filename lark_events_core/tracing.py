@@ -134,9 +134,11 @@ class TracingObserver(Observer):
         parent: trace.Span = token  # type: ignore[assignment]  # what event_received returned
         if parent is None:
             return None
-        under = trace.set_span_in_context(parent)  # the current context, with the event span
         if not parent.is_recording():
-            return None, context.attach(under)
+            if not parent.get_span_context().is_valid:
+                return None  # a tracer's INVALID_SPAN: no trace to keep, the caller's stays
+            return None, context.attach(trace.set_span_in_context(parent))
+        under = trace.set_span_in_context(parent)  # the current context, with the event span
         tracer = self._live or self.tracer  # set: the event span was recorded
         span = tracer.start_span(
             f"lark.handler {event.type}", context=under, attributes=_MODES[deferred]

@@ -200,3 +200,30 @@ def test_a_sampled_out_event_sends_flag_00_to_celery_and_the_worker_records_noth
     (user,) = seen
     assert f"{user.trace_id:032x}" == TRACE_ID
     assert not user.trace_flags.sampled
+
+
+class _InvalidTracer(trace.Tracer):
+    """A tracer handing out the API's INVALID_SPAN (no trace id) for every span."""
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return trace.INVALID_SPAN
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return trace.use_span(trace.INVALID_SPAN)
+
+
+class _InvalidProvider(trace.TracerProvider):
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _InvalidTracer()
+
+
+def test_an_event_span_without_a_trace_leaves_the_callers_span_current(
+    exporter: InMemorySpanExporter,
+) -> None:
+    dispatcher = Dispatcher(KEY, TOKEN, observers=[TracingObserver(_InvalidProvider())])
+    seen: list[trace.Span] = []
+    dispatcher.on(MESSAGE, lambda event: seen.append(trace.get_current_span()))
+    server = _provider(exporter).get_tracer("framework").start_span("server")
+    with trace.use_span(server, end_on_exit=True):
+        assert dispatcher.handle(event_request(MESSAGE, "ev-invalid")).status == 200
+    assert seen == [server]  # not hidden behind the event's span, which has no trace
