@@ -13,7 +13,9 @@ Only ``opentelemetry-api`` is needed here; the application installs and configur
 Until it does (no global tracer provider set: the API's no-op tracer), and for a provider whose
 tracers are no-ops (``NoOpTracerProvider``, ``OTEL_SDK_DISABLED``), an event costs one attribute
 read and nothing else: no span, not even the API's no-op one. A sampled-out event costs the
-sampler's decision (one unrecorded span) and nothing more: no child span, no context change.
+sampler's decision (one unrecorded span), made current around each handler attempt so that the
+handler's own spans join the event's trace and its decision, and nothing more: no child span, no
+attribute set after the start, no event.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ if TYPE_CHECKING:
 
     from .events.base import Event
 
-    #: An attempt in progress: its span, and the token restoring the context it replaced.
-    _Attempt = tuple[trace.Span, Token[context.Context]]
+    #: An attempt in progress: its span (``None``: the event is sampled out, none was made), and
+    #: the token restoring the context it replaced.
+    _Attempt = tuple[trace.Span | None, Token[context.Context]]
 
 __all__ = ["TracingObserver"]
 
@@ -122,11 +125,19 @@ class TracingObserver(Observer):
     def handler_started(self, event: Event[Any], *, deferred: bool, token: object) -> object:
         """Start the attempt's span, a child of the event's span, and make it current in the
         thread or task that runs the handler: the handler's own spans (a database call, an
-        instrumented HTTP client) become its children. Nothing is done when the event's span
-        is not recorded (sampled out, or the API's no-op tracer)."""
+        instrumented HTTP client) become its children.
+
+        When the event's span is not recorded (sampled out), no attempt span is made: the
+        event's unrecorded span is made current instead, so that the handler's spans keep its
+        trace id and its sampled-out flag (``ParentBased`` samplers drop them, as they would
+        have dropped the attempt's span). Nothing at all with no span (no tracer records)."""
         parent: trace.Span = token  # type: ignore[assignment]  # what event_received returned
-        if parent is None or not parent.is_recording():
+        if parent is None:
             return None
+        if not parent.is_recording():
+            if not parent.get_span_context().is_valid:
+                return None  # a tracer's INVALID_SPAN: no trace to keep, the caller's stays
+            return None, context.attach(trace.set_span_in_context(parent))
         under = trace.set_span_in_context(parent)  # the current context, with the event span
         tracer = self._live or self.tracer  # set: the event span was recorded
         span = tracer.start_span(
@@ -152,6 +163,8 @@ class TracingObserver(Observer):
         attempt: _Attempt = token  # type: ignore[assignment]  # what handler_started returned
         span, attached = attempt
         context.detach(attached)
+        if span is None:
+            return  # the event was sampled out: its unrecorded span was current, nothing else
         if error is not None:
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))

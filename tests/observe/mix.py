@@ -48,6 +48,36 @@ def register(dispatcher: Dispatcher) -> None:
     dispatcher.on("app_ticket", ok, deferred=True)
 
 
+MESSAGE = "im.message.receive_v1"
+CARD = "card.action.trigger"
+
+#: (caller, handler, mode): every place a handler attempt runs.
+#: - inline: the caller's thread or task; a sync handler under an async caller in a worker
+#:   thread, an async one under a sync caller on the background loop;
+#: - pool: the dispatcher's own handler threads (``handler_threads=``);
+#: - deferred: the thread pool (sync callers) or an asyncio task (async callers);
+#: - guarded: a callback under a deadline, on the callback pool or in a task of its own.
+CASES = [
+    (caller, handler, mode)
+    for mode in ("inline", "pool", "deferred", "guarded")
+    for caller in ("sync", "async")
+    for handler in ("sync", "async")
+    if not (mode == "pool" and (caller, handler) != ("async", "sync"))
+]
+
+
+def dispatcher_for_mode(mode: str, observer: Observer) -> tuple[Dispatcher, str]:
+    """A dispatcher whose handler attempts run where ``mode`` (of :data:`CASES`) says, and the
+    event type to register (a card callback for ``guarded``; register it ``deferred`` for
+    ``deferred``)."""
+    options: dict[str, Any] = {"observers": [observer]}
+    if mode == "pool":
+        options["handler_threads"] = 2
+    if mode == "guarded":
+        options["callback_deadline"] = 30.0
+    return Dispatcher(KEY, TOKEN, **options), CARD if mode == "guarded" else MESSAGE
+
+
 def handle_and_drain(
     dispatcher: Dispatcher, request: Request, caller: str, check: Callable[[], None] | None = None
 ) -> int:

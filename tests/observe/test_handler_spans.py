@@ -15,16 +15,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import StatusCode
 
 from lark_events_core import Dispatcher, Event
 from lark_events_core.tracing import TracingObserver
 
-from .mix import KEY, TOKEN, event_request, handle_and_drain
+from .mix import CASES, KEY, MESSAGE, TOKEN, dispatcher_for_mode, event_request, handle_and_drain
 
-MESSAGE = "im.message.receive_v1"
-CARD = "card.action.trigger"
 USER = "user db"
 
 
@@ -77,21 +74,6 @@ def _assert_nested(spans: list[ReadableSpan], mode: str, event_type: str = MESSA
     assert attempt.attributes["lark.handler.mode"] == mode
 
 
-#: (caller, handler, mode): every place a handler attempt runs.
-#: - inline: the caller's thread or task; a sync handler under an async caller in a worker
-#:   thread, an async one under a sync caller on the background loop;
-#: - pool: the dispatcher's own handler threads (``handler_threads=``);
-#: - deferred: the thread pool (sync callers) or an asyncio task (async callers);
-#: - guarded: a callback under a deadline, on the callback pool or in a task of its own.
-CASES = [
-    (caller, handler, mode)
-    for mode in ("inline", "pool", "deferred", "guarded")
-    for caller in ("sync", "async")
-    for handler in ("sync", "async")
-    if not (mode == "pool" and (caller, handler) != ("async", "sync"))
-]
-
-
 @pytest.mark.parametrize(("caller", "handler", "mode"), CASES)
 def test_a_handlers_own_span_is_a_child_of_its_attempt_span(
     provider: TracerProvider,
@@ -100,13 +82,7 @@ def test_a_handlers_own_span_is_a_child_of_its_attempt_span(
     handler: str,
     mode: str,
 ) -> None:
-    options: dict[str, Any] = {"observers": [TracingObserver(provider)]}
-    if mode == "pool":
-        options["handler_threads"] = 2
-    if mode == "guarded":
-        options["callback_deadline"] = 30.0
-    dispatcher = Dispatcher(KEY, TOKEN, **options)
-    event_type = CARD if mode == "guarded" else MESSAGE
+    dispatcher, event_type = dispatcher_for_mode(mode, TracingObserver(provider))
     fn = _handler(provider, handler == "async")
     dispatcher.on(event_type, fn, deferred=mode == "deferred")
     request = event_request(event_type, f"ev-{caller}-{handler}-{mode}")
@@ -175,20 +151,6 @@ def test_under_a_server_span_the_event_span_is_its_child_and_the_user_span_is_ou
     assert event.parent is not None
     assert event.parent.span_id == server.context.span_id
     _assert_nested([s for s in spans if s is not server], "inline")
-
-
-def test_an_unrecorded_event_makes_no_context_current(exporter: InMemorySpanExporter) -> None:
-    # Sampled out: no attempt span, and the handler runs in the caller's context unchanged.
-    sampled_out = TracerProvider(sampler=ALWAYS_OFF)
-    sampled_out.add_span_processor(SimpleSpanProcessor(exporter))
-    seen: list[object] = []
-    dispatcher = Dispatcher(KEY, TOKEN, observers=[TracingObserver(sampled_out)])
-    dispatcher.on(MESSAGE, lambda event: seen.append(trace.get_current_span()))
-    server = TracerProvider().get_tracer("framework").start_span("server")
-    with trace.use_span(server, end_on_exit=True):
-        assert dispatcher.handle(event_request(MESSAGE, "ev-sampled-out")).status == 200
-    assert seen == [server]
-    assert list(exporter.get_finished_spans()) == []
 
 
 def test_the_long_connections_handlers_spans_nest_under_their_attempt(
