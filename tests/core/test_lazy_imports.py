@@ -85,3 +85,30 @@ def test_import_loads_neither_cryptography_nor_logging_nor_the_rarely_used_modul
     assert toast_module == "lark_events_core.results"
     # An encrypt key builds its cipher with the dispatcher: cryptography loads then, not later.
     assert "cryptography" in after_dispatcher
+
+
+# orjson (the ``fast`` extra) imports dataclasses itself; blocked here, as an install without
+# the extra has it. Request, Response, Settings, Handler and ParsedRequest are frozen Structs.
+# (Registering a handler loads routing, whose classes are still dataclasses.)
+NO_DATACLASSES_PROBE = """
+import json, sys
+sys.modules["orjson"] = None  # import orjson raises ImportError: the stdlib backend
+import lark_events_core
+from lark_events_core import Dispatcher, Request, Response, Settings
+after_import = "dataclasses" in sys.modules
+d = Dispatcher("k", "t")
+Request.build("POST", {}, b"{}")
+Response.json(200, {})
+print(json.dumps([after_import, "dataclasses" in sys.modules, lark_events_core._json.BACKEND]))
+"""
+
+
+def test_import_and_a_dispatcher_load_no_dataclasses_without_orjson() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", NO_DATACLASSES_PROBE],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert json.loads(out) == [False, False, "json"]
