@@ -51,13 +51,19 @@ def test_import_and_a_sync_handler_load_no_asyncio_but_an_async_handler_still_wo
 
 # Loaded on first use, not by ``import lark_events_core`` (the import-time budget, issue 16):
 # cryptography when a cipher is built, logging with the first log line or ``ctx.logger``, the
-# result builders and health checks when a handler or a probe uses them.
+# result builders and health checks when a handler or a probe uses them, the hand-written
+# event models with the first lookup of one of them (``MODELS[type]`` or an attribute).
+HAND_WRITTEN_MODELS = tuple(
+    f"lark_events_core.events.{name}"
+    for name in ("_application", "_contact", "_im", "cards", "common", "v1")
+)
 NOT_AT_IMPORT = (
     "cryptography",
     "logging",
     "traceback",
     "lark_events_core.results",
     "lark_events_core.health",
+    *HAND_WRITTEN_MODELS,
     *LAZY,
 )
 
