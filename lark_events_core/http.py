@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from . import _json
-from .events._model import slot_constructor
 from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
 __all__ = ["JSON_CONTENT_TYPE", "CaseInsensitiveHeaders", "Headers", "Request", "Response"]
@@ -150,8 +150,9 @@ class CaseInsensitiveHeaders(Headers):
         return f"CaseInsensitiveHeaders({sorted(self)!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+# Frozen Structs, not dataclasses: the same fields, equality, hash and immutability, built in C
+# (no dataclasses import, no generated code at import) and constructed without a __setattr__.
+class Request(msgspec.Struct, frozen=True):
     """A raw HTTP request as the core sees it: no framework objects, body as received."""
 
     method: str
@@ -170,8 +171,6 @@ class Request:
         """Build a request from any header mapping or sequence of pairs."""
         # Any Headers is kept as it is: a view (CaseInsensitiveHeaders, a WSGI environ's) stays one.
         hdrs = headers if isinstance(headers, Headers) else Headers(headers)
-        if cls is Request:  # every request: fill the slots without the frozen __setattr__
-            return _new_request(method.upper(), hdrs, body, path)
         return cls(method.upper(), hdrs, body, path)
 
     @property
@@ -185,16 +184,12 @@ class Request:
         return f"Request(method={self.method!r}, path={self.path!r}, body=<{len(self.body)} bytes>)"
 
 
-_new_request = slot_constructor(Request)
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(msgspec.Struct, frozen=True):
     """What an adapter writes back: a status, JSON body bytes and headers."""
 
     status: int
     body: bytes
-    headers: tuple[tuple[str, str], ...] = field(default=_JSON_HEADERS)
+    headers: tuple[tuple[str, str], ...] = _JSON_HEADERS
 
     @classmethod
     def json(cls, status: int, payload: Mapping[str, Any]) -> Response:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from . import _json
 from ._secrets import Secret, matches_any
@@ -24,7 +25,7 @@ from .errors import (
     MethodNotAllowed,
     PayloadTooLarge,
 )
-from .events._model import slot_constructor
+from .events._model import hiding_repr
 from .events.base import Kind
 from .http import Request
 from .settings import SecretInput, Settings
@@ -54,23 +55,25 @@ class EncryptKeyMissing(ConfigurationError):
     """An encrypted body arrived but no Encrypt Key is configured (500: fix the configuration)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Signed:
+class Signed(msgspec.Struct, frozen=True):
     """Which scheme and secret a request's signature matched; ``None`` fields: unsigned."""
 
     # "event" (SHA-256, Encrypt Key), "card" (SHA-1, token), or "unchecked" (card endpoint,
     # no token configured: a legacy card signature that cannot be checked).
     scheme: str | None = None
-    secret: Secret | None = field(default=None, repr=False)
+    secret: Secret | None = None
+
+    __repr__ = hiding_repr("secret")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedRequest:
+class ParsedRequest(msgspec.Struct, frozen=True):
     """An authenticated, decrypted, classified request: what Go's ``ParseReq`` returns and more."""
 
     envelope: Envelope
-    plaintext: bytes = field(repr=False)  # holds the token and user data
+    plaintext: bytes  # holds the token and user data: not in the repr
     request_id: str | None = None
+
+    __repr__ = hiding_repr("plaintext")
 
 
 # Lower-case header names: every Headers implementation looks these up without lower().
@@ -78,9 +81,6 @@ _SIGNATURE = HEADER_SIGNATURE.lower()
 _TIMESTAMP = HEADER_TIMESTAMP.lower()
 _NONCE = HEADER_NONCE.lower()
 
-# On every request: build these without the frozen __setattr__.
-_parsed = slot_constructor(ParsedRequest)
-_signed = slot_constructor(Signed)
 _UNSIGNED = Signed()  # frozen: one for every unsigned request
 
 
@@ -109,7 +109,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
     secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
     if secret is not None:
         _check_timestamp(timestamp, settings)
-        return _signed("event", secret)
+        return Signed("event", secret)
     if card_endpoint:
         secret = matching_secret(
             signature,
@@ -121,7 +121,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
         )
         if secret is not None:
             _check_timestamp(timestamp, settings)
-            return _signed("card", secret)
+            return Signed("card", secret)
         if not settings.verification_tokens:
             # A legacy card is signed with the verification token, which is not configured:
             # its signature cannot be checked (§5). Only a legacy card may pass like this.
@@ -261,7 +261,7 @@ def parse_request(
         envelope = classify(decoded, card_endpoint=card_endpoint, callback_types=callback_types)
     _require_signature(envelope, settings, signed)
     check_token(envelope, settings)
-    return _parsed(envelope, plaintext, request.request_id)
+    return ParsedRequest(envelope, plaintext, request.request_id)
 
 
 def challenge_body(envelope: Envelope) -> bytes:

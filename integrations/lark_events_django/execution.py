@@ -24,12 +24,12 @@ For threads you start yourself, wrap the work in :func:`closing_old_connections`
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import msgspec
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import close_old_connections
 
@@ -107,18 +107,18 @@ def _adapted(
 
 def _for_sync(handler: Handler) -> Handler:
     fn = async_to_sync(handler.fn) if handler.is_async else handler.fn
-    return dataclasses.replace(handler, fn=_outside_requests_closing(fn), is_async=False)
+    return msgspec.structs.replace(handler, fn=_outside_requests_closing(fn), is_async=False)
 
 
 def _for_async(handler: Handler) -> Handler:
     if not handler.is_async:
         fn = sync_to_async(closing_old_connections(handler.fn), thread_sensitive=False)
-        return dataclasses.replace(handler, fn=fn, is_async=True)
+        return msgspec.structs.replace(handler, fn=fn, is_async=True)
     if handler.deferred or handler.callback:  # may run after the request is over
         # Still awaited on the server's loop, but from a worker thread that async_to_sync holds:
         # the handler's sync_to_async ORM calls run in that thread, which closes them after.
         worker = closing_old_connections(async_to_sync(handler.fn))
-        return dataclasses.replace(handler, fn=sync_to_async(worker, thread_sensitive=False))
+        return msgspec.structs.replace(handler, fn=sync_to_async(worker, thread_sensitive=False))
     return handler
 
 

@@ -11,34 +11,64 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._application import BotMenuClicked, MenuOperator
-from ._contact import Avatar, User, UserCreated, UserStatus
-from ._im import (
-    BotAddedToChat,
-    BotRemovedFromChat,
-    ChatI18nNames,
-    Mention,
-    Message,
-    MessageRead,
-    MessageReader,
-    MessageReceive,
-    MessageSender,
-)
 from ._index import INDEX
 from ._model import from_dict
 from .base import Event, EventHeader, Kind
-from .cards import (
-    CallbackContext,
-    CallbackOperator,
-    CardAction,
-    CardActionTrigger,
-    LegacyCardAction,
-    UrlPreviewGet,
-)
-from .common import UserId
-from .v1 import AppTicket, MessageV1
+
+if TYPE_CHECKING:
+    from ._application import BotMenuClicked, MenuOperator
+    from ._contact import Avatar, User, UserCreated, UserStatus
+    from ._im import (
+        BotAddedToChat,
+        BotRemovedFromChat,
+        ChatI18nNames,
+        Mention,
+        Message,
+        MessageRead,
+        MessageReader,
+        MessageReceive,
+        MessageSender,
+    )
+    from .cards import (
+        CallbackContext,
+        CallbackOperator,
+        CardAction,
+        CardActionTrigger,
+        LegacyCardAction,
+        UrlPreviewGet,
+    )
+    from .common import UserId
+    from .v1 import AppTicket, MessageV1
+
+# The hand-written models are imported on first use too (PEP 562 for these names, MODELS for
+# their event types): an app that handles only cards never builds the message models.
+_LAZY_BY_MODULE = {
+    "_application": "BotMenuClicked MenuOperator",
+    "_contact": "Avatar User UserCreated UserStatus",
+    "_im": "BotAddedToChat BotRemovedFromChat ChatI18nNames Mention Message MessageRead "
+    "MessageReader MessageReceive MessageSender",
+    "cards": "CallbackContext CallbackOperator CardAction CardActionTrigger LegacyCardAction "
+    "UrlPreviewGet",
+    "common": "UserId",
+    "v1": "AppTicket MessageV1",
+}
+_LAZY = {name: module for module, names in _LAZY_BY_MODULE.items() for name in names.split()}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "LEGACY_CARD_TYPE",
@@ -111,20 +141,22 @@ class ModelRegistry(Mapping[str, type[Any]]):
         return f"<ModelRegistry of {len(self)} event types>"
 
 
+# The hand-written models' event types → their class (its module is in _LAZY).
+_HAND_WRITTEN = {
+    "im.message.receive_v1": "MessageReceive",
+    "im.message.message_read_v1": "MessageRead",
+    "im.chat.member.bot.added_v1": "BotAddedToChat",
+    "im.chat.member.bot.deleted_v1": "BotRemovedFromChat",
+    "contact.user.created_v3": "UserCreated",
+    "application.bot.menu_v6": "BotMenuClicked",
+    "card.action.trigger": "CardActionTrigger",
+    "url.preview.get": "UrlPreviewGet",
+    "message": "MessageV1",
+    "app_ticket": "AppTicket",
+    LEGACY_CARD_TYPE: "LegacyCardAction",
+}
+
 #: Every event type with a typed model → its model (a read-only mapping).
 MODELS: Mapping[str, type[Any]] = ModelRegistry(
-    {
-        "im.message.receive_v1": MessageReceive,
-        "im.message.message_read_v1": MessageRead,
-        "im.chat.member.bot.added_v1": BotAddedToChat,
-        "im.chat.member.bot.deleted_v1": BotRemovedFromChat,
-        "contact.user.created_v3": UserCreated,
-        "application.bot.menu_v6": BotMenuClicked,
-        "card.action.trigger": CardActionTrigger,
-        "url.preview.get": UrlPreviewGet,
-        "message": MessageV1,
-        "app_ticket": AppTicket,
-        LEGACY_CARD_TYPE: LegacyCardAction,
-    },
-    INDEX,
+    {}, {**{t: (_LAZY[name], name) for t, name in _HAND_WRITTEN.items()}, **INDEX}
 )

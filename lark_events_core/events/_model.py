@@ -18,8 +18,8 @@ the same object. Anything it refuses (a field of the wrong type, a number for a 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -56,7 +56,11 @@ def from_dict(cls: type[T], data: Any) -> T:
 
 def is_model(cls: Any) -> bool:
     """Whether ``cls`` is a model class :func:`from_dict` builds (a Struct or a dataclass)."""
-    return isinstance(cls, type) and (issubclass(cls, _Struct) or dataclasses.is_dataclass(cls))
+    if not isinstance(cls, type):
+        return False
+    # No class is a dataclass before dataclasses is imported: importing the package does not.
+    dataclasses = sys.modules.get("dataclasses")
+    return issubclass(cls, _Struct) or (dataclasses is not None and dataclasses.is_dataclass(cls))
 
 
 def hiding_repr(*hidden: str) -> Callable[[Any], str]:
@@ -93,6 +97,8 @@ def _model_fields(cls: type[Any]) -> tuple[_Field, ...]:
             )
             for f in msgspec.structs.fields(cls)
         )
+    import dataclasses  # loaded already: cls is a dataclass
+
     hints = typing.get_type_hints(cls)
     return tuple(
         _Field(
@@ -298,23 +304,3 @@ def _make_builder(cls: type[Any]) -> Callable[[Any], Any]:
     exec("\n".join(lines), namespace)  # noqa: S102 - our own generated code, as dataclasses does
     built: Callable[[Any], Any] = namespace["build"]
     return built
-
-
-def slot_constructor(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen, slotted dataclass without ``__post_init__``.
-
-    Every field must be passed. It fills the slots directly: on a hot path, the frozen
-    ``__setattr__`` that the generated ``__init__`` goes through costs a call per field.
-    """
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    if not _all_slots(cls, names) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} is not a slotted dataclass without __post_init__")
-    namespace: dict[str, Any] = {"cls": cls, "new": object.__new__}
-    lines = [f"def make({', '.join(names)}):", "    obj = new(cls)"]
-    for i, name in enumerate(names):
-        namespace[f"S{i}"] = cls.__dict__[name].__set__
-        lines.append(f"    S{i}(obj, {name})")
-    lines.append("    return obj")
-    exec("\n".join(lines), namespace)  # noqa: S102 - our own generated code
-    make: Callable[..., T] = namespace["make"]
-    return make

@@ -51,13 +51,19 @@ def test_import_and_a_sync_handler_load_no_asyncio_but_an_async_handler_still_wo
 
 # Loaded on first use, not by ``import lark_events_core`` (the import-time budget, issue 16):
 # cryptography when a cipher is built, logging with the first log line or ``ctx.logger``, the
-# result builders and health checks when a handler or a probe uses them.
+# result builders and health checks when a handler or a probe uses them, the hand-written
+# event models with the first lookup of one of them (``MODELS[type]`` or an attribute).
+HAND_WRITTEN_MODELS = tuple(
+    f"lark_events_core.events.{name}"
+    for name in ("_application", "_contact", "_im", "cards", "common", "v1")
+)
 NOT_AT_IMPORT = (
     "cryptography",
     "logging",
     "traceback",
     "lark_events_core.results",
     "lark_events_core.health",
+    *HAND_WRITTEN_MODELS,
     *LAZY,
 )
 
@@ -85,3 +91,30 @@ def test_import_loads_neither_cryptography_nor_logging_nor_the_rarely_used_modul
     assert toast_module == "lark_events_core.results"
     # An encrypt key builds its cipher with the dispatcher: cryptography loads then, not later.
     assert "cryptography" in after_dispatcher
+
+
+# orjson (the ``fast`` extra) imports dataclasses itself; blocked here, as an install without
+# the extra has it. Request, Response, Settings, Handler and ParsedRequest are frozen Structs.
+# (Registering a handler loads routing, whose classes are still dataclasses.)
+NO_DATACLASSES_PROBE = """
+import json, sys
+sys.modules["orjson"] = None  # import orjson raises ImportError: the stdlib backend
+import lark_events_core
+from lark_events_core import Dispatcher, Request, Response, Settings
+after_import = "dataclasses" in sys.modules
+d = Dispatcher("k", "t")
+Request.build("POST", {}, b"{}")
+Response.json(200, {})
+print(json.dumps([after_import, "dataclasses" in sys.modules, lark_events_core._json.BACKEND]))
+"""
+
+
+def test_import_and_a_dispatcher_load_no_dataclasses_without_orjson() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", NO_DATACLASSES_PROBE],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert json.loads(out) == [False, False, "json"]

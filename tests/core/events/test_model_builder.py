@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -13,7 +12,6 @@ import msgspec
 import pytest
 
 from lark_events_core.events import Event, from_dict
-from lark_events_core.events._model import slot_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +153,6 @@ def test_recursive_models() -> None:
 def test_built_models_stay_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         from_dict(Outer, {}).flag = True  # type: ignore[misc]
-
-
-def test_slot_constructor_fills_every_field_positionally() -> None:
-    make = slot_constructor(Inner)
-    assert make("n", 2) == Inner("n", 2)
-    with pytest.raises(TypeError):
-        slot_constructor(NotSlotted)
-    if sys.version_info >= (3, 11):
-        with pytest.raises(TypeError):
-            slot_constructor(Child)  # the base's field is not a slot of Child itself
-    else:  # 3.10's dataclass re-declares the base's slots in Child: filling them is right there
-        assert slot_constructor(Child)("x", "y") == Child("x", "y")
 
 
 class SInner(msgspec.Struct, frozen=True):

@@ -14,12 +14,12 @@ import gc
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import psycopg
 import pytest
 from django.conf import settings
+from msgspec.structs import replace
 
 from lark_events_core.testing import make_event, sign_event
 from tests.support.services import service_url
