@@ -170,7 +170,12 @@ class Request(msgspec.Struct, frozen=True):
     ) -> Request:
         """Build a request from any header mapping or sequence of pairs."""
         # Any Headers is kept as it is: a view (CaseInsensitiveHeaders, a WSGI environ's) stays one.
-        hdrs = headers if isinstance(headers, Headers) else Headers(headers)
+        # A dict (the common case) is never one: no isinstance, a Python-level ABC check.
+        hdrs = (
+            headers
+            if type(headers) is not dict and isinstance(headers, Headers)
+            else Headers(headers)
+        )
         return cls(method.upper(), hdrs, body, path)
 
     @property
