@@ -131,6 +131,18 @@ def _configure(mode: str) -> list[Any]:
         view = floor_crypto if mode == "floor+crypto-wsgi" else afloor_crypto
         return [path(PATH.lstrip("/"), view)]
 
+    if mode == "lark-shell-wsgi":  # the adapter over a dispatcher that answers at once
+        from lark_events_core import HandlerCall, Request, Response
+
+        success = Response(200, body)
+
+        class Shell(Dispatcher):
+            def prepare(self, request: Request, *, card: bool = False) -> Response | HandlerCall:
+                return success
+
+        shell = Shell(verification_token=VERIFICATION_TOKEN)
+        return [path(PATH.lstrip("/"), make_sync_view(shell))]
+
     dispatcher = Dispatcher(encrypt_key=ENCRYPT_KEY, verification_token=VERIFICATION_TOKEN)
     if mode == "lark-async":
 
@@ -153,7 +165,7 @@ def _configure(mode: str) -> list[Any]:
 
 if __name__ != "__main__" and os.environ.get(MODE_ENV):
     urlpatterns = _configure(os.environ[MODE_ENV])
-    if os.environ[MODE_ENV] in ("floor-wsgi", "floor+crypto-wsgi", "lark-wsgi"):
+    if os.environ[MODE_ENV] in ("floor-wsgi", "floor+crypto-wsgi", "lark-wsgi", "lark-shell-wsgi"):
         from django.core.wsgi import get_wsgi_application
 
         application: Any = get_wsgi_application()

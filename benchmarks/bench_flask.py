@@ -48,8 +48,9 @@ VERIFICATION_TOKEN = "bench_token"
 PATH = "/webhook/event"
 MODES = ("floor", "floor+crypto", "lark", "lark-oapi")
 #: Extra modes for diagnosis (``--extra lark-shell``): the adapter over a dispatcher that answers
-#: at once, i.e. the Flask side alone without any core work.
-EXTRA_MODES = ("lark-shell",)
+#: at once, i.e. the Flask side alone without any core work; ``lark-ext``: ``lark`` set up through
+#: the ``LarkEvents`` extension (its app-level hooks included) instead of ``make_blueprint``.
+EXTRA_MODES = ("lark-shell", "lark-ext")
 SUCCESS = b'{"msg":"success"}'
 
 
@@ -92,6 +93,25 @@ def create_app(mode: str) -> Any:
             return None
 
         app.register_blueprint(make_blueprint(dispatcher, event_path=PATH, card_path=None))
+        return app
+
+    if mode == "lark-ext":
+        from lark_events_flask import LarkEvents
+
+        from lark_events_core import Event
+
+        app.config.update(
+            LARK_ENCRYPT_KEY=ENCRYPT_KEY,
+            LARK_VERIFICATION_TOKEN=VERIFICATION_TOKEN,
+            LARK_EVENTS_EVENT_PATH=PATH,
+            LARK_EVENTS_CARD_PATH=None,
+        )
+        extension = LarkEvents(app)
+
+        @extension.on("im.message.receive_v1")
+        def on_ext_message(event: Event[Any]) -> None:
+            return None
+
         return app
 
     if mode == "lark-shell":

@@ -33,13 +33,24 @@ import msgspec
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import close_old_connections
 
-from lark_events_core import Handler, HandlerCall
+from lark_events_core import Dispatcher, Handler, HandlerCall, Response
 
-__all__ = ["RequestThread", "closing_old_connections", "for_async_view", "for_sync_view"]
+__all__ = [
+    "RequestThread",
+    "closing_old_connections",
+    "for_async_view",
+    "for_sync_view",
+    "run_in_request",
+]
 
 R = TypeVar("R")
 
-_local = threading.local()
+
+class _Local(threading.local):
+    in_request = False  # the default of every thread: no getattr(..., default) per call
+
+
+_local = _Local()
 _cache_lock = threading.Lock()
 # id(handler) -> (handler, adapted): the handler is kept, so its id cannot be reused meanwhile.
 _sync_cache: dict[int, tuple[Handler, Handler]] = {}
@@ -53,7 +64,7 @@ class RequestThread:
     __slots__ = ("_previous",)
 
     def __enter__(self) -> None:
-        self._previous = getattr(_local, "in_request", False)
+        self._previous = _local.in_request
         _local.in_request = True
 
     def __exit__(self, *exc: object) -> None:
@@ -84,7 +95,7 @@ def _outside_requests_closing(fn: Callable[[Any], R]) -> Callable[[Any], R]:
 
     @functools.wraps(fn)
     def wrapper(event: Any) -> R:
-        if getattr(_local, "in_request", False):
+        if _local.in_request:
             return fn(event)  # Django's request cycle closes this thread's connections
         return closing(event)
 
@@ -133,3 +144,15 @@ def for_async_view(call: HandlerCall) -> HandlerCall:
     """``call`` (fresh from ``prepare``) adapted in place for an async view."""
     call.handler = _adapted(_async_cache, call.handler, _for_async)
     return call
+
+
+def run_in_request(dispatcher: Dispatcher, call: HandlerCall) -> Response:
+    """Run ``call`` (fresh from ``prepare``) for a sync view: :func:`for_sync_view` and
+    ``dispatcher.run`` inside ``with RequestThread():``, without the context manager's object."""
+    call.handler = _adapted(_sync_cache, call.handler, _for_sync)
+    previous = _local.in_request
+    _local.in_request = True
+    try:
+        return dispatcher.run(call)
+    finally:
+        _local.in_request = previous

@@ -204,7 +204,8 @@ def _first_request_check(app: Flask, bp: Blueprint, seen: Mapping[str, Any]) -> 
 
     Registered by ``init_app``, it runs before the hook of a ``CSRFProtect`` set up afterwards,
     so the blueprint is exempted in time; and ``app.config`` values set after ``init_app`` (which
-    the endpoints never see) are named in one warning.
+    the endpoints never see) are named in one warning. Then it takes itself off the app's hooks,
+    so that later requests do not pay for it.
     """
     done = False
 
@@ -213,6 +214,9 @@ def _first_request_check(app: Flask, bp: Blueprint, seen: Mapping[str, Any]) -> 
         if done:
             return
         done = True
+        hooks = app.before_request_funcs.get(None)
+        if hooks is not None and check in hooks:  # a new list: Flask may be iterating the old one
+            app.before_request_funcs[None] = [hook for hook in hooks if hook is not check]
         _exempt_from_csrf(app, bp)
         changed = sorted(k for k, v in _snapshot(app.config, seen).items() if seen[k] != v)
         if changed:

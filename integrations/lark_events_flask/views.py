@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from flask import Flask, current_app, request
+from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
-from flask import current_app, request
 
 from lark_events_core import Dispatcher, Request, Response
 from lark_events_core.errors import MethodNotAllowed, RequestError
@@ -23,12 +24,13 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
 
 
-def to_flask(response: Response) -> FlaskResponse:
+def to_flask(response: Response, app: Flask | None = None) -> FlaskResponse:
     """The core's response as the app's response class (status, JSON body, headers)."""
-    out: FlaskResponse = current_app.response_class(
+    target = current_app if app is None else app
+    out: FlaskResponse = target.response_class(
         response.body, status=response.status, content_type=JSON_CONTENT_TYPE
     )
-    for name, value in response.headers:
+    for name, value in response.headers:  # none on the success answer
         if name.lower() != "content-type":
             out.headers[name] = value
     return out
@@ -39,16 +41,20 @@ def make_view(dispatcher: Dispatcher, *, card: bool = False) -> Callable[[], Fla
 
     Route it for :data:`METHODS` with ``provide_automatic_options=False``; :func:`make_blueprint`
     does that for you. The body limit is the dispatcher's ``max_body_bytes``, or Flask's
-    ``MAX_CONTENT_LENGTH`` when that is smaller.
+    ``MAX_CONTENT_LENGTH`` (or the request's ``max_content_length``) when that is smaller.
     """
     limit = dispatcher.settings.max_body_bytes
 
     def lark_events_view() -> FlaskResponse:
+        app: Flask | None = None
         try:
-            environ = request.environ
+            # One context lookup each for the app and the request, not one per attribute.
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            req: FlaskRequest = request._get_current_object()  # type: ignore[attr-defined]
+            environ = req.environ
             if environ.get("REQUEST_METHOD") != "POST":
-                return to_flask(error_response(MethodNotAllowed()))
-            flask_limit = request.max_content_length
+                return to_flask(error_response(MethodNotAllowed()), app)
+            flask_limit = req.max_content_length
             try:
                 # From the WSGI input: 413 from Content-Length before reading; a chunked body
                 # (the server sets wsgi.input_terminated) is read up to the limit and no further.
@@ -56,12 +62,12 @@ def make_view(dispatcher: Dispatcher, *, card: bool = False) -> Callable[[], Fla
                     environ, limit if flask_limit is None else min(limit, flask_limit)
                 )
             except RequestError as exc:
-                return to_flask(error_response(exc))
+                return to_flask(error_response(exc), app)
             headers = headers_from_environ(environ)
             core_request = Request("POST", headers, body, environ.get("PATH_INFO") or "/")
-            return to_flask(dispatcher.handle(core_request, card=card))
+            return to_flask(dispatcher.handle(core_request, card=card), app)
         except Exception:
             logger.exception("unexpected error while handling a Lark request")
-            return to_flask(_INTERNAL_ERROR)
+            return to_flask(_INTERNAL_ERROR, app)
 
     return lark_events_view

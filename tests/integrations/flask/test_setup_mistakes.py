@@ -119,3 +119,20 @@ def test_the_no_key_warning_is_printed_once() -> None:
     )
     assert result.stderr.count("anyone who knows the URL can post events") == 1, result.stderr
     assert result.stderr.count("LARK_ENCRYPT_KEY set after LarkEvents.init_app") == 1
+
+
+def test_the_first_request_check_leaves_the_hooks_after_the_first_request() -> None:
+    app = _app()
+    seen: list[str] = []
+    LarkEvents(app)
+
+    @app.before_request
+    def app_hook() -> None:
+        seen.append("app hook")
+
+    before = list(app.before_request_funcs[None])
+    assert len(before) == 2
+    assert _event_status(app)[0] == 200
+    assert app.before_request_funcs[None] == before[1:]  # only the app's own hook is left
+    assert _event_status(app)[0] == 200
+    assert seen == ["app hook", "app hook"]  # the app's hook ran on both requests
