@@ -33,15 +33,9 @@ import msgspec
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import close_old_connections
 
-from lark_events_core import Dispatcher, Handler, HandlerCall, Response
+from lark_events_core import Handler, HandlerCall
 
-__all__ = [
-    "RequestThread",
-    "closing_old_connections",
-    "for_async_view",
-    "for_sync_view",
-    "run_in_request",
-]
+__all__ = ["RequestThread", "closing_old_connections", "for_async_view", "for_sync_view"]
 
 R = TypeVar("R")
 
@@ -144,15 +138,3 @@ def for_async_view(call: HandlerCall) -> HandlerCall:
     """``call`` (fresh from ``prepare``) adapted in place for an async view."""
     call.handler = _adapted(_async_cache, call.handler, _for_async)
     return call
-
-
-def run_in_request(dispatcher: Dispatcher, call: HandlerCall) -> Response:
-    """Run ``call`` (fresh from ``prepare``) for a sync view: :func:`for_sync_view` and
-    ``dispatcher.run`` inside ``with RequestThread():``, without the context manager's object."""
-    call.handler = _adapted(_sync_cache, call.handler, _for_sync)
-    previous = _local.in_request
-    _local.in_request = True
-    try:
-        return dispatcher.run(call)
-    finally:
-        _local.in_request = previous

@@ -33,7 +33,7 @@ from lark_events_core.http import JSON_CONTENT_TYPE
 from lark_events_core.wsgi import EnvironHeaders, read_environ_body
 
 from . import conf
-from .execution import for_async_view, run_in_request
+from .execution import RequestThread, for_async_view, for_sync_view
 
 __all__ = [
     "async_lark_card_view",
@@ -57,10 +57,9 @@ DispatcherSource = Dispatcher | Callable[[], Dispatcher] | None
 def to_django(response: Response, extra: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
     """The core's response as a Django response (always JSON)."""
     out = HttpResponse(response.body, status=response.status, content_type=JSON_CONTENT_TYPE)
-    if response.headers or extra:  # none on the success answer
-        for name, value in (*response.headers, *extra):
-            if name.lower() != "content-type":
-                out[name] = value
+    for name, value in (*response.headers, *extra):
+        if name.lower() != "content-type":
+            out[name] = value
     return out
 
 
@@ -73,10 +72,7 @@ def read_request(request: HttpRequest, max_body_bytes: int) -> Request | HttpRes
     """The core's request, or the 405/413/400 answer given before (or instead of) the body."""
     if request.method != "POST":
         return _error(MethodNotAllowed())
-    meta = request.META
-    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower() and isinstance(
-        request, WSGIRequest
-    ):
+    if isinstance(request, WSGIRequest) and _chunked(request):
         # Django reads a body without Content-Length as empty; the WSGI server (gunicorn sets
         # wsgi.input_terminated) can give its end, so read it up to the limit and no further.
         try:
@@ -84,7 +80,7 @@ def read_request(request: HttpRequest, max_body_bytes: int) -> Request | HttpRes
         except RequestError as exc:
             return _error(exc)
         return _core_request(request, body)
-    length = meta.get("CONTENT_LENGTH") or "0"
+    length = request.META.get("CONTENT_LENGTH") or "0"
     try:
         declared = int(length)
     except ValueError:
@@ -102,6 +98,10 @@ def read_request(request: HttpRequest, max_body_bytes: int) -> Request | HttpRes
     return _core_request(request, body)
 
 
+def _chunked(request: HttpRequest) -> bool:
+    return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 def _body_limit(max_body_bytes: int) -> int:
     django_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return max_body_bytes if django_limit is None else min(max_body_bytes, django_limit)
@@ -111,10 +111,6 @@ def _core_request(request: HttpRequest, body: bytes) -> Request:
     # A view over META (WSGI environ names, under ASGI too), read on demand: the core reads a
     # handful of headers, so copying all of them costs more than it serves.
     return Request("POST", EnvironHeaders(request.META), body, request.path)
-
-
-def _fixed(dispatcher: DispatcherSource) -> Dispatcher | None:
-    return dispatcher if isinstance(dispatcher, Dispatcher) else None
 
 
 def _resolver(dispatcher: DispatcherSource) -> Callable[[], Dispatcher]:
@@ -144,10 +140,9 @@ def _exempt(view: Callable[..., Any], card: bool, get: Callable[[], Dispatcher])
 def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -> SyncView:
     """A sync view (for WSGI) serving ``dispatcher`` (default: the one built from settings)."""
     get = _resolver(dispatcher)
-    fixed = _fixed(dispatcher)  # a given dispatcher: no lookup per request
 
     def lark_view(request: HttpRequest) -> HttpResponse:
-        disp = fixed if fixed is not None else _get_or_none(get)
+        disp = _get_or_none(get)
         if disp is None:
             return to_django(INTERNAL_ERROR)
         req = read_request(request, disp.settings.max_body_bytes)
@@ -156,7 +151,8 @@ def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -
         step = disp.prepare(req, card=card)
         if isinstance(step, Response):
             return to_django(step)
-        return to_django(run_in_request(disp, step))
+        with RequestThread():
+            return to_django(disp.run(for_sync_view(step)))
 
     _exempt(lark_view, card, get)
     return lark_view
@@ -165,10 +161,9 @@ def make_sync_view(dispatcher: DispatcherSource = None, *, card: bool = False) -
 def make_async_view(dispatcher: DispatcherSource = None, *, card: bool = False) -> AsyncView:
     """An async view (for ASGI); sync handlers run in a worker thread, never on the loop."""
     get = _resolver(dispatcher)
-    fixed = _fixed(dispatcher)
 
     async def lark_view(request: HttpRequest) -> HttpResponse:
-        disp = fixed if fixed is not None else _get_or_none(get)
+        disp = _get_or_none(get)
         if disp is None:
             return to_django(INTERNAL_ERROR)
         req = read_request(request, disp.settings.max_body_bytes)
