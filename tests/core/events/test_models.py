@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from lark_events_core import MODELS, Event
+from lark_events_core import MODELS, Event, events
 from lark_events_core.events import (
     AppTicket,
     BotAddedToChat,
@@ -131,6 +134,30 @@ def test_every_listed_type_has_a_frozen_struct_model() -> None:
     for model in MODELS.values():
         assert issubclass(model, msgspec.Struct)
         assert model.__struct_config__.frozen
+
+
+def test_the_lazy_model_names_agree_with_all_and_the_type_checking_imports() -> None:
+    """The hand-written models are listed three times in ``events/__init__.py`` (the imports
+    mypy reads, the table ``__getattr__`` loads from, ``__all__``): they must name the same
+    classes, each found at run time in the module the imports name."""
+    source = Path(events.__file__).read_text()
+    block = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == events._LAZY
+    assert set(imported) <= set(events.__all__)
+    for name, module in imported.items():
+        value = getattr(events, name)
+        assert value is getattr(importlib.import_module(f"lark_events_core.events.{module}"), name)
+    assert {name for name in events.__all__ if not hasattr(events, name)} == set()
 
 
 def test_message_receive_model_and_text_content() -> None:
