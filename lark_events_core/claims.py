@@ -109,9 +109,10 @@ class Claims:
         #: methods directly, with no coroutine object and no thread hop.
         self.inline = getattr(store, "nonblocking", False) is True
         # The in-memory store itself (not a subclass, whose methods may differ): a call that is
-        # not deferred claims with hold() and settles with finish()/drop(), its token compared by
-        # identity, so none is built. A deferred call may be settled by another process
-        # (CeleryExecutor) from a copy of its token: it takes an owner compared by value.
+        # not deferred claims with hold() and settles with finish()/drop(), its token (a float
+        # hold() makes) compared by identity, so no owner string is built. A deferred call may be
+        # settled by another process (CeleryExecutor) from a copy of its token: it takes an owner
+        # compared by value.
         self._local: MemoryDedupStore | None = store if type(store) is MemoryDedupStore else None
 
     def key(self, event: Event[Any]) -> str | None:
@@ -140,13 +141,13 @@ class Claims:
         if key is None or store is None:
             return None
         local = self._local
+        owner: str | float | None
         try:
             if local is not None and not call.handler.deferred:
-                owner = local.hold(key, self.claim_ttl)  # no token to build
+                owner = local.hold(key, self.claim_ttl)  # no owner to build: a token
             else:
-                owner = _new_owner()
-                if not store.claim(key, owner, self.claim_ttl):
-                    owner = None
+                given = _new_owner()
+                owner = given if store.claim(key, given, self.claim_ttl) else None
         except Exception:
             return self.failed(call, "claim")
         if owner is None:
@@ -215,10 +216,11 @@ class Claims:
                     local.finish(key, owner, self.done_ttl)
                 else:
                     local.drop(key, owner)
-            elif ok:
-                store.complete(key, owner, self.done_ttl)
-            else:
-                store.release(key, owner)
+            elif isinstance(owner, str):  # claimed with claim(): an owner compared by value
+                if ok:
+                    store.complete(key, owner, self.done_ttl)
+                else:
+                    store.release(key, owner)
         except Exception:
             self.failed(call, "complete" if ok else "release")
 

@@ -74,11 +74,12 @@ _KEY_CHARS = 64
 # What one entry holds at most, in bytes of real memory (pymalloc hands out 16-byte multiples):
 # its key (an ASCII str of at most 64 characters: 113 bytes, a 128-byte block; a digest: 49, a
 # 64-byte block), its expiry (a float: 24, a 32-byte block) and its dict slot (at most 60 bytes
-# per key held, just after the dict has grown: 64). A claim in progress adds its owner (kept
-# like a key: 128) and its slot in the owners' dict (64).
+# per key held, just after the dict has grown: 64). A claim by an owner given by value adds the
+# owner (kept like a key: 128) and its slot in the owners' dict (64); a claim by hold() has no
+# owner: its expiry is its token.
 # tests/delivery/test_memory_store.py checks both against tracemalloc, from above and below.
 _DONE_BYTES = 128 + 32 + 64
-_CLAIM_BYTES = 128 + 64  # on top of _DONE_BYTES, while the key is claimed
+_CLAIM_BYTES = 128 + 64  # on top of _DONE_BYTES, while the key is claimed by an owner
 
 _Key = str | bytes
 
@@ -101,9 +102,10 @@ class MemoryDedupStore:
 
     A key longer than 64 characters, or not ASCII, is kept as a fixed-size digest (16 bytes of
     BLAKE2b), so an entry costs at most the same whatever the key's length: the byte bound is one
-    of real memory. Every entry is a str or bytes key and a float expiry (claimed or done), and
-    the owners of claims in progress are in a dict of their own: objects and dicts the garbage
-    collector never tracks, so a store of any size adds nothing to a collection.
+    of real memory. Every entry is a str or bytes key and a float: a done key's expiry, or a
+    claim's expiry negated (``clock`` must return seconds >= 0, as ``time.monotonic`` does); the
+    owners of claims made with :meth:`claim` are in a dict of their own. Objects and dicts the
+    garbage collector never tracks, so a store of any size adds nothing to a collection.
 
     Entries live in two generations of plain dicts: new entries go to the current one; when it
     holds half the entry or byte bound it becomes the previous one and the old previous one is
@@ -139,12 +141,14 @@ class MemoryDedupStore:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._half_entries = max(1, max_entries // 2)
-        # The byte bound in units of a done entry; a claim counts once more (its owner), and
+        # The byte bound in units of a done entry; a claim with an owner counts once more, and
         # _CLAIM_BYTES <= _DONE_BYTES, so current + owners below this is half the bytes at most.
         self._byte_units = max(1, max_bytes // 2 // _DONE_BYTES)
         self._now = time.monotonic if clock is None else clock
-        # key -> expiry of its claim or of its done mark; the current generation shadows the
-        # previous one. A key is claimed exactly when it has an owner in _owners.
+        # key -> the expiry of its done mark (> 0), or of its claim negated (< 0); the current
+        # generation shadows the previous one. A claim made by claim() has its owner in _owners;
+        # one made by hold() has none: the negated expiry itself (a float object made for that
+        # claim) is its token, compared by identity.
         self._current: dict[_Key, float] = {}
         self._previous: dict[_Key, float] = {}
         self._owners: dict[_Key, _Key] = {}
@@ -163,129 +167,131 @@ class MemoryDedupStore:
         return len(self) * _DONE_BYTES + len(self._owners) * _CLAIM_BYTES
 
     # hold() and finish() run once per event each: their common case (a short ASCII key, new,
-    # then settled by the caller that holds it) takes the fewest steps; every other case goes
+    # then settled by the caller that holds it, still in the current generation) takes one dict
+    # operation or two under the lock and builds nothing but the token; every other case goes
     # through _take(), _done() and _forget(), which claim(), complete() and release() call too.
     # The lock is taken with acquire/release (cheaper than ``with``).
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
         held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
-        return self._take(_stored_key(key), owner, held, ttl) is not None
+        return self._take(_stored_key(key), -(self._now() + ttl), held) is not None
 
-    def hold(self, key: str, ttl: float) -> str | None:
+    def hold(self, key: str, ttl: float) -> float | None:
         """Claim ``key`` like :meth:`claim` for a caller in this process, with no owner to build.
 
-        Returns the claim's token, or ``None`` when ``key`` is claimed or done. The token is
-        ``key`` itself (a new string when ``key`` is kept as a digest) and is compared by
-        identity: settle the claim with :meth:`finish` or :meth:`drop`, passing that very object.
-        So ``key`` must be a string made for this delivery (as the dispatcher builds one per
-        event), never one shared with another (an interned literal): those would be one owner.
+        Returns the claim's token, or ``None`` when ``key`` is claimed or done. The token is a
+        float made for this claim (its expiry, negated), compared by identity: settle the claim
+        with :meth:`finish` or :meth:`drop`, passing that very object.
         """
+        token = -(self._now() + ttl)
         if len(key) > _KEY_CHARS or not key.isascii():
-            stored = _digest(key)
-            token = "~" + stored.hex()  # a new object, so its identity is this claim's
-            return self._take(stored, token, token, ttl)
-        expiry = self._now() + ttl
+            return self._take(_digest(key), token, None)
         lock = self._lock
         lock.acquire()
         try:
             current = self._current
-            found = current.setdefault(key, expiry)
-            if found is expiry and key not in self._previous:  # new: the common case
-                self._owners[key] = key
-                room = self._room - 1
-                self._room = room
-                if room <= 0:
-                    self._fill()
-                return key
-            if found is expiry:
+            if current.setdefault(key, token) is token:
+                if key not in self._previous:  # new: the common case
+                    room = self._room - 1
+                    self._room = room
+                    if room <= 0:
+                        self._fill()
+                    return token
                 del current[key]  # as it was, for _take() to decide
         finally:
             lock.release()
-        return self._take(key, key, key, ttl)
+        return self._take(key, token, None)
 
-    def _take(self, stored: _Key, token: str, held: _Key, ttl: float) -> str | None:
+    def _take(self, stored: _Key, token: float, held: _Key | None) -> float | None:
+        # ``token`` is the new claim's value (its expiry negated); ``held`` its owner (None: the
+        # token is, for hold()). A claim and a done mark are live while abs(value) > now.
         now = self._now()
-        expiry = now + ttl
         with self._lock:
             current = self._current
-            found = current.setdefault(stored, expiry)
-            if found is expiry:  # a new key in the current generation
+            found = current.setdefault(stored, token)
+            if found is token:  # a new key in the current generation
                 older = self._previous.get(stored)
-                if older is not None and older > now:
+                if older is not None and abs(older) > now:
                     del current[stored]  # still live in the previous generation
                     return None
-            elif found > now:
+            elif abs(found) > now:
                 return None
             else:
-                current[stored] = expiry  # expired: taken over
-            self._owners[stored] = held
+                current[stored] = token  # expired: taken over
+            owners = self._owners
+            if held is None:
+                owners.pop(stored, None)  # taken over from an owner: its claim is gone
+            else:
+                owners[stored] = held
             self._added()
             return token
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
-        self._done(_stored_key(key), owner, ttl, by_value=True)
+        held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
+        self._done(_stored_key(key), None, held, self._now() + ttl)
 
-    def finish(self, key: str, token: str, ttl: float) -> None:
+    def finish(self, key: str, token: object, ttl: float) -> None:
         """:meth:`complete` the claim whose ``token`` :meth:`hold` returned."""
-        if token is key:  # a short ASCII key, kept as it is
-            expiry = self._now() + ttl
-            lock = self._lock
-            lock.acquire()
-            try:
-                owners = self._owners
-                current = self._current
-                if owners.get(key) is key and key in current:  # still ours, not rotated
-                    del owners[key]
-                    current[key] = expiry
-                    return
-            finally:
-                lock.release()
-        self._done(_stored_key(key), token, ttl, by_value=False)
+        expiry = self._now() + ttl
+        lock = self._lock
+        lock.acquire()
+        try:
+            current = self._current
+            # Only this claim's token is this object (never a key kept as a digest: those are
+            # bytes); ``()`` as the default, so that no token matches a missing key.
+            if current.get(key, ()) is token:  # still ours, in the current generation
+                current[key] = expiry
+                return
+        finally:
+            lock.release()
+        self._done(_stored_key(key), token, None, expiry)
 
-    def _done(self, stored: _Key, owner: str, ttl: float, *, by_value: bool) -> None:
+    def _done(self, stored: _Key, token: object, held: _Key | None, expiry: float) -> None:
+        # The caller's claim is ``token`` (from hold(), compared by identity) or has the owner
+        # ``held`` (compared by value). Another caller's live claim is left for it to settle.
         now = self._now()
         with self._lock:
-            owners = self._owners
-            holder = owners.pop(stored, None)
             current = self._current
-            # The owner is only put in its kept form, and compared by value, when the caller
-            # passed an owner (not a token) that is not the very object kept.
-            if (
-                holder is not None
-                and holder is not owner
-                and (not by_value or holder != _stored_key(owner))
-            ):
-                expiry = current.get(stored)
-                if expiry is None:
-                    expiry = self._previous.get(stored, now)
-                if expiry > now:  # our claim expired and another delivery took over
-                    owners[stored] = holder  # it will settle
-                    return
+            value = current.get(stored)
+            if value is None:
+                value = self._previous.get(stored)
+            owners = self._owners
+            holder = owners.get(stored)
+            ours = holder is not None and holder == held if held is not None else value is token
+            if not ours and value is not None and value < 0 and -value > now:
+                return  # our claim expired and another delivery took over: it will settle
+            if holder is not None:
+                del owners[stored]
             new = stored not in current
-            current[stored] = now + ttl  # an older copy in the previous one is shadowed
+            current[stored] = expiry  # an older copy in the previous one is shadowed
             if new:
                 self._added()
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
-        self._forget(key, owner, by_value=True)
+        held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
+        self._forget(_stored_key(key), None, held)
 
-    def drop(self, key: str, token: str) -> None:
+    def drop(self, key: str, token: object) -> None:
         """:meth:`release` the claim whose ``token`` :meth:`hold` returned."""
-        self._forget(key, token, by_value=False)
+        self._forget(_stored_key(key), token, None)
 
-    def _forget(self, key: str, owner: str, *, by_value: bool) -> None:
-        stored = _stored_key(key)
+    def _forget(self, stored: _Key, token: object, held: _Key | None) -> None:
         with self._lock:
             owners = self._owners
-            holder = owners.get(stored)
-            if holder is not owner and (not by_value or holder != _stored_key(owner)):
-                return
-            del owners[stored]
-            self._current.pop(stored, None)
-            self._previous.pop(stored, None)
+            current = self._current
+            previous = self._previous
+            if token is None:
+                holder = owners.get(stored)
+                if holder is None or holder != held:
+                    return
+                del owners[stored]
+            elif current.get(stored, previous.get(stored)) is not token:
+                return  # not this claim (done, released, or taken over)
+            current.pop(stored, None)
+            previous.pop(stored, None)
 
     async def aclaim(self, key: str, owner: str, ttl: float) -> bool:
         """:meth:`claim` for async callers (no I/O, so no thread hop)."""

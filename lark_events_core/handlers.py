@@ -61,7 +61,8 @@ class Handler(msgspec.Struct, frozen=True):
 class HandlerCall(msgspec.Struct, eq=False):
     """One handler call prepared by :meth:`Dispatcher.prepare`: the handler, its event, its key.
 
-    ``owner`` is the token of the deduplication claim this call holds (``None``: no claim).
+    ``owner`` is the token of the deduplication claim this call holds (``None``: no claim): an
+    owner string, or the float ``MemoryDedupStore.hold()`` returned for a call that is not deferred.
     ``trace``, ``started``, ``outcome`` and ``queued`` are observer bookkeeping (:mod:`.observe`):
     the observer's token, the start time, an outcome decided before the answer (``duplicate``),
     and whether this process counted it as queued.
@@ -72,7 +73,7 @@ class HandlerCall(msgspec.Struct, eq=False):
     handler: Handler
     event: Event[Any]
     dedup_key: str | None = None
-    owner: str | None = None
+    owner: str | float | None = None
     trace: object = None
     started: float = 0.0
     outcome: str | None = None
