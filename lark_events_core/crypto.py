@@ -28,6 +28,10 @@ __all__ = ["AESCipher", "b64decode_strict", "decrypt", "encrypt"]
 _BLOCK = 16
 # PKCS#7 padding of n bytes is n copies of the byte n (1 ≤ n ≤ 16): one table lookup per message.
 _PADDING = tuple(bytes([n]) * n for n in range(_BLOCK + 1))
+# What a last byte says the padding is, for every byte: None where that is not a valid padding.
+_PADDING_OF: tuple[bytes | None, ...] = (None, *_PADDING[1:], *(None,) * (255 - _BLOCK))
+_MIN_SIZE = 2 * _BLOCK  # the IV and at least one block
+_compare_digest = hmac.compare_digest
 
 b64decode_strict: Callable[[str | bytes], bytes]
 """Decode standard base64, refusing any character outside the alphabet and bad padding."""
@@ -99,7 +103,7 @@ class AESCipher:
     def decrypt_raw(self, raw: bytes) -> bytes:
         """Decrypt ``iv ++ ciphertext`` (the ``encrypt`` value already base64-decoded)."""
         size = len(raw)
-        if size < 2 * _BLOCK or size % _BLOCK:
+        if size < _MIN_SIZE or size % _BLOCK:
             raise DecryptionError("encrypt has an invalid length")
         # The context's first output block is discarded (see _decryptor): one call per request.
         try:
@@ -110,8 +114,9 @@ class AESCipher:
         if len(padded) != size:
             padded = self._decrypt_afresh(raw)
         pad = padded[-1]
+        expected = _PADDING_OF[pad]
         # The whole padding is compared (in constant time for its length), not just its last byte.
-        if not 0 < pad <= _BLOCK or not hmac.compare_digest(padded[-pad:], _PADDING[pad]):
+        if expected is None or not _compare_digest(padded[-pad:], expected):
             raise DecryptionError()
         return padded[_BLOCK:-pad]
 

@@ -22,8 +22,6 @@ _TITLED: dict[str, str] = {
     name.lower(): name
     for name in (HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_NONCE, "X-Tt-Logid", "X-Request-Id")
 }
-# What _case_of() finds of a mapping's names.
-_MIXED, _LOWER, _TITLE = 0, 1, 2
 
 
 class Headers(Mapping[str, str]):
@@ -45,19 +43,25 @@ class Headers(Mapping[str, str]):
         if raw is None:
             self._items: dict[str, str] = {}
             return
+        pairs: list[tuple[str, str]] | None = None
         if type(raw) is dict:  # the common case: a copy, unless a name needs lower-casing
-            case = _case_of(raw)
-            if case:
-                self._items = raw.copy()
-                self._titled = case == _TITLE
-                return
-            pairs = list(raw.items())
+            items = raw
         else:
             pairs = list(raw.items() if isinstance(raw, Mapping) else raw)
             items = dict(pairs)  # ASGI's names are lower-case: no lower() for them
-            if len(items) == len(pairs) and _case_of(items) == _LOWER:
-                self._items = items
-                return
+        # The names joined by NULs (uncased: each name is checked alone), as bytes: ``bytes``
+        # checks case in ASCII, ``str`` through the Unicode tables, several times slower.
+        try:
+            joined = "\0".join(items).encode("ascii")
+        except (TypeError, UnicodeEncodeError):  # not a str, or not ASCII: the general path
+            joined = b""
+        lower = joined.islower()
+        if (lower or joined.istitle()) and (pairs is None or len(items) == len(pairs)):
+            self._items = items.copy() if pairs is None else items
+            self._titled = not lower
+            return
+        if pairs is None:
+            pairs = list(items.items())
         items = {name.lower(): value for name, value in pairs}
         if len(items) != len(pairs):
             # A name repeats (in any case): rebuild in reverse so that the first value is kept.
@@ -98,24 +102,6 @@ class Headers(Mapping[str, str]):
     def __repr__(self) -> str:
         # Header values can hold signatures; names are enough to debug with.
         return f"Headers({sorted(self)!r})"
-
-
-def _case_of(items: dict[str, str]) -> int:
-    """``_LOWER`` or ``_TITLE`` when every name is ASCII and in that case, else ``_MIXED``.
-
-    On the names joined by NULs (uncased: each name is checked alone), as bytes: ``bytes``
-    checks case in ASCII, ``str`` through the Unicode tables, several times slower.
-    """
-    try:
-        joined = "\0".join(items)
-    except TypeError:  # a name that is not a str: the general path says so
-        return _MIXED
-    if not joined.isascii():
-        return _MIXED
-    encoded = joined.encode("ascii")
-    if encoded.islower():
-        return _LOWER
-    return _TITLE if encoded.istitle() else _MIXED
 
 
 class CaseInsensitiveHeaders(Headers):

@@ -107,8 +107,10 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
     if not settings.encrypt_keys and not (card_endpoint and settings.verification_tokens):
         return _UNSIGNED  # nothing to check against (PROTOCOL.md §4: no key, no signature)
     secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
+    tolerance = settings.timestamp_tolerance
     if secret is not None:
-        _check_timestamp(timestamp, settings)
+        if tolerance is not None:
+            _check_timestamp(timestamp, tolerance)
         return Signed("event", secret)
     if card_endpoint:
         secret = matching_secret(
@@ -120,7 +122,8 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
             legacy_card=True,
         )
         if secret is not None:
-            _check_timestamp(timestamp, settings)
+            if tolerance is not None:
+                _check_timestamp(timestamp, tolerance)
             return Signed("card", secret)
         if not settings.verification_tokens:
             # A legacy card is signed with the verification token, which is not configured:
@@ -129,10 +132,7 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
     raise AuthenticationError("signature mismatch")
 
 
-def _check_timestamp(timestamp: str, settings: Settings) -> None:
-    tolerance = settings.timestamp_tolerance
-    if tolerance is None:
-        return
+def _check_timestamp(timestamp: str, tolerance: float) -> None:
     try:
         sent = float(timestamp)
     except ValueError:

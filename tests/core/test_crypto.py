@@ -73,6 +73,17 @@ def test_bad_padding_is_a_decryption_error(last_block: bytes) -> None:
         decrypt(encrypted, "key")
 
 
+def test_every_value_of_the_last_byte_is_checked_as_a_padding_length() -> None:
+    # 1..16 copies of n are a valid padding; 0 and 17..255 are not, whatever the other bytes.
+    for n in range(256):
+        encrypted = _raw_cbc("key", os.urandom(16), b"A" * 16 + bytes([n]) * 16)
+        if 1 <= n <= 16:
+            assert decrypt(encrypted, "key") == b"A" * 16 + bytes([n]) * (16 - n)
+        else:
+            with pytest.raises(DecryptionError):
+                decrypt(encrypted, "key")
+
+
 def test_valid_padding_written_by_hand_is_removed() -> None:
     encrypted = _raw_cbc("key", os.urandom(16), b"0123456789abc\x03\x03\x03")
     assert decrypt(encrypted, "key") == b"0123456789abc"

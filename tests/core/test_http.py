@@ -97,7 +97,9 @@ def test_headers_ignore_case_in_every_method_whatever_case_the_names_come_in(
     }
 
 
-@pytest.mark.parametrize("raw", [{"X-Ff": "v"}, {"x-ff": "v"}, [("x-ff", "v")]])
+@pytest.mark.parametrize(
+    "raw", [{"X-Ff": "v"}, {"x-ff": "v"}, [("x-ff", "v")], [("X-Ff", "v")], {"X-Ff": "v"}.items()]
+)
 def test_a_name_that_only_title_cases_to_a_header_is_not_it(raw: object) -> None:
     headers = Headers(raw)  # type: ignore[arg-type]
     assert headers.get("x-ff") == "v"
@@ -115,9 +117,10 @@ def test_headers_of_a_dict_are_a_snapshot() -> None:
     assert headers.get("x-tt-logid") is None
 
 
-def test_first_value_of_a_name_repeated_in_asgi_pairs_wins() -> None:
-    headers = Headers([("x-tt-logid", "first"), ("x-request-id", "r"), ("x-tt-logid", "second")])
-    assert headers.get("x-tt-logid") == "first"
+@pytest.mark.parametrize("name", ["x-tt-logid", "X-Tt-Logid"])
+def test_first_value_of_a_name_repeated_in_asgi_pairs_wins(name: str) -> None:
+    headers = Headers([(name, "first"), ("x-request-id", "r"), (name, "second")])
+    assert headers.get("x-tt-logid") == headers.get("X-TT-LOGID") == "first"
     assert len(headers) == 2
 
 
