@@ -210,35 +210,45 @@ class FakeConnection:
         self.silent = False
         self.open = True
         self.delivered: list[PushedMessage] = []
-        self._corked = False
+        self._burst: bool | None = None  # None: nothing pushed in this loop iteration yet
+        self._corked: Any = None  # the socket while corked
 
     def __repr__(self) -> str:
         return f"FakeConnection(app_id={self.app_id!r}, id={self.id!r}, open={self.open})"
 
-    def _cork(self) -> None:
-        """Hold this loop iteration's writes in the kernel, sent as one at its end (TCP_CORK).
+    def _before_send(self) -> None:
+        """Cork from the second frame pushed in one loop iteration on (TCP_CORK, Linux).
 
-        The frames and their bytes are the same; only the TCP segments carrying them are fewer
-        (one ``send`` of a corked socket costs about half of one that transmits at once). The
-        kernel sends what it holds on uncork and on close, so nothing is lost or reordered.
+        The first frame goes out at once, as before; the rest of a burst waits in the kernel and
+        goes out as one at the next iteration. The frames and their bytes are the same, only
+        the TCP segments carrying them are fewer (a corked ``send`` costs about half of one that
+        transmits). The kernel sends what it holds on uncork and on close: nothing is lost or
+        reordered.
         """
+        if self._burst is None:
+            self._burst = False
+            asyncio.get_running_loop().call_soon(self._end_burst)
+        elif not self._burst:
+            self._burst = True
+            self._corked = self._cork_socket()
+
+    def _cork_socket(self) -> Any:
         transport = self._request.transport
-        if self._corked or _TCP_CORK is None or transport is None or transport.is_closing():
-            return
+        if _TCP_CORK is None or transport is None or transport.is_closing():
+            return None
         sock = transport.get_extra_info("socket")
-        if sock is None:
-            return
         try:
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1)
-        except OSError:
-            return
-        self._corked = True
-        asyncio.get_running_loop().call_soon(self._uncork, sock, _TCP_CORK)
+        except (AttributeError, OSError):
+            return None
+        return sock
 
-    def _uncork(self, sock: socket.socket, option: int) -> None:
-        self._corked = False
-        with contextlib.suppress(OSError):  # closed meanwhile: the kernel sent what it held
-            sock.setsockopt(socket.IPPROTO_TCP, option, 0)
+    def _end_burst(self) -> None:
+        self._burst = None
+        sock, self._corked = self._corked, None
+        if sock is not None and _TCP_CORK is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile: the kernel sent what it held
+                sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 0)
 
     def go_silent(self) -> None:
         """Stop answering pings (and sending anything), as a dead NAT mapping would."""
@@ -483,7 +493,7 @@ class FakePlatform:
                 f"{self._seq:x}-{trace_id[:8]}",
             )
             pushed.frames.append(frame)
-            connection._cork()
+            connection._before_send()
             await connection.ws.send_bytes(encode(frame))
         return pushed
 
