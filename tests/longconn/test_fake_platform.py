@@ -374,3 +374,37 @@ def test_an_ack_of_a_fragment_that_echoes_nothing_right_is_reported_against_the_
     assert warnings == []
     problems = {v.split(": ", 1)[1] for v in violations}  # against the completing frame
     assert {"SeqID not echoed", "service not echoed", "headers not echoed exactly"} <= problems
+
+
+def test_a_burst_of_pushes_arrives_whole_in_order_and_before_a_close() -> None:
+    """Frames pushed in one loop iteration go out corked: the same frames, in push order, and a
+    close right after the burst still comes after every one of them."""
+
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        bodies = [make_event("x.y", {"n": n}) for n in range(20)]
+        pushed = await asyncio.gather(*(platform.push(b) for b in bodies))
+        await platform.connections()[0].close(code=4000)
+        received = []
+        while (msg := await ws.receive()).type is aiohttp.WSMsgType.BINARY:
+            received.append(msg.data)
+        assert msg.type is aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 4000
+        assert received == [encode(p.frames[0]) for p in pushed]
+        assert [json.loads(decode(data).payload or b"")["event"] for data in received] == [
+            {"n": n} for n in range(20)
+        ]
+
+    assert with_raw_client(body) == []
+
+
+def test_an_ack_wait_that_times_out_can_be_awaited_again() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        pushed = await platform.push(make_event("x.y", {}))
+        frame = decode((await ws.receive()).data)
+        with pytest.raises(TimeoutError, match="no ack"):
+            await pushed.ack(timeout=0.05)
+        assert not pushed.acked
+        await ws.send_bytes(encode(good_ack(frame)))
+        assert (await pushed.ack(timeout=5)).code == 200
+
+    assert with_raw_client(body) == []
