@@ -75,13 +75,17 @@ _SET_PAYLOAD = vars(Envelope)["_payload"].__set__
 _envelope = Envelope  # its C __init__ takes the fields positionally
 
 
-class _Body(msgspec.Struct):
-    """What the one-pass decoding reads of a plaintext; any other field is skipped unparsed."""
+class _Body(msgspec.Struct, gc=False):
+    """What the one-pass decoding reads of a plaintext; any other field is skipped unparsed.
 
-    schema: msgspec.Raw = msgspec.Raw()  # only its presence counts, as in classify()
+    ``schema`` and ``header`` are required: a body without them (or with a ``null`` header)
+    fails the decoding, which declines it as the checks after it would.
+    """
+
+    schema: msgspec.Raw  # only its presence counts, as in classify()
+    header: EventHeader
     encrypt: msgspec.Raw = msgspec.Raw()  # present: an encrypted body, not a plaintext
     type: str | None = None
-    header: EventHeader | None = None
     event: msgspec.Raw = msgspec.Raw()
 
 
@@ -105,9 +109,9 @@ def decode_plaintext(
             plaintext.decode()  # the parts msgspec skips unparsed must be valid UTF-8 too
     except _json.DECODE_FAILURES:
         return None
-    header = body.header
-    if not body.schema or body.encrypt or header is None or body.type == "url_verification":
+    if body.encrypt or body.type == "url_verification":
         return None
+    header = body.header
     event_type = header.event_type
     if not event_type:
         return None

@@ -163,7 +163,7 @@ class Generator:
         uses_any = uses_mapping = uses_hiding = False
         body: list[str] = []
         for name in sorted(module.classes):
-            body += ["", "", f"class {name}(msgspec.Struct, frozen=True):"]
+            body += ["", "", f"class {name}(msgspec.Struct, frozen=True, gc=False):"]
             body.append(f'    """{module.docs[name]}"""')
             body.append("")
             hidden: list[str] = []

@@ -9,14 +9,14 @@ from .common import UserId
 __all__ = ["BotMenuClicked", "MenuOperator"]
 
 
-class MenuOperator(msgspec.Struct, frozen=True):
+class MenuOperator(msgspec.Struct, frozen=True, gc=False):
     """Who clicked the bot's menu."""
 
     operator_name: str | None = None
     operator_id: UserId | None = None
 
 
-class BotMenuClicked(msgspec.Struct, frozen=True):
+class BotMenuClicked(msgspec.Struct, frozen=True, gc=False):
     """``application.bot.menu_v6``: a user clicked an item of the bot's custom menu."""
 
     operator: MenuOperator | None = None

@@ -7,7 +7,7 @@ import msgspec
 __all__ = ["Avatar", "User", "UserCreated", "UserStatus"]
 
 
-class Avatar(msgspec.Struct, frozen=True):
+class Avatar(msgspec.Struct, frozen=True, gc=False):
     """Avatar URLs by size."""
 
     avatar_72: str | None = None
@@ -16,7 +16,7 @@ class Avatar(msgspec.Struct, frozen=True):
     avatar_origin: str | None = None
 
 
-class UserStatus(msgspec.Struct, frozen=True):
+class UserStatus(msgspec.Struct, frozen=True, gc=False):
     """Account state flags."""
 
     is_frozen: bool | None = None
@@ -26,7 +26,7 @@ class UserStatus(msgspec.Struct, frozen=True):
     is_unjoin: bool | None = None
 
 
-class User(msgspec.Struct, frozen=True):
+class User(msgspec.Struct, frozen=True, gc=False):
     """A user of the tenant's directory (the fields the app has permission to read)."""
 
     open_id: str | None = None
@@ -53,7 +53,7 @@ class User(msgspec.Struct, frozen=True):
     employee_type: int | None = None
 
 
-class UserCreated(msgspec.Struct, frozen=True):
+class UserCreated(msgspec.Struct, frozen=True, gc=False):
     """``contact.user.created_v3``: a user joined the tenant."""
 
     object: User | None = None

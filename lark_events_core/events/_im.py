@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class MessageSender(msgspec.Struct, frozen=True):
+class MessageSender(msgspec.Struct, frozen=True, gc=False):
     """Who sent a message."""
 
     sender_id: UserId | None = None
@@ -31,7 +31,7 @@ class MessageSender(msgspec.Struct, frozen=True):
     tenant_key: str | None = None
 
 
-class Mention(msgspec.Struct, frozen=True):
+class Mention(msgspec.Struct, frozen=True, gc=False):
     """An @-mention in a message; ``key`` (``@_user_1``) is its placeholder in the text."""
 
     key: str | None = None
@@ -40,7 +40,7 @@ class Mention(msgspec.Struct, frozen=True):
     tenant_key: str | None = None
 
 
-class Message(msgspec.Struct, frozen=True):
+class Message(msgspec.Struct, frozen=True, gc=False):
     """A message as delivered by ``im.message.receive_v1``; ``content`` is a JSON string."""
 
     message_id: str | None = None
@@ -78,21 +78,21 @@ class Message(msgspec.Struct, frozen=True):
             return None
 
 
-class _TextContent(msgspec.Struct):
+class _TextContent(msgspec.Struct, gc=False):
     text: str | None = None
 
 
 _decode_text = msgspec.json.Decoder(_TextContent).decode
 
 
-class MessageReceive(msgspec.Struct, frozen=True):
+class MessageReceive(msgspec.Struct, frozen=True, gc=False):
     """``im.message.receive_v1``: a user sent the bot a message, or a message in a chat it is in."""
 
     sender: MessageSender | None = None
     message: Message | None = None
 
 
-class MessageReader(msgspec.Struct, frozen=True):
+class MessageReader(msgspec.Struct, frozen=True, gc=False):
     """Who read messages, and when (epoch ms)."""
 
     reader_id: UserId | None = None
@@ -100,14 +100,14 @@ class MessageReader(msgspec.Struct, frozen=True):
     tenant_key: str | None = None
 
 
-class MessageRead(msgspec.Struct, frozen=True):
+class MessageRead(msgspec.Struct, frozen=True, gc=False):
     """``im.message.message_read_v1``: a user read messages the bot sent."""
 
     reader: MessageReader | None = None
     message_id_list: tuple[str, ...] = ()
 
 
-class ChatI18nNames(msgspec.Struct, frozen=True):
+class ChatI18nNames(msgspec.Struct, frozen=True, gc=False):
     """A chat's name per language."""
 
     zh_cn: str | None = None
@@ -115,7 +115,7 @@ class ChatI18nNames(msgspec.Struct, frozen=True):
     ja_jp: str | None = None
 
 
-class BotAddedToChat(msgspec.Struct, frozen=True):
+class BotAddedToChat(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.member.bot.added_v1``: the bot was added to a chat."""
 
     chat_id: str | None = None
@@ -126,7 +126,7 @@ class BotAddedToChat(msgspec.Struct, frozen=True):
     i18n_names: ChatI18nNames | None = None
 
 
-class BotRemovedFromChat(msgspec.Struct, frozen=True):
+class BotRemovedFromChat(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.member.bot.deleted_v1``: the bot was removed from a chat."""
 
     chat_id: str | None = None

@@ -12,7 +12,7 @@ import msgspec
 __all__ = ["AcsAccessRecordCreatedV1", "AcsUserUpdatedV1", "UserId"]
 
 
-class AcsAccessRecordCreatedV1(msgspec.Struct, frozen=True):
+class AcsAccessRecordCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``acs.access_record.created_v1``: the event body."""
 
     access_record_id: str | None = None
@@ -23,7 +23,7 @@ class AcsAccessRecordCreatedV1(msgspec.Struct, frozen=True):
     access_time: str | None = None
 
 
-class AcsUserUpdatedV1(msgspec.Struct, frozen=True):
+class AcsUserUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``acs.user.updated_v1``: the event body."""
 
     user_id: UserId | None = None
@@ -31,7 +31,7 @@ class AcsUserUpdatedV1(msgspec.Struct, frozen=True):
     face_uploaded: bool | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``acs`` events."""
 
     user_id: str | None = None

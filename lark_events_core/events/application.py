@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-class AppAbility(msgspec.Struct, frozen=True):
+class AppAbility(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     gadget: Gadget | None = None
@@ -67,7 +67,7 @@ class AppAbility(msgspec.Struct, frozen=True):
     plus_menu: PlusMenu | None = None
 
 
-class AppI18nInfo(msgspec.Struct, frozen=True):
+class AppI18nInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
@@ -76,7 +76,7 @@ class AppI18nInfo(msgspec.Struct, frozen=True):
     help_use: str | None = None
 
 
-class AppScope(msgspec.Struct, frozen=True):
+class AppScope(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     scope: str | None = None
@@ -87,7 +87,7 @@ class AppScope(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("token_types")
 
 
-class AppVersionRemarkEvent(msgspec.Struct, frozen=True):
+class AppVersionRemarkEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     remark: str | None = None
@@ -95,7 +95,7 @@ class AppVersionRemarkEvent(msgspec.Struct, frozen=True):
     visibility: AppVisibilityEvent | None = None
 
 
-class AppVisibilityEvent(msgspec.Struct, frozen=True):
+class AppVisibilityEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     is_all: bool | None = None
@@ -103,14 +103,14 @@ class AppVisibilityEvent(msgspec.Struct, frozen=True):
     invisible_list: AppVisibleListEvent | None = None
 
 
-class AppVisibleListEvent(msgspec.Struct, frozen=True):
+class AppVisibleListEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     open_ids: tuple[UserId, ...] = ()
     department_ids: tuple[str, ...] = ()
 
 
-class ApplicationAppVersionEvent(msgspec.Struct, frozen=True):
+class ApplicationAppVersionEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     app_id: str | None = None
@@ -131,7 +131,7 @@ class ApplicationAppVersionEvent(msgspec.Struct, frozen=True):
     remark: AppVersionRemarkEvent | None = None
 
 
-class ApplicationApplicationAppVersionAuditV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationAppVersionAuditV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.app_version.audit_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -143,7 +143,7 @@ class ApplicationApplicationAppVersionAuditV6(msgspec.Struct, frozen=True):
     audit_source: str | None = None
 
 
-class ApplicationApplicationAppVersionPublishApplyV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationAppVersionPublishApplyV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.app_version.publish_apply_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -152,7 +152,7 @@ class ApplicationApplicationAppVersionPublishApplyV6(msgspec.Struct, frozen=True
     app_status: int | None = None
 
 
-class ApplicationApplicationAppVersionPublishRevokeV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationAppVersionPublishRevokeV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.app_version.publish_revoke_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -161,7 +161,7 @@ class ApplicationApplicationAppVersionPublishRevokeV6(msgspec.Struct, frozen=Tru
     version_id: str | None = None
 
 
-class ApplicationApplicationCreatedV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationCreatedV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.created_v6``: the event body."""
 
     operator_id: UserId | None = None
@@ -174,7 +174,7 @@ class ApplicationApplicationCreatedV6(msgspec.Struct, frozen=True):
     create_source: str | None = None
 
 
-class ApplicationApplicationFeedbackCreatedV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationFeedbackCreatedV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.feedback.created_v6``: the event body."""
 
     user_id: UserId | None = None
@@ -192,7 +192,7 @@ class ApplicationApplicationFeedbackCreatedV6(msgspec.Struct, frozen=True):
     feedback_path: str | None = None
 
 
-class ApplicationApplicationFeedbackUpdatedV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationFeedbackUpdatedV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.feedback.updated_v6``: the event body."""
 
     feedback_ids: tuple[str, ...] = ()
@@ -202,21 +202,21 @@ class ApplicationApplicationFeedbackUpdatedV6(msgspec.Struct, frozen=True):
     operator_id: UserId | None = None
 
 
-class ApplicationApplicationVisibilityAddedV6(msgspec.Struct, frozen=True):
+class ApplicationApplicationVisibilityAddedV6(msgspec.Struct, frozen=True, gc=False):
     """``application.application.visibility.added_v6``: the event body."""
 
     users: tuple[User, ...] = ()
     source: int | None = None
 
 
-class BlockI18nInfo(msgspec.Struct, frozen=True):
+class BlockI18nInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
     name: str | None = None
 
 
-class Bot(msgspec.Struct, frozen=True):
+class Bot(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     card_request_url: str | None = None
@@ -225,7 +225,7 @@ class Bot(msgspec.Struct, frozen=True):
     bot_menu_display_strategy: int | None = None
 
 
-class BotMenuNode(msgspec.Struct, frozen=True):
+class BotMenuNode(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     menu_id: str | None = None
@@ -240,14 +240,14 @@ class BotMenuNode(msgspec.Struct, frozen=True):
     menu_content_type: int | None = None
 
 
-class BotMenuRedirectLink(msgspec.Struct, frozen=True):
+class BotMenuRedirectLink(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     pc_url: str | None = None
     mobile_url: str | None = None
 
 
-class BotMenuUdIcon(msgspec.Struct, frozen=True):
+class BotMenuUdIcon(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     token: str | None = None
@@ -256,7 +256,7 @@ class BotMenuUdIcon(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("token")
 
 
-class CloudDoc(msgspec.Struct, frozen=True):
+class CloudDoc(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     space_url: str | None = None
@@ -265,7 +265,7 @@ class CloudDoc(msgspec.Struct, frozen=True):
     mode: int | None = None
 
 
-class CloudDocI18nInfo(msgspec.Struct, frozen=True):
+class CloudDocI18nInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
@@ -274,7 +274,7 @@ class CloudDocI18nInfo(msgspec.Struct, frozen=True):
     write_description: str | None = None
 
 
-class DocsBlock(msgspec.Struct, frozen=True):
+class DocsBlock(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     block_type_id: str | None = None
@@ -283,7 +283,7 @@ class DocsBlock(msgspec.Struct, frozen=True):
     pc_icon_url: str | None = None
 
 
-class Gadget(msgspec.Struct, frozen=True):
+class Gadget(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     enable_pc_mode: int | None = None
@@ -295,7 +295,7 @@ class Gadget(msgspec.Struct, frozen=True):
     pc_min_lark_version: str | None = None
 
 
-class MessageAction(msgspec.Struct, frozen=True):
+class MessageAction(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     pc_app_link: str | None = None
@@ -303,21 +303,21 @@ class MessageAction(msgspec.Struct, frozen=True):
     i18n: tuple[MessageActionI18nInfo, ...] = ()
 
 
-class MessageActionI18nInfo(msgspec.Struct, frozen=True):
+class MessageActionI18nInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     i18n_key: str | None = None
     name: str | None = None
 
 
-class Navigate(msgspec.Struct, frozen=True):
+class Navigate(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     pc: NavigateMeta | None = None
     mobile: NavigateMeta | None = None
 
 
-class NavigateMeta(msgspec.Struct, frozen=True):
+class NavigateMeta(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     version: str | None = None
@@ -325,20 +325,20 @@ class NavigateMeta(msgspec.Struct, frozen=True):
     hover_image_url: str | None = None
 
 
-class PlusMenu(msgspec.Struct, frozen=True):
+class PlusMenu(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     pc_app_link: str | None = None
     mobile_app_link: str | None = None
 
 
-class User(msgspec.Struct, frozen=True):
+class User(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     user_id: UserId | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     user_id: str | None = None
@@ -346,14 +346,14 @@ class UserId(msgspec.Struct, frozen=True):
     union_id: str | None = None
 
 
-class WebApp(msgspec.Struct, frozen=True):
+class WebApp(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     pc_url: str | None = None
     mobile_url: str | None = None
 
 
-class WorkplaceWidget(msgspec.Struct, frozen=True):
+class WorkplaceWidget(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``application`` events."""
 
     min_lark_version: str | None = None

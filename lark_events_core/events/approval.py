@@ -18,13 +18,13 @@ __all__ = [
 ]
 
 
-class ApprovalApprovalUpdatedV4(msgspec.Struct, frozen=True):
+class ApprovalApprovalUpdatedV4(msgspec.Struct, frozen=True, gc=False):
     """``approval.approval.updated_v4``: the event body."""
 
     object: ApprovalEvent | None = None
 
 
-class ApprovalEvent(msgspec.Struct, frozen=True):
+class ApprovalEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``approval`` events."""
 
     approval_id: str | None = None
@@ -37,7 +37,7 @@ class ApprovalEvent(msgspec.Struct, frozen=True):
     extra: str | None = None
 
 
-class ApprovalInstanceStatusChangedV4(msgspec.Struct, frozen=True):
+class ApprovalInstanceStatusChangedV4(msgspec.Struct, frozen=True, gc=False):
     """``approval.instance.status_changed_v4``: the event body."""
 
     approval_code: str | None = None
@@ -49,7 +49,7 @@ class ApprovalInstanceStatusChangedV4(msgspec.Struct, frozen=True):
     subscriber_id_list: tuple[UserId, ...] = ()
 
 
-class ApprovalTaskStatusChangedV4(msgspec.Struct, frozen=True):
+class ApprovalTaskStatusChangedV4(msgspec.Struct, frozen=True, gc=False):
     """``approval.task.status_changed_v4``: the event body."""
 
     approval_code: str | None = None
@@ -62,7 +62,7 @@ class ApprovalTaskStatusChangedV4(msgspec.Struct, frozen=True):
     subscriber_id_list: tuple[UserId, ...] = ()
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``approval`` events."""
 
     user_id: str | None = None

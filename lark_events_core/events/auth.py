@@ -14,7 +14,7 @@ from ._model import hiding_repr
 __all__ = ["AuthUserAccessTokenRevokedV4"]
 
 
-class AuthUserAccessTokenRevokedV4(msgspec.Struct, frozen=True):
+class AuthUserAccessTokenRevokedV4(msgspec.Struct, frozen=True, gc=False):
     """``auth.user_access_token.revoked_v4``: the event body."""
 
     revoke_token_type: str | None = None

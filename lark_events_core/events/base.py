@@ -32,7 +32,7 @@ class Kind(enum.Enum):
         return self in (Kind.CALLBACK, Kind.LEGACY_CARD)
 
 
-class EventHeader(msgspec.Struct, frozen=True):
+class EventHeader(msgspec.Struct, frozen=True, gc=False):
     """The v2 ``header`` object; for v1 events it is filled from ``uuid``, ``ts`` and ``event``."""
 
     event_id: str | None = None

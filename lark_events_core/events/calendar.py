@@ -20,14 +20,14 @@ __all__ = [
 ]
 
 
-class AclScopeEvent(msgspec.Struct, frozen=True):
+class AclScopeEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``calendar`` events."""
 
     type: str | None = None
     user_id: UserId | None = None
 
 
-class CalendarCalendarAclCreatedV4(msgspec.Struct, frozen=True):
+class CalendarCalendarAclCreatedV4(msgspec.Struct, frozen=True, gc=False):
     """``calendar.calendar.acl.created_v4``: the event body."""
 
     acl_id: str | None = None
@@ -36,7 +36,7 @@ class CalendarCalendarAclCreatedV4(msgspec.Struct, frozen=True):
     user_id_list: tuple[UserId, ...] = ()
 
 
-class CalendarCalendarAclDeletedV4(msgspec.Struct, frozen=True):
+class CalendarCalendarAclDeletedV4(msgspec.Struct, frozen=True, gc=False):
     """``calendar.calendar.acl.deleted_v4``: the event body."""
 
     acl_id: str | None = None
@@ -45,13 +45,13 @@ class CalendarCalendarAclDeletedV4(msgspec.Struct, frozen=True):
     user_id_list: tuple[UserId, ...] = ()
 
 
-class CalendarCalendarChangedV4(msgspec.Struct, frozen=True):
+class CalendarCalendarChangedV4(msgspec.Struct, frozen=True, gc=False):
     """``calendar.calendar.changed_v4``: the event body."""
 
     user_id_list: tuple[UserId, ...] = ()
 
 
-class CalendarCalendarEventChangedV4(msgspec.Struct, frozen=True):
+class CalendarCalendarEventChangedV4(msgspec.Struct, frozen=True, gc=False):
     """``calendar.calendar.event.changed_v4``: the event body."""
 
     calendar_id: str | None = None
@@ -61,14 +61,14 @@ class CalendarCalendarEventChangedV4(msgspec.Struct, frozen=True):
     rsvp_infos: tuple[OpenEventRsvpInfo, ...] = ()
 
 
-class OpenEventRsvpInfo(msgspec.Struct, frozen=True):
+class OpenEventRsvpInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``calendar`` events."""
 
     from_user_id: UserId | None = None
     rsvp_status: str | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``calendar`` events."""
 
     user_id: str | None = None

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class CallbackOperator(msgspec.Struct, frozen=True):
+class CallbackOperator(msgspec.Struct, frozen=True, gc=False):
     """The user who triggered a callback."""
 
     tenant_key: str | None = None
@@ -28,7 +28,7 @@ class CallbackOperator(msgspec.Struct, frozen=True):
     union_id: str | None = None
 
 
-class CallbackContext(msgspec.Struct, frozen=True):
+class CallbackContext(msgspec.Struct, frozen=True, gc=False):
     """Where the callback happened."""
 
     url: str | None = None
@@ -37,7 +37,7 @@ class CallbackContext(msgspec.Struct, frozen=True):
     open_chat_id: str | None = None
 
 
-class CardAction(msgspec.Struct, frozen=True):
+class CardAction(msgspec.Struct, frozen=True, gc=False):
     """What the user did on the card: ``value`` is what the card's author attached to it."""
 
     value: Any = None
@@ -51,7 +51,7 @@ class CardAction(msgspec.Struct, frozen=True):
     form_value: Mapping[str, Any] | None = None
 
 
-class CardActionTrigger(msgspec.Struct, frozen=True):
+class CardActionTrigger(msgspec.Struct, frozen=True, gc=False):
     """``card.action.trigger``: a card interaction; ``token`` is the card-update credential."""
 
     operator: CallbackOperator | None = None
@@ -64,7 +64,7 @@ class CardActionTrigger(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("token")
 
 
-class UrlPreviewGet(msgspec.Struct, frozen=True):
+class UrlPreviewGet(msgspec.Struct, frozen=True, gc=False):
     """``url.preview.get``: a link of the app's was pasted and needs a preview."""
 
     operator: CallbackOperator | None = None
@@ -72,7 +72,7 @@ class UrlPreviewGet(msgspec.Struct, frozen=True):
     context: CallbackContext | None = None
 
 
-class LegacyCardAction(msgspec.Struct, frozen=True):
+class LegacyCardAction(msgspec.Struct, frozen=True, gc=False):
     """A legacy message-card callback (its own request URL); ``token`` updates the card."""
 
     open_id: str | None = None

@@ -7,7 +7,7 @@ import msgspec
 __all__ = ["UserId"]
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """The three ids of one user: ``open_id`` (per app), ``user_id`` (per tenant), ``union_id``."""
 
     open_id: str | None = None

@@ -12,7 +12,7 @@ import msgspec
 __all__ = ["CompensationArchiveChangedV1"]
 
 
-class CompensationArchiveChangedV1(msgspec.Struct, frozen=True):
+class CompensationArchiveChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``compensation.archive.changed_v1``: the event body."""
 
     operate_type: str | None = None

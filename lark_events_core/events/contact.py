@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 
-class AvatarInfo(msgspec.Struct, frozen=True):
+class AvatarInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     avatar_72: str | None = None
@@ -68,102 +68,102 @@ class AvatarInfo(msgspec.Struct, frozen=True):
     avatar_origin: str | None = None
 
 
-class ContactCustomAttrEventUpdatedV3(msgspec.Struct, frozen=True):
+class ContactCustomAttrEventUpdatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.custom_attr_event.updated_v3``: the event body."""
 
     object: CustomAttrEvent | None = None
     old_object: CustomAttrEvent | None = None
 
 
-class ContactDepartmentCreatedV3(msgspec.Struct, frozen=True):
+class ContactDepartmentCreatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.department.created_v3``: the event body."""
 
     object: DepartmentEvent | None = None
 
 
-class ContactDepartmentDeletedV3(msgspec.Struct, frozen=True):
+class ContactDepartmentDeletedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.department.deleted_v3``: the event body."""
 
     object: DepartmentEvent | None = None
     old_object: OldDepartmentObject | None = None
 
 
-class ContactDepartmentUpdatedV3(msgspec.Struct, frozen=True):
+class ContactDepartmentUpdatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.department.updated_v3``: the event body."""
 
     object: DepartmentEvent | None = None
     old_object: DepartmentEvent | None = None
 
 
-class ContactEmployeeTypeEnumActivedV3(msgspec.Struct, frozen=True):
+class ContactEmployeeTypeEnumActivedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.employee_type_enum.actived_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
     new_enum: EmployeeTypeEnum | None = None
 
 
-class ContactEmployeeTypeEnumCreatedV3(msgspec.Struct, frozen=True):
+class ContactEmployeeTypeEnumCreatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.employee_type_enum.created_v3``: the event body."""
 
     new_enum: EmployeeTypeEnum | None = None
 
 
-class ContactEmployeeTypeEnumDeactivatedV3(msgspec.Struct, frozen=True):
+class ContactEmployeeTypeEnumDeactivatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.employee_type_enum.deactivated_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
     new_enum: EmployeeTypeEnum | None = None
 
 
-class ContactEmployeeTypeEnumDeletedV3(msgspec.Struct, frozen=True):
+class ContactEmployeeTypeEnumDeletedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.employee_type_enum.deleted_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
 
 
-class ContactEmployeeTypeEnumUpdatedV3(msgspec.Struct, frozen=True):
+class ContactEmployeeTypeEnumUpdatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.employee_type_enum.updated_v3``: the event body."""
 
     old_enum: EmployeeTypeEnum | None = None
     new_enum: EmployeeTypeEnum | None = None
 
 
-class ContactScopeUpdatedV3(msgspec.Struct, frozen=True):
+class ContactScopeUpdatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.scope.updated_v3``: the event body."""
 
     added: Scope | None = None
     removed: Scope | None = None
 
 
-class ContactUserDeletedV3(msgspec.Struct, frozen=True):
+class ContactUserDeletedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.user.deleted_v3``: the event body."""
 
     object: UserEvent | None = None
     old_object: OldUserObject | None = None
 
 
-class ContactUserUpdatedV3(msgspec.Struct, frozen=True):
+class ContactUserUpdatedV3(msgspec.Struct, frozen=True, gc=False):
     """``contact.user.updated_v3``: the event body."""
 
     object: UserEvent | None = None
     old_object: UserEvent | None = None
 
 
-class CustomAttrEvent(msgspec.Struct, frozen=True):
+class CustomAttrEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     contact_field_key: tuple[str, ...] = ()
     allow_open_query: bool | None = None
 
 
-class CustomAttrGenericUser(msgspec.Struct, frozen=True):
+class CustomAttrGenericUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     id: str | None = None
     type: int | None = None
 
 
-class Department(msgspec.Struct, frozen=True):
+class Department(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     name: str | None = None
@@ -184,7 +184,7 @@ class Department(msgspec.Struct, frozen=True):
     primary_member_count: int | None = None
 
 
-class DepartmentDetail(msgspec.Struct, frozen=True):
+class DepartmentDetail(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     department_id: int | None = None
@@ -192,7 +192,7 @@ class DepartmentDetail(msgspec.Struct, frozen=True):
     department_path: DepartmentPath | None = None
 
 
-class DepartmentEvent(msgspec.Struct, frozen=True):
+class DepartmentEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     name: str | None = None
@@ -208,7 +208,7 @@ class DepartmentEvent(msgspec.Struct, frozen=True):
     department_hrbps: tuple[UserId, ...] = ()
 
 
-class DepartmentI18nName(msgspec.Struct, frozen=True):
+class DepartmentI18nName(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     zh_cn: str | None = None
@@ -216,34 +216,34 @@ class DepartmentI18nName(msgspec.Struct, frozen=True):
     en_us: str | None = None
 
 
-class DepartmentLeader(msgspec.Struct, frozen=True):
+class DepartmentLeader(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     leader_type: int | None = None
     leader_id: str | None = None
 
 
-class DepartmentPath(msgspec.Struct, frozen=True):
+class DepartmentPath(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     department_ids: tuple[str, ...] = ()
     department_path_name: DepartmentPathName | None = None
 
 
-class DepartmentPathName(msgspec.Struct, frozen=True):
+class DepartmentPathName(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     name: str | None = None
     i18n_name: DepartmentI18nName | None = None
 
 
-class DepartmentStatus(msgspec.Struct, frozen=True):
+class DepartmentStatus(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     is_deleted: bool | None = None
 
 
-class EmployeeTypeEnum(msgspec.Struct, frozen=True):
+class EmployeeTypeEnum(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     enum_id: str | None = None
@@ -254,35 +254,35 @@ class EmployeeTypeEnum(msgspec.Struct, frozen=True):
     i18n_content: tuple[I18nContent, ...] = ()
 
 
-class I18nContent(msgspec.Struct, frozen=True):
+class I18nContent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     locale: str | None = None
     value: str | None = None
 
 
-class NotificationOption(msgspec.Struct, frozen=True):
+class NotificationOption(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     channels: tuple[str, ...] = ()
     language: str | None = None
 
 
-class OldDepartmentObject(msgspec.Struct, frozen=True):
+class OldDepartmentObject(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     status: DepartmentStatus | None = None
     open_department_id: str | None = None
 
 
-class OldUserObject(msgspec.Struct, frozen=True):
+class OldUserObject(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     department_ids: tuple[str, ...] = ()
     open_id: str | None = None
 
 
-class ProductI18nName(msgspec.Struct, frozen=True):
+class ProductI18nName(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     zh_cn: str | None = None
@@ -290,7 +290,7 @@ class ProductI18nName(msgspec.Struct, frozen=True):
     en_us: str | None = None
 
 
-class Scope(msgspec.Struct, frozen=True):
+class Scope(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     departments: tuple[Department, ...] = ()
@@ -298,7 +298,7 @@ class Scope(msgspec.Struct, frozen=True):
     user_groups: tuple[UserGroup, ...] = ()
 
 
-class UserAssignInfo(msgspec.Struct, frozen=True):
+class UserAssignInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     subscription_id: int | None = None
@@ -309,7 +309,7 @@ class UserAssignInfo(msgspec.Struct, frozen=True):
     end_time: int | None = None
 
 
-class UserCustomAttr(msgspec.Struct, frozen=True):
+class UserCustomAttr(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     type: str | None = None
@@ -317,7 +317,7 @@ class UserCustomAttr(msgspec.Struct, frozen=True):
     value: UserCustomAttrValue | None = None
 
 
-class UserCustomAttrValue(msgspec.Struct, frozen=True):
+class UserCustomAttrValue(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     text: str | None = None
@@ -330,7 +330,7 @@ class UserCustomAttrValue(msgspec.Struct, frozen=True):
     generic_user: CustomAttrGenericUser | None = None
 
 
-class UserEvent(msgspec.Struct, frozen=True):
+class UserEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     open_id: str | None = None
@@ -365,7 +365,7 @@ class UserEvent(msgspec.Struct, frozen=True):
     dotted_line_leader_user_ids: tuple[int, ...] = ()
 
 
-class UserGroup(msgspec.Struct, frozen=True):
+class UserGroup(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     user_group_id: str | None = None
@@ -375,7 +375,7 @@ class UserGroup(msgspec.Struct, frozen=True):
     status: int | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     user_id: str | None = None
@@ -383,7 +383,7 @@ class UserId(msgspec.Struct, frozen=True):
     union_id: str | None = None
 
 
-class UserOrder(msgspec.Struct, frozen=True):
+class UserOrder(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     department_id: str | None = None
@@ -392,7 +392,7 @@ class UserOrder(msgspec.Struct, frozen=True):
     is_primary_dept: bool | None = None
 
 
-class UserPosition(msgspec.Struct, frozen=True):
+class UserPosition(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     position_code: str | None = None
@@ -403,7 +403,7 @@ class UserPosition(msgspec.Struct, frozen=True):
     is_major: bool | None = None
 
 
-class UserStatusV3(msgspec.Struct, frozen=True):
+class UserStatusV3(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     is_frozen: bool | None = None
@@ -413,7 +413,7 @@ class UserStatusV3(msgspec.Struct, frozen=True):
     is_unjoin: bool | None = None
 
 
-class UserV3(msgspec.Struct, frozen=True):
+class UserV3(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``contact`` events."""
 
     union_id: str | None = None

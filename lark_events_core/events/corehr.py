@@ -94,7 +94,7 @@ __all__ = [
 ]
 
 
-class CorehrApprovalGroupsUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrApprovalGroupsUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.approval_groups.updated_v2``: the event body."""
 
     approval_group_id: str | None = None
@@ -109,7 +109,7 @@ class CorehrApprovalGroupsUpdatedV2(msgspec.Struct, frozen=True):
     approval_group_status_v2: int | None = None
 
 
-class CorehrCommonDataIdUserMappingChangedV1(msgspec.Struct, frozen=True):
+class CorehrCommonDataIdUserMappingChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.common_data.id.user_mapping_changed_v1``: the event body."""
 
     change_type: str | None = None
@@ -119,7 +119,7 @@ class CorehrCommonDataIdUserMappingChangedV1(msgspec.Struct, frozen=True):
     feishu_id: UserId | None = None
 
 
-class CorehrCommonDataMetaDataUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrCommonDataMetaDataUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.common_data.meta_data.updated_v1``: the event body."""
 
     api_name: str | None = None
@@ -128,19 +128,19 @@ class CorehrCommonDataMetaDataUpdatedV1(msgspec.Struct, frozen=True):
     enum_value_changes: tuple[str, ...] = ()
 
 
-class CorehrCompanyCreatedV2(msgspec.Struct, frozen=True):
+class CorehrCompanyCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.company.created_v2``: the event body."""
 
     company_id: str | None = None
 
 
-class CorehrCompanyDeletedV2(msgspec.Struct, frozen=True):
+class CorehrCompanyDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.company.deleted_v2``: the event body."""
 
     company_id: str | None = None
 
 
-class CorehrCompanyUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrCompanyUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.company.updated_v2``: the event body."""
 
     company_id: str | None = None
@@ -148,58 +148,58 @@ class CorehrCompanyUpdatedV2(msgspec.Struct, frozen=True):
     sub_events: tuple[OrganizationDomainEventData, ...] = ()
 
 
-class CorehrContractCreatedV1(msgspec.Struct, frozen=True):
+class CorehrContractCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.contract.created_v1``: the event body."""
 
     contract_id: str | None = None
 
 
-class CorehrContractDeletedV1(msgspec.Struct, frozen=True):
+class CorehrContractDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.contract.deleted_v1``: the event body."""
 
     contract_id: str | None = None
 
 
-class CorehrContractUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrContractUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.contract.updated_v1``: the event body."""
 
     contract_id: str | None = None
 
 
-class CorehrCostCenterCreatedV2(msgspec.Struct, frozen=True):
+class CorehrCostCenterCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.cost_center.created_v2``: the event body."""
 
     cost_center_id: str | None = None
 
 
-class CorehrCostCenterDeletedV2(msgspec.Struct, frozen=True):
+class CorehrCostCenterDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.cost_center.deleted_v2``: the event body."""
 
     cost_center_id: str | None = None
 
 
-class CorehrCostCenterUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrCostCenterUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.cost_center.updated_v2``: the event body."""
 
     cost_center_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrCustomOrgCreatedV2(msgspec.Struct, frozen=True):
+class CorehrCustomOrgCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.custom_org.created_v2``: the event body."""
 
     org_id: str | None = None
     object_api_name: str | None = None
 
 
-class CorehrCustomOrgDeletedV2(msgspec.Struct, frozen=True):
+class CorehrCustomOrgDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.custom_org.deleted_v2``: the event body."""
 
     org_id: str | None = None
     object_api_name: str | None = None
 
 
-class CorehrCustomOrgUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrCustomOrgUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.custom_org.updated_v2``: the event body."""
 
     org_id: str | None = None
@@ -207,40 +207,40 @@ class CorehrCustomOrgUpdatedV2(msgspec.Struct, frozen=True):
     object_api_name: str | None = None
 
 
-class CorehrDepartmentCreatedV1(msgspec.Struct, frozen=True):
+class CorehrDepartmentCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.department.created_v1``: the event body."""
 
     department_id: str | None = None
 
 
-class CorehrDepartmentCreatedV2(msgspec.Struct, frozen=True):
+class CorehrDepartmentCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.department.created_v2``: the event body."""
 
     department_id: str | None = None
 
 
-class CorehrDepartmentDeletedV1(msgspec.Struct, frozen=True):
+class CorehrDepartmentDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.department.deleted_v1``: the event body."""
 
     department_id: str | None = None
     code: str | None = None
 
 
-class CorehrDepartmentUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrDepartmentUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.department.updated_v1``: the event body."""
 
     department_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrDepartmentUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrDepartmentUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.department.updated_v2``: the event body."""
 
     department_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrEmployeeDomainEventV2(msgspec.Struct, frozen=True):
+class CorehrEmployeeDomainEventV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.employee.domain_event_v2``: the event body."""
 
     event_type: int | None = None
@@ -254,33 +254,33 @@ class CorehrEmployeeDomainEventV2(msgspec.Struct, frozen=True):
     data: tuple[EmployeeDomainEventData, ...] = ()
 
 
-class CorehrEmploymentConvertedV1(msgspec.Struct, frozen=True):
+class CorehrEmploymentConvertedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.employment.converted_v1``: the event body."""
 
     employment_id: str | None = None
 
 
-class CorehrEmploymentCreatedV1(msgspec.Struct, frozen=True):
+class CorehrEmploymentCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.employment.created_v1``: the event body."""
 
     employment_id: str | None = None
     target_user_id: UserId | None = None
 
 
-class CorehrEmploymentDeletedV1(msgspec.Struct, frozen=True):
+class CorehrEmploymentDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.employment.deleted_v1``: the event body."""
 
     employment_id: str | None = None
     target_user_id: UserId | None = None
 
 
-class CorehrEmploymentResignedV1(msgspec.Struct, frozen=True):
+class CorehrEmploymentResignedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.employment.resigned_v1``: the event body."""
 
     employment_id: str | None = None
 
 
-class CorehrEmploymentUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrEmploymentUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.employment.updated_v1``: the event body."""
 
     employment_id: str | None = None
@@ -288,7 +288,7 @@ class CorehrEmploymentUpdatedV1(msgspec.Struct, frozen=True):
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrJobChangeStatusUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrJobChangeStatusUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_change.status_updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -305,7 +305,7 @@ class CorehrJobChangeStatusUpdatedV2(msgspec.Struct, frozen=True):
     details_of_job_status_change: tuple[str, ...] = ()
 
 
-class CorehrJobChangeUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrJobChangeUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_change.updated_v1``: the event body."""
 
     employment_id: str | None = None
@@ -320,7 +320,7 @@ class CorehrJobChangeUpdatedV1(msgspec.Struct, frozen=True):
     transfer_key: str | None = None
 
 
-class CorehrJobChangeUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrJobChangeUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_change.updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -338,13 +338,13 @@ class CorehrJobChangeUpdatedV2(msgspec.Struct, frozen=True):
     transform_reason: str | None = None
 
 
-class CorehrJobCreatedV1(msgspec.Struct, frozen=True):
+class CorehrJobCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job.created_v1``: the event body."""
 
     job_id: str | None = None
 
 
-class CorehrJobDataChangedV1(msgspec.Struct, frozen=True):
+class CorehrJobDataChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_data.changed_v1``: the event body."""
 
     job_data_id: str | None = None
@@ -353,19 +353,19 @@ class CorehrJobDataChangedV1(msgspec.Struct, frozen=True):
     job_change_id: str | None = None
 
 
-class CorehrJobDataCreatedV1(msgspec.Struct, frozen=True):
+class CorehrJobDataCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_data.created_v1``: the event body."""
 
     job_data_id: str | None = None
 
 
-class CorehrJobDataDeletedV1(msgspec.Struct, frozen=True):
+class CorehrJobDataDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_data.deleted_v1``: the event body."""
 
     job_data_id: str | None = None
 
 
-class CorehrJobDataEmployedV1(msgspec.Struct, frozen=True):
+class CorehrJobDataEmployedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_data.employed_v1``: the event body."""
 
     job_data_id: str | None = None
@@ -373,94 +373,94 @@ class CorehrJobDataEmployedV1(msgspec.Struct, frozen=True):
     target_user_id: UserId | None = None
 
 
-class CorehrJobDataUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrJobDataUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_data.updated_v1``: the event body."""
 
     job_data_id: str | None = None
 
 
-class CorehrJobDeletedV1(msgspec.Struct, frozen=True):
+class CorehrJobDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job.deleted_v1``: the event body."""
 
     job_id: str | None = None
 
 
-class CorehrJobFamilyCreatedV2(msgspec.Struct, frozen=True):
+class CorehrJobFamilyCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_family.created_v2``: the event body."""
 
     job_family_id: str | None = None
 
 
-class CorehrJobFamilyDeletedV2(msgspec.Struct, frozen=True):
+class CorehrJobFamilyDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_family.deleted_v2``: the event body."""
 
     job_family_id: str | None = None
 
 
-class CorehrJobFamilyUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrJobFamilyUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_family.updated_v2``: the event body."""
 
     job_family_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrJobGradeCreatedV2(msgspec.Struct, frozen=True):
+class CorehrJobGradeCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_grade.created_v2``: the event body."""
 
     job_grade_id: str | None = None
 
 
-class CorehrJobGradeDeletedV2(msgspec.Struct, frozen=True):
+class CorehrJobGradeDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_grade.deleted_v2``: the event body."""
 
     job_grade_id: str | None = None
 
 
-class CorehrJobGradeUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrJobGradeUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_grade.updated_v2``: the event body."""
 
     job_grade_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrJobLevelCreatedV2(msgspec.Struct, frozen=True):
+class CorehrJobLevelCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_level.created_v2``: the event body."""
 
     job_level_id: str | None = None
 
 
-class CorehrJobLevelDeletedV2(msgspec.Struct, frozen=True):
+class CorehrJobLevelDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_level.deleted_v2``: the event body."""
 
     job_level_id: str | None = None
 
 
-class CorehrJobLevelUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrJobLevelUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job_level.updated_v2``: the event body."""
 
     job_level_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrJobUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrJobUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.job.updated_v1``: the event body."""
 
     job_id: str | None = None
 
 
-class CorehrLocationCreatedV2(msgspec.Struct, frozen=True):
+class CorehrLocationCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.location.created_v2``: the event body."""
 
     location_id: str | None = None
 
 
-class CorehrLocationDeletedV2(msgspec.Struct, frozen=True):
+class CorehrLocationDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.location.deleted_v2``: the event body."""
 
     location_id: str | None = None
 
 
-class CorehrLocationUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrLocationUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.location.updated_v2``: the event body."""
 
     location_id: str | None = None
@@ -468,7 +468,7 @@ class CorehrLocationUpdatedV2(msgspec.Struct, frozen=True):
     sub_events: tuple[OrganizationDomainEventData, ...] = ()
 
 
-class CorehrOffboardingChecklistUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrOffboardingChecklistUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.offboarding.checklist_updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -478,7 +478,7 @@ class CorehrOffboardingChecklistUpdatedV2(msgspec.Struct, frozen=True):
     checklist_status: int | None = None
 
 
-class CorehrOffboardingStatusUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrOffboardingStatusUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.offboarding.status_updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -488,7 +488,7 @@ class CorehrOffboardingStatusUpdatedV2(msgspec.Struct, frozen=True):
     status: int | None = None
 
 
-class CorehrOffboardingUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrOffboardingUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.offboarding.updated_v1``: the event body."""
 
     employment_id: str | None = None
@@ -498,7 +498,7 @@ class CorehrOffboardingUpdatedV1(msgspec.Struct, frozen=True):
     status: int | None = None
 
 
-class CorehrOffboardingUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrOffboardingUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.offboarding.updated_v2``: the event body."""
 
     tenant_id: str | None = None
@@ -514,7 +514,7 @@ class CorehrOffboardingUpdatedV2(msgspec.Struct, frozen=True):
     target_user_id: UserId | None = None
 
 
-class CorehrOrgRoleAuthorizationUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrOrgRoleAuthorizationUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.org_role_authorization.updated_v1``: the event body."""
 
     role_id: str | None = None
@@ -522,64 +522,64 @@ class CorehrOrgRoleAuthorizationUpdatedV1(msgspec.Struct, frozen=True):
     employment_id_list: tuple[str, ...] = ()
 
 
-class CorehrPathwayCreatedV2(msgspec.Struct, frozen=True):
+class CorehrPathwayCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.pathway.created_v2``: the event body."""
 
     pathway_id: str | None = None
 
 
-class CorehrPathwayDeletedV2(msgspec.Struct, frozen=True):
+class CorehrPathwayDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.pathway.deleted_v2``: the event body."""
 
     pathway_id: str | None = None
 
 
-class CorehrPathwayUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrPathwayUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.pathway.updated_v2``: the event body."""
 
     pathway_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrPersonCreatedV1(msgspec.Struct, frozen=True):
+class CorehrPersonCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.person.created_v1``: the event body."""
 
     person_id: str | None = None
 
 
-class CorehrPersonDeletedV1(msgspec.Struct, frozen=True):
+class CorehrPersonDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.person.deleted_v1``: the event body."""
 
     person_id: str | None = None
 
 
-class CorehrPersonUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrPersonUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.person.updated_v1``: the event body."""
 
     person_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrPositionCreatedV2(msgspec.Struct, frozen=True):
+class CorehrPositionCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.position.created_v2``: the event body."""
 
     position_id: str | None = None
 
 
-class CorehrPositionDeletedV2(msgspec.Struct, frozen=True):
+class CorehrPositionDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.position.deleted_v2``: the event body."""
 
     position_id: str | None = None
 
 
-class CorehrPositionUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrPositionUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.position.updated_v2``: the event body."""
 
     position_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrPreHireOnboardingTaskChangedV2(msgspec.Struct, frozen=True):
+class CorehrPreHireOnboardingTaskChangedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.pre_hire.onboarding_task_changed_v2``: the event body."""
 
     tenant_id: str | None = None
@@ -590,14 +590,14 @@ class CorehrPreHireOnboardingTaskChangedV2(msgspec.Struct, frozen=True):
     flow_info: OnboardingFlow | None = None
 
 
-class CorehrPreHireUpdatedV1(msgspec.Struct, frozen=True):
+class CorehrPreHireUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``corehr.pre_hire.updated_v1``: the event body."""
 
     pre_hire_id: str | None = None
     field_changes: tuple[str, ...] = ()
 
 
-class CorehrProbationUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrProbationUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.probation.updated_v2``: the event body."""
 
     employment_id: str | None = None
@@ -605,7 +605,7 @@ class CorehrProbationUpdatedV2(msgspec.Struct, frozen=True):
     actual_probation_end_date: str | None = None
 
 
-class CorehrProcessApproverUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrProcessApproverUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.process.approver.updated_v2``: the event body."""
 
     process_id: str | None = None
@@ -619,7 +619,7 @@ class CorehrProcessApproverUpdatedV2(msgspec.Struct, frozen=True):
     node_id_str: str | None = None
 
 
-class CorehrProcessCcUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrProcessCcUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.process.cc.updated_v2``: the event body."""
 
     process_id: str | None = None
@@ -628,7 +628,7 @@ class CorehrProcessCcUpdatedV2(msgspec.Struct, frozen=True):
     biz_type: str | None = None
 
 
-class CorehrProcessCommentInfoUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrProcessCommentInfoUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.process_comment_info.updated_v2``: the event body."""
 
     process_id: int | None = None
@@ -636,7 +636,7 @@ class CorehrProcessCommentInfoUpdatedV2(msgspec.Struct, frozen=True):
     type: int | None = None
 
 
-class CorehrProcessNodeUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrProcessNodeUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.process.node.updated_v2``: the event body."""
 
     flow_definition_id: str | None = None
@@ -648,7 +648,7 @@ class CorehrProcessNodeUpdatedV2(msgspec.Struct, frozen=True):
     biz_type: str | None = None
 
 
-class CorehrProcessStatusUpdateV2(msgspec.Struct, frozen=True):
+class CorehrProcessStatusUpdateV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.process.status.update_v2``: the event body."""
 
     process_id: str | None = None
@@ -658,7 +658,7 @@ class CorehrProcessStatusUpdateV2(msgspec.Struct, frozen=True):
     properties: int | None = None
 
 
-class CorehrProcessUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrProcessUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.process.updated_v2``: the event body."""
 
     process_id: str | None = None
@@ -668,7 +668,7 @@ class CorehrProcessUpdatedV2(msgspec.Struct, frozen=True):
     properties: int | None = None
 
 
-class CorehrSignatureFileStatusUpdatedV2(msgspec.Struct, frozen=True):
+class CorehrSignatureFileStatusUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``corehr.signature_file.status_updated_v2``: the event body."""
 
     signature_file_id: str | None = None
@@ -677,7 +677,7 @@ class CorehrSignatureFileStatusUpdatedV2(msgspec.Struct, frozen=True):
     biz_process_id: str | None = None
 
 
-class EmployeeDomainEventData(msgspec.Struct, frozen=True):
+class EmployeeDomainEventData(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     id: str | None = None
@@ -688,41 +688,41 @@ class EmployeeDomainEventData(msgspec.Struct, frozen=True):
     fields: tuple[str, ...] = ()
 
 
-class I18nV2(msgspec.Struct, frozen=True):
+class I18nV2(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     zh_cn: str | None = None
     en_us: str | None = None
 
 
-class ManagementScope(msgspec.Struct, frozen=True):
+class ManagementScope(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     management_dimension: str | None = None
     obj_id: str | None = None
 
 
-class OnboardingFlow(msgspec.Struct, frozen=True):
+class OnboardingFlow(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     id: str | None = None
     name: I18nV2 | None = None
 
 
-class OnboardingFlowChange(msgspec.Struct, frozen=True):
+class OnboardingFlowChange(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     after_status: str | None = None
 
 
-class OnboardingTaskChange(msgspec.Struct, frozen=True):
+class OnboardingTaskChange(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     after_status: str | None = None
     task_code: str | None = None
 
 
-class OrganizationDomainEventData(msgspec.Struct, frozen=True):
+class OrganizationDomainEventData(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     id: str | None = None
@@ -734,7 +734,7 @@ class OrganizationDomainEventData(msgspec.Struct, frozen=True):
     field_changes: tuple[str, ...] = ()
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``corehr`` events."""
 
     user_id: str | None = None

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 
-class BitableTableFieldAction(msgspec.Struct, frozen=True):
+class BitableTableFieldAction(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     action: str | None = None
@@ -48,7 +48,7 @@ class BitableTableFieldAction(msgspec.Struct, frozen=True):
     after_value: BitableTableFieldActionValue | None = None
 
 
-class BitableTableFieldActionValue(msgspec.Struct, frozen=True):
+class BitableTableFieldActionValue(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     id: str | None = None
@@ -58,7 +58,7 @@ class BitableTableFieldActionValue(msgspec.Struct, frozen=True):
     property: BitableTableFieldActionValueProperty | None = None
 
 
-class BitableTableFieldActionValueProperty(msgspec.Struct, frozen=True):
+class BitableTableFieldActionValueProperty(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     formatter: str | None = None
@@ -75,21 +75,21 @@ class BitableTableFieldActionValueProperty(msgspec.Struct, frozen=True):
     formula_expression: str | None = None
 
 
-class BitableTableFieldActionValuePropertyAutoSerial(msgspec.Struct, frozen=True):
+class BitableTableFieldActionValuePropertyAutoSerial(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     type: str | None = None
     options: tuple[BitableTableFieldActionValuePropertyAutoSerialOptions, ...] = ()
 
 
-class BitableTableFieldActionValuePropertyAutoSerialOptions(msgspec.Struct, frozen=True):
+class BitableTableFieldActionValuePropertyAutoSerialOptions(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     type: str | None = None
     value: str | None = None
 
 
-class BitableTableFieldActionValuePropertyOption(msgspec.Struct, frozen=True):
+class BitableTableFieldActionValuePropertyOption(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     name: str | None = None
@@ -97,7 +97,7 @@ class BitableTableFieldActionValuePropertyOption(msgspec.Struct, frozen=True):
     color: int | None = None
 
 
-class BitableTableRecordAction(msgspec.Struct, frozen=True):
+class BitableTableRecordAction(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     record_id: str | None = None
@@ -106,7 +106,7 @@ class BitableTableRecordAction(msgspec.Struct, frozen=True):
     after_value: tuple[BitableTableRecordActionField, ...] = ()
 
 
-class BitableTableRecordActionField(msgspec.Struct, frozen=True):
+class BitableTableRecordActionField(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     field_id: str | None = None
@@ -114,13 +114,13 @@ class BitableTableRecordActionField(msgspec.Struct, frozen=True):
     field_identity_value: BitableTableRecordActionFieldIdentity | None = None
 
 
-class BitableTableRecordActionFieldIdentity(msgspec.Struct, frozen=True):
+class BitableTableRecordActionFieldIdentity(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     users: tuple[BitableTableRecordActionFieldIdentityUser, ...] = ()
 
 
-class BitableTableRecordActionFieldIdentityUser(msgspec.Struct, frozen=True):
+class BitableTableRecordActionFieldIdentityUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     user_id: UserId | None = None
@@ -129,7 +129,7 @@ class BitableTableRecordActionFieldIdentityUser(msgspec.Struct, frozen=True):
     avatar_url: str | None = None
 
 
-class DriveFileBitableFieldChangedV1(msgspec.Struct, frozen=True):
+class DriveFileBitableFieldChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.bitable_field_changed_v1``: the event body."""
 
     file_type: str | None = None
@@ -144,7 +144,7 @@ class DriveFileBitableFieldChangedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFileBitableRecordChangedV1(msgspec.Struct, frozen=True):
+class DriveFileBitableRecordChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.bitable_record_changed_v1``: the event body."""
 
     file_type: str | None = None
@@ -159,7 +159,7 @@ class DriveFileBitableRecordChangedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFileCreatedInFolderV1(msgspec.Struct, frozen=True):
+class DriveFileCreatedInFolderV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.created_in_folder_v1``: the event body."""
 
     file_type: str | None = None
@@ -171,7 +171,7 @@ class DriveFileCreatedInFolderV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token", "folder_token")
 
 
-class DriveFileDeletedV1(msgspec.Struct, frozen=True):
+class DriveFileDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.deleted_v1``: the event body."""
 
     file_type: str | None = None
@@ -182,7 +182,7 @@ class DriveFileDeletedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFileEditV1(msgspec.Struct, frozen=True):
+class DriveFileEditV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.edit_v1``: the event body."""
 
     file_type: str | None = None
@@ -194,7 +194,7 @@ class DriveFileEditV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFilePermissionMemberAddedV1(msgspec.Struct, frozen=True):
+class DriveFilePermissionMemberAddedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.permission_member_added_v1``: the event body."""
 
     file_type: str | None = None
@@ -208,7 +208,7 @@ class DriveFilePermissionMemberAddedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFilePermissionMemberAppliedV1(msgspec.Struct, frozen=True):
+class DriveFilePermissionMemberAppliedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.permission_member_applied_v1``: the event body."""
 
     file_type: str | None = None
@@ -225,7 +225,7 @@ class DriveFilePermissionMemberAppliedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFilePermissionMemberRemovedV1(msgspec.Struct, frozen=True):
+class DriveFilePermissionMemberRemovedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.permission_member_removed_v1``: the event body."""
 
     file_type: str | None = None
@@ -239,7 +239,7 @@ class DriveFilePermissionMemberRemovedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFileReadV1(msgspec.Struct, frozen=True):
+class DriveFileReadV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.read_v1``: the event body."""
 
     file_type: str | None = None
@@ -250,7 +250,7 @@ class DriveFileReadV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFileTitleUpdatedV1(msgspec.Struct, frozen=True):
+class DriveFileTitleUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.title_updated_v1``: the event body."""
 
     file_type: str | None = None
@@ -261,7 +261,7 @@ class DriveFileTitleUpdatedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveFileTrashedV1(msgspec.Struct, frozen=True):
+class DriveFileTrashedV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.file.trashed_v1``: the event body."""
 
     file_type: str | None = None
@@ -272,7 +272,7 @@ class DriveFileTrashedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class DriveNoticeCommentAddV1(msgspec.Struct, frozen=True):
+class DriveNoticeCommentAddV1(msgspec.Struct, frozen=True, gc=False):
     """``drive.notice.comment_add_v1``: the event body."""
 
     notice_meta: Notice | None = None
@@ -282,7 +282,7 @@ class DriveNoticeCommentAddV1(msgspec.Struct, frozen=True):
     visibility: str | None = None
 
 
-class Notice(msgspec.Struct, frozen=True):
+class Notice(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     file_type: str | None = None
@@ -295,7 +295,7 @@ class Notice(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("file_token")
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``drive`` events."""
 
     user_id: str | None = None

@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-class ElearningCourseRegistrationCreatedV2(msgspec.Struct, frozen=True):
+class ElearningCourseRegistrationCreatedV2(msgspec.Struct, frozen=True, gc=False):
     """``elearning.course_registration.created_v2``: the event body."""
 
     course_id: str | None = None
@@ -34,14 +34,14 @@ class ElearningCourseRegistrationCreatedV2(msgspec.Struct, frozen=True):
     learned_optional_lesson_ids: tuple[str, ...] = ()
 
 
-class ElearningCourseRegistrationDeletedV2(msgspec.Struct, frozen=True):
+class ElearningCourseRegistrationDeletedV2(msgspec.Struct, frozen=True, gc=False):
     """``elearning.course_registration.deleted_v2``: the event body."""
 
     course_id: str | None = None
     learner: EventUser | None = None
 
 
-class ElearningCourseRegistrationUpdatedV2(msgspec.Struct, frozen=True):
+class ElearningCourseRegistrationUpdatedV2(msgspec.Struct, frozen=True, gc=False):
     """``elearning.course_registration.updated_v2``: the event body."""
 
     course_id: str | None = None
@@ -57,7 +57,7 @@ class ElearningCourseRegistrationUpdatedV2(msgspec.Struct, frozen=True):
     learned_optional_lesson_ids: tuple[str, ...] = ()
 
 
-class EventUser(msgspec.Struct, frozen=True):
+class EventUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``elearning`` events."""
 
     user_id: UserId | None = None
@@ -65,7 +65,7 @@ class EventUser(msgspec.Struct, frozen=True):
     phone: str | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``elearning`` events."""
 
     user_id: str | None = None

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class Comments(msgspec.Struct, frozen=True):
+class Comments(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     content: str | None = None
@@ -40,7 +40,7 @@ class Comments(msgspec.Struct, frozen=True):
     user_id: int | None = None
 
 
-class CustomizedFieldDisplayItem(msgspec.Struct, frozen=True):
+class CustomizedFieldDisplayItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     id: str | None = None
@@ -52,7 +52,7 @@ class CustomizedFieldDisplayItem(msgspec.Struct, frozen=True):
     editable: bool | None = None
 
 
-class HelpdeskNotificationApproveV1(msgspec.Struct, frozen=True):
+class HelpdeskNotificationApproveV1(msgspec.Struct, frozen=True, gc=False):
     """``helpdesk.notification.approve_v1``: the event body."""
 
     notification_id: str | None = None
@@ -60,7 +60,7 @@ class HelpdeskNotificationApproveV1(msgspec.Struct, frozen=True):
     approve_status: str | None = None
 
 
-class HelpdeskTicketCreatedV1(msgspec.Struct, frozen=True):
+class HelpdeskTicketCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``helpdesk.ticket.created_v1``: the event body."""
 
     ticket_id: str | None = None
@@ -80,7 +80,7 @@ class HelpdeskTicketCreatedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("ticket_id")
 
 
-class HelpdeskTicketMessageCreatedV1(msgspec.Struct, frozen=True):
+class HelpdeskTicketMessageCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``helpdesk.ticket_message.created_v1``: the event body."""
 
     ticket_message_id: str | None = None
@@ -98,14 +98,14 @@ class HelpdeskTicketMessageCreatedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("ticket_message_id", "ticket")
 
 
-class HelpdeskTicketUpdatedV1(msgspec.Struct, frozen=True):
+class HelpdeskTicketUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``helpdesk.ticket.updated_v1``: the event body."""
 
     object: TicketEvent | None = None
     old_object: TicketEventUpdateInfo | None = None
 
 
-class I18n(msgspec.Struct, frozen=True):
+class I18n(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     zh_cn: str | None = None
@@ -113,7 +113,7 @@ class I18n(msgspec.Struct, frozen=True):
     ja_jp: str | None = None
 
 
-class Ticket(msgspec.Struct, frozen=True):
+class Ticket(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     ticket_id: str | None = None
@@ -146,7 +146,7 @@ class Ticket(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("ticket_id", "ticket_type")
 
 
-class TicketEvent(msgspec.Struct, frozen=True):
+class TicketEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     ticket_id: str | None = None
@@ -169,7 +169,7 @@ class TicketEvent(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("ticket_id")
 
 
-class TicketEventUpdateInfo(msgspec.Struct, frozen=True):
+class TicketEventUpdateInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     stage: int | None = None
@@ -177,7 +177,7 @@ class TicketEventUpdateInfo(msgspec.Struct, frozen=True):
     updated_at: int | None = None
 
 
-class TicketMessageContent(msgspec.Struct, frozen=True):
+class TicketMessageContent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     content: str | None = None
@@ -186,7 +186,7 @@ class TicketMessageContent(msgspec.Struct, frozen=True):
     image_key: str | None = None
 
 
-class TicketUser(msgspec.Struct, frozen=True):
+class TicketUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     id: str | None = None
@@ -198,7 +198,7 @@ class TicketUser(msgspec.Struct, frozen=True):
     country: str | None = None
 
 
-class TicketUserEvent(msgspec.Struct, frozen=True):
+class TicketUserEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     id: UserId | None = None
@@ -207,7 +207,7 @@ class TicketUserEvent(msgspec.Struct, frozen=True):
     email: str | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``helpdesk`` events."""
 
     user_id: str | None = None

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-class ApplicationStageInfo(msgspec.Struct, frozen=True):
+class ApplicationStageInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
@@ -53,14 +53,14 @@ class ApplicationStageInfo(msgspec.Struct, frozen=True):
     type: int | None = None
 
 
-class Assets(msgspec.Struct, frozen=True):
+class Assets(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     confirmed_bonus: BonusAmount | None = None
     paid_bonus: BonusAmount | None = None
 
 
-class BonusAmount(msgspec.Struct, frozen=True):
+class BonusAmount(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     bonus_type: int | None = None
@@ -69,21 +69,21 @@ class BonusAmount(msgspec.Struct, frozen=True):
     cash_bonus: tuple[Cash, ...] = ()
 
 
-class Cash(msgspec.Struct, frozen=True):
+class Cash(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     currency_type: str | None = None
     amount: float | None = None
 
 
-class CodeNameObject(msgspec.Struct, frozen=True):
+class CodeNameObject(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     code: str | None = None
     name: I18n | None = None
 
 
-class CommonAddress(msgspec.Struct, frozen=True):
+class CommonAddress(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
@@ -94,21 +94,21 @@ class CommonAddress(msgspec.Struct, frozen=True):
     country: CodeNameObject | None = None
 
 
-class DepartmentId(msgspec.Struct, frozen=True):
+class DepartmentId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     department_id: str | None = None
     open_department_id: str | None = None
 
 
-class EcoAccountCustomFieldEventData(msgspec.Struct, frozen=True):
+class EcoAccountCustomFieldEventData(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     key: str | None = None
     value: str | None = None
 
 
-class EcoBackgroundCheckCreateEventCandidateInfo(msgspec.Struct, frozen=True):
+class EcoBackgroundCheckCreateEventCandidateInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     name: str | None = None
@@ -118,7 +118,7 @@ class EcoBackgroundCheckCreateEventCandidateInfo(msgspec.Struct, frozen=True):
     last_name: str | None = None
 
 
-class EcoBackgroundCheckCreateEventContactInfo(msgspec.Struct, frozen=True):
+class EcoBackgroundCheckCreateEventContactInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     name: str | None = None
@@ -126,21 +126,21 @@ class EcoBackgroundCheckCreateEventContactInfo(msgspec.Struct, frozen=True):
     email: str | None = None
 
 
-class EcoBackgroundCheckCreateEventCustomKv(msgspec.Struct, frozen=True):
+class EcoBackgroundCheckCreateEventCustomKv(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     key: str | None = None
     value: str | None = None
 
 
-class EcoBackgroundCheckCreateEventMobile(msgspec.Struct, frozen=True):
+class EcoBackgroundCheckCreateEventMobile(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     code: str | None = None
     number: str | None = None
 
 
-class EcoExamCreateEventCandidateInfo(msgspec.Struct, frozen=True):
+class EcoExamCreateEventCandidateInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     name: str | None = None
@@ -148,34 +148,34 @@ class EcoExamCreateEventCandidateInfo(msgspec.Struct, frozen=True):
     email: str | None = None
 
 
-class EcoExamCreateEventJobDepartment(msgspec.Struct, frozen=True):
+class EcoExamCreateEventJobDepartment(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
     name: I18n | None = None
 
 
-class EcoExamCreateEventJobInfo(msgspec.Struct, frozen=True):
+class EcoExamCreateEventJobInfo(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     department: EcoExamCreateEventJobDepartment | None = None
     addresses: tuple[CommonAddress, ...] = ()
 
 
-class EcoExamCreateEventMobile(msgspec.Struct, frozen=True):
+class EcoExamCreateEventMobile(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     code: str | None = None
     number: str | None = None
 
 
-class HireApplicationDeletedV1(msgspec.Struct, frozen=True):
+class HireApplicationDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.application.deleted_v1``: the event body."""
 
     application_ids: tuple[str, ...] = ()
 
 
-class HireApplicationStageChangedV1(msgspec.Struct, frozen=True):
+class HireApplicationStageChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.application.stage_changed_v1``: the event body."""
 
     application_id: str | None = None
@@ -184,7 +184,7 @@ class HireApplicationStageChangedV1(msgspec.Struct, frozen=True):
     update_time: int | None = None
 
 
-class HireEcoAccountCreatedV1(msgspec.Struct, frozen=True):
+class HireEcoAccountCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.eco_account.created_v1``: the event body."""
 
     scope: int | None = None
@@ -194,14 +194,14 @@ class HireEcoAccountCreatedV1(msgspec.Struct, frozen=True):
     custom_field_list: tuple[EcoAccountCustomFieldEventData, ...] = ()
 
 
-class HireEcoBackgroundCheckCanceledV1(msgspec.Struct, frozen=True):
+class HireEcoBackgroundCheckCanceledV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.eco_background_check.canceled_v1``: the event body."""
 
     background_check_id: str | None = None
     termination_reason: str | None = None
 
 
-class HireEcoBackgroundCheckCreatedV1(msgspec.Struct, frozen=True):
+class HireEcoBackgroundCheckCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.eco_background_check.created_v1``: the event body."""
 
     background_check_id: str | None = None
@@ -214,7 +214,7 @@ class HireEcoBackgroundCheckCreatedV1(msgspec.Struct, frozen=True):
     custom_field_list: tuple[EcoBackgroundCheckCreateEventCustomKv, ...] = ()
 
 
-class HireEcoExamCreatedV1(msgspec.Struct, frozen=True):
+class HireEcoExamCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.eco_exam.created_v1``: the event body."""
 
     exam_id: str | None = None
@@ -226,7 +226,7 @@ class HireEcoExamCreatedV1(msgspec.Struct, frozen=True):
     job_info: EcoExamCreateEventJobInfo | None = None
 
 
-class HireEhrImportTaskForInternshipOfferImportedV1(msgspec.Struct, frozen=True):
+class HireEhrImportTaskForInternshipOfferImportedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.ehr_import_task_for_internship_offer.imported_v1``: the event body."""
 
     task_id: str | None = None
@@ -239,7 +239,7 @@ class HireEhrImportTaskForInternshipOfferImportedV1(msgspec.Struct, frozen=True)
     ehr_department: DepartmentId | None = None
 
 
-class HireEhrImportTaskImportedV1(msgspec.Struct, frozen=True):
+class HireEhrImportTaskImportedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.ehr_import_task.imported_v1``: the event body."""
 
     task_id: str | None = None
@@ -251,13 +251,13 @@ class HireEhrImportTaskImportedV1(msgspec.Struct, frozen=True):
     ehr_department: DepartmentId | None = None
 
 
-class HireOfferStatusChangedV1(msgspec.Struct, frozen=True):
+class HireOfferStatusChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.offer.status_changed_v1``: the event body."""
 
     offer_id: str | None = None
 
 
-class HireReferralAccountAssetsUpdateV1(msgspec.Struct, frozen=True):
+class HireReferralAccountAssetsUpdateV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.referral_account.assets_update_v1``: the event body."""
 
     account_id: str | None = None
@@ -265,13 +265,13 @@ class HireReferralAccountAssetsUpdateV1(msgspec.Struct, frozen=True):
     modify_time: str | None = None
 
 
-class HireTalentDeletedV1(msgspec.Struct, frozen=True):
+class HireTalentDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.talent.deleted_v1``: the event body."""
 
     talent_id: str | None = None
 
 
-class HireTalentTagSubscriptionV1(msgspec.Struct, frozen=True):
+class HireTalentTagSubscriptionV1(msgspec.Struct, frozen=True, gc=False):
     """``hire.talent.tag_subscription_v1``: the event body."""
 
     talent_id: str | None = None
@@ -282,14 +282,14 @@ class HireTalentTagSubscriptionV1(msgspec.Struct, frozen=True):
     application_stage: ApplicationStageInfo | None = None
 
 
-class I18n(msgspec.Struct, frozen=True):
+class I18n(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     zh_cn: str | None = None
     en_us: str | None = None
 
 
-class TalentTag(msgspec.Struct, frozen=True):
+class TalentTag(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     id: str | None = None
@@ -299,7 +299,7 @@ class TalentTag(msgspec.Struct, frozen=True):
     active_status: int | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``hire`` events."""
 
     user_id: str | None = None

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 
-class ChatChange(msgspec.Struct, frozen=True):
+class ChatChange(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     avatar: str | None = None
@@ -72,7 +72,7 @@ class ChatChange(msgspec.Struct, frozen=True):
     group_message_type: str | None = None
 
 
-class ChatMemberUser(msgspec.Struct, frozen=True):
+class ChatMemberUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     name: str | None = None
@@ -80,13 +80,13 @@ class ChatMemberUser(msgspec.Struct, frozen=True):
     user_id: UserId | None = None
 
 
-class Emoji(msgspec.Struct, frozen=True):
+class Emoji(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     emoji_type: str | None = None
 
 
-class I18nNames(msgspec.Struct, frozen=True):
+class I18nNames(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     zh_cn: str | None = None
@@ -94,7 +94,7 @@ class I18nNames(msgspec.Struct, frozen=True):
     ja_jp: str | None = None
 
 
-class ImChatAccessEventBotP2pChatEnteredV1(msgspec.Struct, frozen=True):
+class ImChatAccessEventBotP2pChatEnteredV1(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.access_event.bot_p2p_chat_entered_v1``: the event body."""
 
     chat_id: str | None = None
@@ -103,7 +103,7 @@ class ImChatAccessEventBotP2pChatEnteredV1(msgspec.Struct, frozen=True):
     last_message_create_time: str | None = None
 
 
-class ImChatDisbandedV1(msgspec.Struct, frozen=True):
+class ImChatDisbandedV1(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.disbanded_v1``: the event body."""
 
     chat_id: str | None = None
@@ -114,7 +114,7 @@ class ImChatDisbandedV1(msgspec.Struct, frozen=True):
     i18n_names: I18nNames | None = None
 
 
-class ImChatMemberUserAddedV1(msgspec.Struct, frozen=True):
+class ImChatMemberUserAddedV1(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.member.user.added_v1``: the event body."""
 
     chat_id: str | None = None
@@ -126,7 +126,7 @@ class ImChatMemberUserAddedV1(msgspec.Struct, frozen=True):
     i18n_names: I18nNames | None = None
 
 
-class ImChatMemberUserDeletedV1(msgspec.Struct, frozen=True):
+class ImChatMemberUserDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.member.user.deleted_v1``: the event body."""
 
     chat_id: str | None = None
@@ -138,7 +138,7 @@ class ImChatMemberUserDeletedV1(msgspec.Struct, frozen=True):
     i18n_names: I18nNames | None = None
 
 
-class ImChatMemberUserWithdrawnV1(msgspec.Struct, frozen=True):
+class ImChatMemberUserWithdrawnV1(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.member.user.withdrawn_v1``: the event body."""
 
     chat_id: str | None = None
@@ -150,7 +150,7 @@ class ImChatMemberUserWithdrawnV1(msgspec.Struct, frozen=True):
     i18n_names: I18nNames | None = None
 
 
-class ImChatUpdatedV1(msgspec.Struct, frozen=True):
+class ImChatUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``im.chat.updated_v1``: the event body."""
 
     chat_id: str | None = None
@@ -162,7 +162,7 @@ class ImChatUpdatedV1(msgspec.Struct, frozen=True):
     moderator_list: ModeratorList | None = None
 
 
-class ImMessageReactionCreatedV1(msgspec.Struct, frozen=True):
+class ImMessageReactionCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``im.message.reaction.created_v1``: the event body."""
 
     message_id: str | None = None
@@ -173,7 +173,7 @@ class ImMessageReactionCreatedV1(msgspec.Struct, frozen=True):
     action_time: str | None = None
 
 
-class ImMessageReactionDeletedV1(msgspec.Struct, frozen=True):
+class ImMessageReactionDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``im.message.reaction.deleted_v1``: the event body."""
 
     message_id: str | None = None
@@ -184,7 +184,7 @@ class ImMessageReactionDeletedV1(msgspec.Struct, frozen=True):
     action_time: str | None = None
 
 
-class ImMessageRecalledV1(msgspec.Struct, frozen=True):
+class ImMessageRecalledV1(msgspec.Struct, frozen=True, gc=False):
     """``im.message.recalled_v1``: the event body."""
 
     message_id: str | None = None
@@ -193,21 +193,21 @@ class ImMessageRecalledV1(msgspec.Struct, frozen=True):
     recall_type: str | None = None
 
 
-class ListEventModerator(msgspec.Struct, frozen=True):
+class ListEventModerator(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     tenant_key: str | None = None
     user_id: UserId | None = None
 
 
-class ModeratorList(msgspec.Struct, frozen=True):
+class ModeratorList(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     added_member_list: tuple[ListEventModerator, ...] = ()
     removed_member_list: tuple[ListEventModerator, ...] = ()
 
 
-class RestrictedModeSetting(msgspec.Struct, frozen=True):
+class RestrictedModeSetting(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     status: bool | None = None
@@ -216,7 +216,7 @@ class RestrictedModeSetting(msgspec.Struct, frozen=True):
     message_has_permission_setting: str | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``im`` events."""
 
     user_id: str | None = None

@@ -12,7 +12,7 @@ import msgspec
 __all__ = ["MailUserMailboxEventMessageReceivedV1", "Subscriber", "UserId"]
 
 
-class MailUserMailboxEventMessageReceivedV1(msgspec.Struct, frozen=True):
+class MailUserMailboxEventMessageReceivedV1(msgspec.Struct, frozen=True, gc=False):
     """``mail.user_mailbox.event.message_received_v1``: the event body."""
 
     mail_address: str | None = None
@@ -21,13 +21,13 @@ class MailUserMailboxEventMessageReceivedV1(msgspec.Struct, frozen=True):
     subscriber: Subscriber | None = None
 
 
-class Subscriber(msgspec.Struct, frozen=True):
+class Subscriber(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``mail`` events."""
 
     user_ids: tuple[UserId, ...] = ()
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``mail`` events."""
 
     user_id: str | None = None

@@ -17,28 +17,28 @@ __all__ = [
 ]
 
 
-class MeetingRoomMeetingRoomCreatedV1(msgspec.Struct, frozen=True):
+class MeetingRoomMeetingRoomCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``meeting_room.meeting_room.created_v1``: the event body."""
 
     room_name: str | None = None
     room_id: str | None = None
 
 
-class MeetingRoomMeetingRoomDeletedV1(msgspec.Struct, frozen=True):
+class MeetingRoomMeetingRoomDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``meeting_room.meeting_room.deleted_v1``: the event body."""
 
     room_name: str | None = None
     room_id: str | None = None
 
 
-class MeetingRoomMeetingRoomStatusChangedV1(msgspec.Struct, frozen=True):
+class MeetingRoomMeetingRoomStatusChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``meeting_room.meeting_room.status_changed_v1``: the event body."""
 
     room_name: str | None = None
     room_id: str | None = None
 
 
-class MeetingRoomMeetingRoomUpdatedV1(msgspec.Struct, frozen=True):
+class MeetingRoomMeetingRoomUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``meeting_room.meeting_room.updated_v1``: the event body."""
 
     room_name: str | None = None

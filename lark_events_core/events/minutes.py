@@ -14,14 +14,14 @@ from ._model import hiding_repr
 __all__ = ["GeneratedSource", "MinutesMinuteGeneratedV1", "UserId"]
 
 
-class GeneratedSource(msgspec.Struct, frozen=True):
+class GeneratedSource(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``minutes`` events."""
 
     source_type: str | None = None
     source_entity_id: str | None = None
 
 
-class MinutesMinuteGeneratedV1(msgspec.Struct, frozen=True):
+class MinutesMinuteGeneratedV1(msgspec.Struct, frozen=True, gc=False):
     """``minutes.minute.generated_v1``: the event body."""
 
     minute_token: str | None = None
@@ -31,7 +31,7 @@ class MinutesMinuteGeneratedV1(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("minute_token")
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``minutes`` events."""
 
     user_id: str | None = None

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-class MomentsCommentCreatedV1(msgspec.Struct, frozen=True):
+class MomentsCommentCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.comment.created_v1``: the event body."""
 
     user_id: UserId | None = None
@@ -34,14 +34,14 @@ class MomentsCommentCreatedV1(msgspec.Struct, frozen=True):
     user_type: int | None = None
 
 
-class MomentsCommentDeletedV1(msgspec.Struct, frozen=True):
+class MomentsCommentDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.comment.deleted_v1``: the event body."""
 
     id: str | None = None
     post_id: str | None = None
 
 
-class MomentsPostCreatedV1(msgspec.Struct, frozen=True):
+class MomentsPostCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.post.created_v1``: the event body."""
 
     id: str | None = None
@@ -52,13 +52,13 @@ class MomentsPostCreatedV1(msgspec.Struct, frozen=True):
     user_type: int | None = None
 
 
-class MomentsPostDeletedV1(msgspec.Struct, frozen=True):
+class MomentsPostDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.post.deleted_v1``: the event body."""
 
     id: str | None = None
 
 
-class MomentsPostStatisticsUpdatedV1(msgspec.Struct, frozen=True):
+class MomentsPostStatisticsUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.post_statistics.updated_v1``: the event body."""
 
     post_id: str | None = None
@@ -66,7 +66,7 @@ class MomentsPostStatisticsUpdatedV1(msgspec.Struct, frozen=True):
     statistics: PostStatistics | None = None
 
 
-class MomentsReactionCreatedV1(msgspec.Struct, frozen=True):
+class MomentsReactionCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.reaction.created_v1``: the event body."""
 
     type: str | None = None
@@ -78,7 +78,7 @@ class MomentsReactionCreatedV1(msgspec.Struct, frozen=True):
     create_time: str | None = None
 
 
-class MomentsReactionDeletedV1(msgspec.Struct, frozen=True):
+class MomentsReactionDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``moments.reaction.deleted_v1``: the event body."""
 
     type: str | None = None
@@ -89,13 +89,13 @@ class MomentsReactionDeletedV1(msgspec.Struct, frozen=True):
     user_type: int | None = None
 
 
-class PostStatistics(msgspec.Struct, frozen=True):
+class PostStatistics(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``moments`` events."""
 
     share_count: int | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``moments`` events."""
 
     user_id: str | None = None

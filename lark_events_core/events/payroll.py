@@ -12,13 +12,13 @@ import msgspec
 __all__ = ["PayrollPaymentActivityApprovedV1", "PayrollPaymentActivityStatusChangedV1"]
 
 
-class PayrollPaymentActivityApprovedV1(msgspec.Struct, frozen=True):
+class PayrollPaymentActivityApprovedV1(msgspec.Struct, frozen=True, gc=False):
     """``payroll.payment_activity.approved_v1``: the event body."""
 
     activity_id: str | None = None
 
 
-class PayrollPaymentActivityStatusChangedV1(msgspec.Struct, frozen=True):
+class PayrollPaymentActivityStatusChangedV1(msgspec.Struct, frozen=True, gc=False):
     """``payroll.payment_activity.status_changed_v1``: the event body."""
 
     activity_id: int | None = None

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class OpenResult(msgspec.Struct, frozen=True):
+class OpenResult(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``performance`` events."""
 
     user_id: UserId | None = None
@@ -28,19 +28,19 @@ class OpenResult(msgspec.Struct, frozen=True):
     open_time: str | None = None
 
 
-class PerformanceReviewDataChangedV2(msgspec.Struct, frozen=True):
+class PerformanceReviewDataChangedV2(msgspec.Struct, frozen=True, gc=False):
     """``performance.review_data.changed_v2``: the event body."""
 
     items: tuple[ReviewDataChange, ...] = ()
 
 
-class PerformanceStageTaskOpenResultV2(msgspec.Struct, frozen=True):
+class PerformanceStageTaskOpenResultV2(msgspec.Struct, frozen=True, gc=False):
     """``performance.stage_task.open_result_v2``: the event body."""
 
     items: tuple[OpenResult, ...] = ()
 
 
-class ReviewDataChange(msgspec.Struct, frozen=True):
+class ReviewDataChange(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``performance`` events."""
 
     user_id: UserId | None = None
@@ -49,7 +49,7 @@ class ReviewDataChange(msgspec.Struct, frozen=True):
     stage_changes: tuple[StageChange, ...] = ()
 
 
-class StageChange(msgspec.Struct, frozen=True):
+class StageChange(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``performance`` events."""
 
     stage_id: str | None = None
@@ -57,7 +57,7 @@ class StageChange(msgspec.Struct, frozen=True):
     review_stage_role: str | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``performance`` events."""
 
     user_id: str | None = None

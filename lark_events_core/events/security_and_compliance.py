@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-class DeviceChangeEvent(msgspec.Struct, frozen=True):
+class DeviceChangeEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``security_and_compliance`` events."""
 
     device_record_id: int | None = None
@@ -45,7 +45,7 @@ class DeviceChangeEvent(msgspec.Struct, frozen=True):
     is_public: bool | None = None
 
 
-class DeviceRecordEvent(msgspec.Struct, frozen=True):
+class DeviceRecordEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``security_and_compliance`` events."""
 
     device_record_id: int | None = None
@@ -73,7 +73,9 @@ class DeviceRecordEvent(msgspec.Struct, frozen=True):
     source: int | None = None
 
 
-class SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2(msgspec.Struct, frozen=True):
+class SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2(
+    msgspec.Struct, frozen=True, gc=False
+):
     """``security_and_compliance.device_apply_record.device_apply_event_v2``: the event body."""
 
     device_apply_record_id: int | None = None
@@ -85,7 +87,7 @@ class SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2(msgspec.Struct, f
     apply_reason: str | None = None
 
 
-class SecurityAndComplianceDeviceRecordDeviceChangeEventV2(msgspec.Struct, frozen=True):
+class SecurityAndComplianceDeviceRecordDeviceChangeEventV2(msgspec.Struct, frozen=True, gc=False):
     """``security_and_compliance.device_record.device_change_event_v2``: the event body."""
 
     device_record_id: int | None = None
@@ -95,7 +97,7 @@ class SecurityAndComplianceDeviceRecordDeviceChangeEventV2(msgspec.Struct, froze
     after: DeviceChangeEvent | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``security_and_compliance`` events."""
 
     user_id: str | None = None

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class TaskTaskCommentUpdatedV1(msgspec.Struct, frozen=True):
+class TaskTaskCommentUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``task.task.comment.updated_v1``: the event body."""
 
     task_id: str | None = None
@@ -28,7 +28,7 @@ class TaskTaskCommentUpdatedV1(msgspec.Struct, frozen=True):
     obj_type: int | None = None
 
 
-class TaskTaskUpdateTenantV1(msgspec.Struct, frozen=True):
+class TaskTaskUpdateTenantV1(msgspec.Struct, frozen=True, gc=False):
     """``task.task.update_tenant_v1``: the event body."""
 
     user_id_list: UserIdList | None = None
@@ -37,21 +37,21 @@ class TaskTaskUpdateTenantV1(msgspec.Struct, frozen=True):
     event_type: str | None = None
 
 
-class TaskTaskUpdateUserAccessV2(msgspec.Struct, frozen=True):
+class TaskTaskUpdateUserAccessV2(msgspec.Struct, frozen=True, gc=False):
     """``task.task.update_user_access_v2``: the event body."""
 
     event_types: tuple[str, ...] = ()
     task_guid: str | None = None
 
 
-class TaskTaskUpdatedV1(msgspec.Struct, frozen=True):
+class TaskTaskUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``task.task.updated_v1``: the event body."""
 
     task_id: str | None = None
     obj_type: int | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``task`` events."""
 
     user_id: str | None = None
@@ -59,7 +59,7 @@ class UserId(msgspec.Struct, frozen=True):
     union_id: str | None = None
 
 
-class UserIdList(msgspec.Struct, frozen=True):
+class UserIdList(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``task`` events."""
 
     user_id_list: tuple[UserId, ...] = ()

@@ -9,7 +9,7 @@ from ._model import hiding_repr
 __all__ = ["AppTicket", "MessageV1"]
 
 
-class MessageV1(msgspec.Struct, frozen=True):
+class MessageV1(msgspec.Struct, frozen=True, gc=False):
     """v1 ``message``: a message to the bot (the older format, still sent to some apps)."""
 
     type: str | None = None
@@ -32,7 +32,7 @@ class MessageV1(msgspec.Struct, frozen=True):
     file_key: str | None = None
 
 
-class AppTicket(msgspec.Struct, frozen=True):
+class AppTicket(msgspec.Struct, frozen=True, gc=False):
     """v1 ``app_ticket``: the ticket a store app needs to get its app access token."""
 
     type: str | None = None

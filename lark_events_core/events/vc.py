@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 
-class ApprovalConfigEvent(msgspec.Struct, frozen=True):
+class ApprovalConfigEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     approval_switch: int | None = None
@@ -76,7 +76,7 @@ class ApprovalConfigEvent(msgspec.Struct, frozen=True):
     approvers: tuple[SubscribeUserEvent, ...] = ()
 
 
-class ChatMessageItem(msgspec.Struct, frozen=True):
+class ChatMessageItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -86,20 +86,20 @@ class ChatMessageItem(msgspec.Struct, frozen=True):
     send_time: str | None = None
 
 
-class CommentFocus(msgspec.Struct, frozen=True):
+class CommentFocus(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     comment_id: str | None = None
     focused: bool | None = None
 
 
-class Device(msgspec.Struct, frozen=True):
+class Device(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     name: str | None = None
 
 
-class DocumentContextChangedItem(msgspec.Struct, frozen=True):
+class DocumentContextChangedItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -111,7 +111,7 @@ class DocumentContextChangedItem(msgspec.Struct, frozen=True):
     element_preview: ElementPreview | None = None
 
 
-class ElementPreview(msgspec.Struct, frozen=True):
+class ElementPreview(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     action: str | None = None
@@ -122,7 +122,7 @@ class ElementPreview(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("element_token")
 
 
-class MagicShareEndedItem(msgspec.Struct, frozen=True):
+class MagicShareEndedItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -130,7 +130,7 @@ class MagicShareEndedItem(msgspec.Struct, frozen=True):
     time: str | None = None
 
 
-class MagicShareStartedItem(msgspec.Struct, frozen=True):
+class MagicShareStartedItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     operator: MeetingAgentEventUser | None = None
@@ -139,7 +139,7 @@ class MagicShareStartedItem(msgspec.Struct, frozen=True):
     time: str | None = None
 
 
-class MeetingActivityItem(msgspec.Struct, frozen=True):
+class MeetingActivityItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     meeting: MeetingAgentEventMeeting | None = None
@@ -153,7 +153,7 @@ class MeetingActivityItem(msgspec.Struct, frozen=True):
     document_context_changed_items: tuple[DocumentContextChangedItem, ...] = ()
 
 
-class MeetingAgentEventMeeting(msgspec.Struct, frozen=True):
+class MeetingAgentEventMeeting(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     id: int | None = None
@@ -164,7 +164,7 @@ class MeetingAgentEventMeeting(msgspec.Struct, frozen=True):
     host_user: MeetingAgentEventUser | None = None
 
 
-class MeetingAgentEventUser(msgspec.Struct, frozen=True):
+class MeetingAgentEventUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     id: str | None = None
@@ -173,7 +173,7 @@ class MeetingAgentEventUser(msgspec.Struct, frozen=True):
     user_name: str | None = None
 
 
-class MeetingEventMeeting(msgspec.Struct, frozen=True):
+class MeetingEventMeeting(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     id: int | None = None
@@ -190,7 +190,7 @@ class MeetingEventMeeting(msgspec.Struct, frozen=True):
     webinar_setting: MeetingWebinarSetting | None = None
 
 
-class MeetingEventUser(msgspec.Struct, frozen=True):
+class MeetingEventUser(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     id: UserId | None = None
@@ -198,7 +198,7 @@ class MeetingEventUser(msgspec.Struct, frozen=True):
     user_type: int | None = None
 
 
-class MeetingSecuritySetting(msgspec.Struct, frozen=True):
+class MeetingSecuritySetting(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     security_level: int | None = None
@@ -208,20 +208,20 @@ class MeetingSecuritySetting(msgspec.Struct, frozen=True):
     has_set_security_contacts_and_group: bool | None = None
 
 
-class MeetingWebinarSetting(msgspec.Struct, frozen=True):
+class MeetingWebinarSetting(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     webinar_type: int | None = None
 
 
-class ParticipantJoinedItem(msgspec.Struct, frozen=True):
+class ParticipantJoinedItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     participant: MeetingAgentEventUser | None = None
     join_time: str | None = None
 
 
-class ParticipantLeftItem(msgspec.Struct, frozen=True):
+class ParticipantLeftItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     participant: MeetingAgentEventUser | None = None
@@ -229,7 +229,7 @@ class ParticipantLeftItem(msgspec.Struct, frozen=True):
     leave_time: str | None = None
 
 
-class ReserveScopeConfigEvent(msgspec.Struct, frozen=True):
+class ReserveScopeConfigEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     allow_all_users: int | None = None
@@ -237,7 +237,7 @@ class ReserveScopeConfigEvent(msgspec.Struct, frozen=True):
     allow_depts: tuple[SubscribeDepartment, ...] = ()
 
 
-class RoomEvent(msgspec.Struct, frozen=True):
+class RoomEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     room_id: str | None = None
@@ -252,7 +252,7 @@ class RoomEvent(msgspec.Struct, frozen=True):
     device: tuple[Device, ...] = ()
 
 
-class RoomLevel(msgspec.Struct, frozen=True):
+class RoomLevel(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     room_level_id: str | None = None
@@ -263,7 +263,7 @@ class RoomLevel(msgspec.Struct, frozen=True):
     custom_group_id: str | None = None
 
 
-class RoomStatusEvent(msgspec.Struct, frozen=True):
+class RoomStatusEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     status: bool | None = None
@@ -276,7 +276,7 @@ class RoomStatusEvent(msgspec.Struct, frozen=True):
     resume_notice: bool | None = None
 
 
-class SectionLocation(msgspec.Struct, frozen=True):
+class SectionLocation(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     title: str | None = None
@@ -284,27 +284,27 @@ class SectionLocation(msgspec.Struct, frozen=True):
     parent_titles: tuple[str, ...] = ()
 
 
-class ShareDoc(msgspec.Struct, frozen=True):
+class ShareDoc(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     url: str | None = None
     title: str | None = None
 
 
-class SubscribeDepartment(msgspec.Struct, frozen=True):
+class SubscribeDepartment(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     department_id: int | None = None
     department_name: str | None = None
 
 
-class SubscribeUserEvent(msgspec.Struct, frozen=True):
+class SubscribeUserEvent(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     user_id: UserId | None = None
 
 
-class TimeConfig(msgspec.Struct, frozen=True):
+class TimeConfig(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     if_cover_child_scope: bool | None = None
@@ -316,7 +316,7 @@ class TimeConfig(msgspec.Struct, frozen=True):
     max_duration: int | None = None
 
 
-class TranscriptItem(msgspec.Struct, frozen=True):
+class TranscriptItem(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     speaker: MeetingAgentEventUser | None = None
@@ -327,7 +327,7 @@ class TranscriptItem(msgspec.Struct, frozen=True):
     sentence_id: str | None = None
 
 
-class UserId(msgspec.Struct, frozen=True):
+class UserId(msgspec.Struct, frozen=True, gc=False):
     """A nested object of the ``vc`` events."""
 
     user_id: str | None = None
@@ -335,19 +335,19 @@ class UserId(msgspec.Struct, frozen=True):
     union_id: str | None = None
 
 
-class VcBotMeetingActivityV1(msgspec.Struct, frozen=True):
+class VcBotMeetingActivityV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.bot.meeting_activity_v1``: the event body."""
 
     meeting_activity_items: tuple[MeetingActivityItem, ...] = ()
 
 
-class VcBotMeetingEndedV1(msgspec.Struct, frozen=True):
+class VcBotMeetingEndedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.bot.meeting_ended_v1``: the event body."""
 
     meeting: MeetingAgentEventMeeting | None = None
 
 
-class VcBotMeetingInvitedV1(msgspec.Struct, frozen=True):
+class VcBotMeetingInvitedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.bot.meeting_invited_v1``: the event body."""
 
     meeting: MeetingAgentEventMeeting | None = None
@@ -357,34 +357,34 @@ class VcBotMeetingInvitedV1(msgspec.Struct, frozen=True):
     call_id: str | None = None
 
 
-class VcBotMeetingStartedV1(msgspec.Struct, frozen=True):
+class VcBotMeetingStartedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.bot.meeting_started_v1``: the event body."""
 
     meeting: MeetingAgentEventMeeting | None = None
 
 
-class VcMeetingAllMeetingEndedV1(msgspec.Struct, frozen=True):
+class VcMeetingAllMeetingEndedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.all_meeting_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingAllMeetingStartedV1(msgspec.Struct, frozen=True):
+class VcMeetingAllMeetingStartedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.all_meeting_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingJoinMeetingV1(msgspec.Struct, frozen=True):
+class VcMeetingJoinMeetingV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.join_meeting_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingLeaveMeetingV1(msgspec.Struct, frozen=True):
+class VcMeetingLeaveMeetingV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.leave_meeting_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
@@ -393,21 +393,21 @@ class VcMeetingLeaveMeetingV1(msgspec.Struct, frozen=True):
     leave_user: MeetingEventUser | None = None
 
 
-class VcMeetingMeetingEndedV1(msgspec.Struct, frozen=True):
+class VcMeetingMeetingEndedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.meeting_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingMeetingStartedV1(msgspec.Struct, frozen=True):
+class VcMeetingMeetingStartedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.meeting_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingParticipantMeetingEndedV1(msgspec.Struct, frozen=True):
+class VcMeetingParticipantMeetingEndedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.participant_meeting_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
@@ -415,14 +415,14 @@ class VcMeetingParticipantMeetingEndedV1(msgspec.Struct, frozen=True):
     subscriber_ids: tuple[UserId, ...] = ()
 
 
-class VcMeetingRecordingEndedV1(msgspec.Struct, frozen=True):
+class VcMeetingRecordingEndedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.recording_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingRecordingReadyV1(msgspec.Struct, frozen=True):
+class VcMeetingRecordingReadyV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.recording_ready_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
@@ -430,35 +430,35 @@ class VcMeetingRecordingReadyV1(msgspec.Struct, frozen=True):
     duration: int | None = None
 
 
-class VcMeetingRecordingStartedV1(msgspec.Struct, frozen=True):
+class VcMeetingRecordingStartedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.recording_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingShareEndedV1(msgspec.Struct, frozen=True):
+class VcMeetingShareEndedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.share_ended_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcMeetingShareStartedV1(msgspec.Struct, frozen=True):
+class VcMeetingShareStartedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.meeting.share_started_v1``: the event body."""
 
     meeting: MeetingEventMeeting | None = None
     operator: MeetingEventUser | None = None
 
 
-class VcNoteGeneratedV1(msgspec.Struct, frozen=True):
+class VcNoteGeneratedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.note.generated_v1``: the event body."""
 
     note_id: str | None = None
     subscriber_ids: tuple[UserId, ...] = ()
 
 
-class VcReserveConfigUpdatedV1(msgspec.Struct, frozen=True):
+class VcReserveConfigUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.reserve_config.updated_v1``: the event body."""
 
     scope_id: str | None = None
@@ -468,38 +468,38 @@ class VcReserveConfigUpdatedV1(msgspec.Struct, frozen=True):
     reserve_scope_config: ReserveScopeConfigEvent | None = None
 
 
-class VcRoomCreatedV1(msgspec.Struct, frozen=True):
+class VcRoomCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.room.created_v1``: the event body."""
 
     room: RoomEvent | None = None
 
 
-class VcRoomDeletedV1(msgspec.Struct, frozen=True):
+class VcRoomDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.room.deleted_v1``: the event body."""
 
     room: RoomEvent | None = None
 
 
-class VcRoomLevelCreatedV1(msgspec.Struct, frozen=True):
+class VcRoomLevelCreatedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.room_level.created_v1``: the event body."""
 
     room_level: RoomLevel | None = None
 
 
-class VcRoomLevelDeletedV1(msgspec.Struct, frozen=True):
+class VcRoomLevelDeletedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.room_level.deleted_v1``: the event body."""
 
     room_level_id: str | None = None
     delete_child: bool | None = None
 
 
-class VcRoomLevelUpdatedV1(msgspec.Struct, frozen=True):
+class VcRoomLevelUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.room_level.updated_v1``: the event body."""
 
     room_level: RoomLevel | None = None
 
 
-class VcRoomUpdatedV1(msgspec.Struct, frozen=True):
+class VcRoomUpdatedV1(msgspec.Struct, frozen=True, gc=False):
     """``vc.room.updated_v1``: the event body."""
 
     room: RoomEvent | None = None
