@@ -39,7 +39,7 @@ from .handlers import (
     invoke,
 )
 from .http import Request, Response
-from .observe import Observer, atimed_call, combine, members, reason_slug, timed_call
+from .observe import Observer, atimed_call, combine, members, reason_slug
 from .pipeline import ParsedRequest, challenge_body, parse_request
 from .settings import DEFAULT_MAX_BODY_BYTES, SecretInput, Settings, env_settings
 
@@ -382,10 +382,7 @@ class Dispatcher(Registrar):
         logger.warning("no handler for event type %s; acknowledged with 200", _safe(event_type))
 
     def _invoke(self, call: HandlerCall) -> Any:
-        observer = self.observer
-        if observer is None:
-            return invoke(call, self.slow_handler_warning)
-        return timed_call(observer, call, False, invoke, call, self.slow_handler_warning)
+        return invoke(call, self.slow_handler_warning, self.observer)
 
     def _ainvoke(self, call: HandlerCall) -> Any:
         observer = self.observer
@@ -417,29 +414,28 @@ class Dispatcher(Registrar):
 
     def run(self, call: HandlerCall) -> Response:
         """Claim, then call the handler (inline, deferred or deadline-guarded), then answer."""
-        if self.observer is None:
-            return self._run(call)
-        return self._observed(call, self._run(call), self.observer)
-
-    def _run(self, call: HandlerCall) -> Response:
-        # The ``is not None`` tests skip a call on the hot path; the methods check them too.
-        if call.dedup_key is not None:
-            refusal = self.claims.claim(call)
-            if refusal is not None:
-                return refusal
+        # One frame, one exit: the observer (read once) is told the answer, whichever it is.
+        observer = self.observer
         handler = call.handler
-        if handler.deferred:
-            return self._defer(call)
-        if handler.callback and self._guard is not None:
-            return self._guard.run(call)
-        try:
-            result = self._invoke(call)
-        except Exception as exc:
-            self.claims.settle(call, ok=False)
-            return self.finish(call, error=exc)
-        if call.owner is not None:
-            self.claims.settle(call, ok=True)
-        return self.finish(call, result) if handler.callback else SUCCESS
+        # The ``is not None`` test skips a call on the hot path; claim() checks it too.
+        response = None if call.dedup_key is None else self.claims.claim(call)
+        if response is not None:
+            pass
+        elif handler.deferred:
+            response = self._defer(call)
+        elif handler.callback and self._guard is not None:
+            response = self._guard.run(call)
+        else:
+            try:
+                result = invoke(call, self.slow_handler_warning, observer)
+            except Exception as exc:
+                self.claims.settle(call, ok=False)
+                response = self.finish(call, error=exc)
+            else:
+                if call.owner is not None:
+                    self.claims.settle(call, ok=True)
+                response = self.finish(call, result) if handler.callback else SUCCESS
+        return response if observer is None else self._observed(call, response, observer)
 
     def _defer(self, call: HandlerCall) -> Response:
         self._queue(call)
@@ -486,32 +482,32 @@ class Dispatcher(Registrar):
 
     async def run_async(self, call: HandlerCall) -> Response:
         """The awaitable twin of :meth:`run`."""
-        if self.observer is None:
-            return await self._run_async(call)
-        return self._observed(call, await self._run_async(call), self.observer)
-
-    async def _run_async(self, call: HandlerCall) -> Response:
+        observer = self.observer
         claims = self.claims
-        if call.dedup_key is not None:
-            refusal = claims.claim(call) if claims.inline else await claims.aclaim(call)
-            if refusal is not None:
-                return refusal
         handler = call.handler
-        if handler.deferred:
-            return await self._defer_async(call)
-        if handler.callback and self._guard is not None:
-            return await self._guard.run_async(call)
-        try:
-            result = await self._ainvoke(call)
-        except Exception as exc:
-            await self.claims.asettle(call, ok=False)
-            return self.finish(call, error=exc)
-        if call.owner is not None:
-            if claims.inline:
-                claims.settle(call, ok=True)
+        response = None
+        if call.dedup_key is not None:
+            response = claims.claim(call) if claims.inline else await claims.aclaim(call)
+        if response is not None:
+            pass
+        elif handler.deferred:
+            response = await self._defer_async(call)
+        elif handler.callback and self._guard is not None:
+            response = await self._guard.run_async(call)
+        else:
+            try:
+                result = await self._ainvoke(call)
+            except Exception as exc:
+                await claims.asettle(call, ok=False)
+                response = self.finish(call, error=exc)
             else:
-                await claims.asettle(call, ok=True)
-        return self.finish(call, result) if handler.callback else SUCCESS
+                if call.owner is not None:
+                    if claims.inline:
+                        claims.settle(call, ok=True)
+                    else:
+                        await claims.asettle(call, ok=True)
+                response = self.finish(call, result) if handler.callback else SUCCESS
+        return response if observer is None else self._observed(call, response, observer)
 
     async def _defer_async(self, call: HandlerCall) -> Response:
         self._queue(call)

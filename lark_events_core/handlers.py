@@ -20,10 +20,12 @@ from .errors import ConfigurationError
 from .events import LEGACY_CARD_TYPE, MODELS
 from .events._model import is_model
 from .events.base import Event
+from .observe import timed_call
 
 if TYPE_CHECKING:
     # Imported on first registration: importing the package stays cheap.
     from .middleware import Middleware
+    from .observe import Observer
     from .routing import Endpoint, Matcher, Router
 
 __all__ = [
@@ -624,8 +626,13 @@ def _check_route_argument(arg: Any, *, decorator: str = "") -> None:
         )
 
 
-def invoke(call: HandlerCall, slow_after: float | None) -> Any:
-    """Call the handler from a thread; warn when it takes longer than ``slow_after`` seconds."""
+def invoke(call: HandlerCall, slow_after: float | None, observer: Observer | None = None) -> Any:
+    """Call the handler from a thread; warn when it takes longer than ``slow_after`` seconds.
+
+    With an ``observer``, the call is reported to it as one inline attempt (:func:`.timed_call`).
+    """
+    if observer is not None:
+        return timed_call(observer, call, False, invoke, call, slow_after)
     handler = call.handler
     fn = handler.fn
     if handler.is_async:  # on the background event loop; a sync handler is called right here
