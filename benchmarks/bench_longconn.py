@@ -16,8 +16,9 @@ like to the real platform (bootstrap, WebSocket, pings) and gets the same number
   :class:`~lark_events_core.Dispatcher` (deduplication on), async handler;
 - ``lark-sync``: the same with a sync handler (one thread hop per event, as for webhooks).
 
-The platform keeps ``--window`` events in flight (a new one as each ack arrives), so latency is
-ack latency at that load: push to ack received, measured by the fake. Every ack is checked by the
+The platform keeps ``--window`` events in flight (a new one as each ack arrives, pushed from the
+ack's callback rather than a task and a timer per event in flight), so latency is ack latency at
+that load: push to ack received, measured by the fake. Every ack is checked by the
 fake exactly as in the tests (the run fails on a protocol violation). Modes alternate in every
 round; the client process's CPU time per event (psutil) is printed too, steadier than events/s on
 a shared machine. The ratio ``lark-async / lark-oapi`` (median over rounds) is printed last.
@@ -170,24 +171,68 @@ def make_bodies(count: int) -> list[bytes]:
     return bodies
 
 
-async def drive(platform: object, bodies: list[bytes], window: int) -> tuple[float, list[float]]:
-    """Push every body keeping ``window`` in flight; the elapsed time and the ack latencies."""
-    from lark_events_core.testing.fake_platform import FakePlatform
+async def drive(
+    platform: object, bodies: list[bytes], window: int, timeout: float | None = None
+) -> tuple[float, list[float]]:
+    """Push every body keeping ``window`` in flight; the elapsed time and the ack latencies.
+
+    Driven by the acks: each ack's callback (:meth:`PushedMessage.add_ack_callback`) records it
+    and wakes one pusher task, which pushes one new event per ack that came in, so a burst of
+    acks is refilled in one burst of pushes. One deadline for the whole run (``timeout``, by
+    default 30 s plus 10 ms per event) instead of a timer per ack: an ack whose code is not 200,
+    a failed push, or acks missing at the deadline (a lost ack) raise.
+    """
+    from lark_events_core.testing.fake_platform import Ack, FakePlatform
 
     assert isinstance(platform, FakePlatform)
+    loop = asyncio.get_running_loop()
+    total = len(bodies)
     latencies: list[float] = []
-    queue = iter(bodies)
+    finished: asyncio.Future[None] = loop.create_future()
+    credit = min(window, total)  # pushes allowed now: the window, then one per ack
+    wake: asyncio.Future[None] | None = None
 
-    async def lane() -> None:
-        for body in queue:
-            pushed = await platform.push(body)
-            ack = await pushed.ack(timeout=30)
-            if ack.code != 200:
-                raise RuntimeError(f"ack code {ack.code}")
-            latencies.append(ack.latency * 1000)
+    def on_ack(ack: Ack) -> None:
+        nonlocal credit
+        if finished.done():
+            return
+        if ack.code != 200:
+            finished.set_exception(RuntimeError(f"ack code {ack.code} for {ack.message_id}"))
+            return
+        latencies.append(ack.latency * 1000)
+        if len(latencies) == total:
+            finished.set_result(None)
+            return
+        credit += 1
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
+    async def pusher() -> None:
+        nonlocal credit, wake
+        try:
+            for body in bodies:
+                while not credit:
+                    wake = loop.create_future()
+                    await wake
+                credit -= 1
+                pushed = await platform.push(body)
+                pushed.add_ack_callback(on_ack)
+        except Exception as exc:
+            if not finished.done():
+                finished.set_exception(exc)
+
+    if not total:
+        return 0.0, latencies
+    limit = 30 + total / 100 if timeout is None else timeout
     started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(window)))
+    task = loop.create_task(pusher())
+    try:
+        await asyncio.wait_for(finished, limit)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"{len(latencies)} of {total} acks within {limit:.0f}s") from None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     return time.perf_counter() - started, latencies
 
 

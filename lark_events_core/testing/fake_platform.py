@@ -29,9 +29,11 @@ another fragment of the message) is accepted and recorded in :attr:`FakePlatform
 ``strict=True`` counts those as violations too, to hold a client to the canonical shape.
 
 Test controls: :meth:`FakePlatform.push` (whole or fragmented, any order; to a random connection
-of the app, as in cluster mode), :meth:`FakeConnection.close` / :meth:`FakeConnection.abort`,
-:meth:`FakeConnection.go_silent` (stop answering pings), :meth:`FakePlatform.script_bootstrap`
-and :meth:`FakePlatform.refuse_handshakes` (each documented error), ``max_connections`` (50).
+of the app, as in cluster mode; await :meth:`PushedMessage.ack` or register
+:meth:`PushedMessage.add_ack_callback`), :meth:`FakeConnection.close` /
+:meth:`FakeConnection.abort`, :meth:`FakeConnection.go_silent` (stop answering pings),
+:meth:`FakePlatform.script_bootstrap` and :meth:`FakePlatform.refuse_handshakes` (each
+documented error), ``max_connections`` (50).
 """
 
 from __future__ import annotations
@@ -145,7 +147,11 @@ class Ack:
 
 
 class PushedMessage:
-    """An event the fake sent; :meth:`ack` waits for its acknowledgement."""
+    """An event the fake sent; :meth:`ack` waits for its acknowledgement.
+
+    :meth:`add_ack_callback` is the callback form, for a driver that keeps many messages in
+    flight without a task and a timer per wait.
+    """
 
     def __init__(self, message_id: str, app_id: str, connection: FakeConnection) -> None:
         self.message_id = message_id
@@ -154,6 +160,23 @@ class PushedMessage:
         self.frames: list[Frame] = []
         self.pushed_at = time.monotonic()
         self._future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
+        self._callbacks: list[Callable[[Ack], object]] = []
+
+    def add_ack_callback(self, callback: Callable[[Ack], object]) -> None:
+        """Call ``callback(ack)`` once the ack has arrived (soon, if it already has).
+
+        It runs from the event loop like an :mod:`asyncio` future's callback, after the fake has
+        checked and recorded the ack (a violation is in :attr:`FakePlatform.violations` by then;
+        ``ack.code`` and ``ack.late`` are the callback's to look at). It is never called if no
+        ack comes: the caller keeps its own deadline. An exception it raises goes to the loop's
+        exception handler, as for any callback.
+        """
+        future = self._future
+        if future.done():
+            if not future.cancelled():
+                future.get_loop().call_soon(callback, future.result())
+        else:
+            self._callbacks.append(callback)
 
     @property
     def acked(self) -> bool:
@@ -181,8 +204,14 @@ class PushedMessage:
         return future.result()
 
     def _resolve(self, ack: Ack) -> None:
-        if not self._future.done():
-            self._future.set_result(ack)
+        future = self._future
+        if not future.done():
+            future.set_result(ack)
+            if self._callbacks:
+                call_soon = future.get_loop().call_soon
+                for callback in self._callbacks:
+                    call_soon(callback, ack)
+                self._callbacks.clear()
 
 
 def _wake(waiter: asyncio.Future[None], *_: object) -> None:

@@ -408,3 +408,33 @@ def test_an_ack_wait_that_times_out_can_be_awaited_again() -> None:
         assert (await pushed.ack(timeout=5)).code == 200
 
     assert with_raw_client(body) == []
+
+
+def test_ack_callbacks_get_the_recorded_ack_once_before_or_after_it_arrived() -> None:
+    async def body(platform: FakePlatform, ws: Raw, service_id: int) -> None:
+        seen: list[tuple[str, Any, bool]] = []
+        arrived = asyncio.Event()
+
+        def record(name: str) -> Callable[[Any], None]:
+            def callback(ack: Any) -> None:
+                seen.append((name, ack, ack in platform.acks))
+                if name == "late":
+                    arrived.set()
+
+            return callback
+
+        pushed = await platform.push(make_event("x.y", {}))
+        other = await platform.push(make_event("x.y", {}))
+        pushed.add_ack_callback(record("early"))
+        other.add_ack_callback(record("never"))  # no ack comes for it
+        frame = decode((await ws.receive()).data)
+        await asyncio.sleep(0.05)
+        assert seen == []  # nothing before the ack
+        await ws.send_bytes(encode(good_ack(frame)))
+        ack = await pushed.ack()
+        pushed.add_ack_callback(record("late"))  # after it arrived: called soon all the same
+        await asyncio.wait_for(arrived.wait(), 5)
+        assert seen == [("early", ack, True), ("late", ack, True)]
+        assert (ack.code, ack.message_id) == (200, pushed.message_id)
+
+    assert with_raw_client(body) == []
