@@ -76,7 +76,10 @@ class Event(Generic[T]):
     """
 
     # One slot: the state is a Struct made by one C-level call, where filling ten slots from
-    # Python cost three times as much (one Event per request).
+    # Python cost three times as much (one Event per request). Immutable without a __setattr__
+    # override: every public attribute is a read-only property and there is no __dict__, so
+    # setting or deleting one raises AttributeError, and the slot is set by a plain store
+    # (through an overridden __setattr__ it took a descriptor call, ~700 instructions).
     __slots__ = ("_s",)
 
     _s: _State
@@ -92,13 +95,7 @@ class Event(Generic[T]):
         request_id: str | None = None,
         model: builtins.type[T] | None = None,
     ) -> None:
-        _SET_STATE(self, _State(kind, type, header, payload, raw, request_id, model, None))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Event is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("Event is immutable")
+        self._s = _State(kind, type, header, payload, raw, request_id, model, None)
 
     @property
     def kind(self) -> Kind:
@@ -239,21 +236,17 @@ def new_event(
     """The :class:`Event` of a classified envelope (:class:`~lark_events_core.envelope.Envelope`),
     fast: its state made in one call, its payload still unparsed when the envelope's is."""
     event: Event[Any] = _new(Event)
-    _SET_STATE(
-        event,
-        _State(
-            envelope.kind,
-            envelope.type,
-            envelope.header,
-            envelope._payload,
-            raw,
-            request_id,
-            model,
-            envelope.source,
-        ),
+    event._s = _State(
+        envelope.kind,
+        envelope.type,
+        envelope.header,
+        envelope._payload,
+        raw,
+        request_id,
+        model,
+        envelope.source,
     )
     return event
 
 
 _new = object.__new__
-_SET_STATE = vars(Event)["_s"].__set__

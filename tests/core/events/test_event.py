@@ -88,6 +88,13 @@ def test_event_is_immutable_and_its_repr_hides_the_body() -> None:
         event.type = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         del event.raw
+    with pytest.raises(AttributeError):  # no __dict__: no attribute can be added either
+        event.anything = 1  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        event.event = None
+    assert event.type == MESSAGE_TYPE
+    assert event.raw
+    assert not hasattr(event, "anything")
     assert "BODY-MARKER" not in repr(event)
     assert TOKEN not in repr(event)
     assert MESSAGE_TYPE in repr(event)
