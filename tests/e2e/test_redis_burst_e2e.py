@@ -98,7 +98,10 @@ def test_burst_on_a_fresh_server_handles_every_event_exactly_once(
     for _ in range(BURSTS):  # a fresh server (no pooled connection yet) for every burst
         for server in _uvicorn(url, prefix):
             event_ids = [f"burst-{uuid.uuid4().hex}" for _ in range(EVENTS)]
-            statuses = asyncio.run(_burst(server, event_ids))
+            try:
+                statuses = asyncio.run(_burst(server, event_ids))
+            except aiohttp.ClientError as error:  # say what the server said, then fail as before
+                pytest.fail(f"{error!r}; the server's log:\n{server.log()[-3000:]}")
             assert statuses == [200] * (EVENTS * DELIVERIES)
             log = server.log()
             assert "deduplication store failed" not in log, log[-3000:]
