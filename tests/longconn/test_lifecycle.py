@@ -222,6 +222,9 @@ def test_two_clients_of_two_apps_in_one_process() -> None:
                     lambda: platform.connections("cli_a") not in ([], [old]), 3.0, "reconnect"
                 )
                 assert platform.connections("cli_b") == [other]  # ...is not the other's
+                # The platform holds the new socket a moment before the client has counted its
+                # handshake as done: wait for the client's side too.
+                await platform.wait_until(lambda: a.connections == 2, 3.0, "a reconnected")
                 assert a.connections == 2
                 assert b.connections == 1
             platform.assert_no_violations()
