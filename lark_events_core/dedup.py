@@ -174,8 +174,7 @@ class MemoryDedupStore:
 
     def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Atomically claim ``key`` unless it is claimed or done and not expired."""
-        held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
-        return self._take(_stored_key(key), -(self._now() + ttl), held) is not None
+        return self._take(_stored_key(key), -(self._now() + ttl), _stored_key(owner)) is not None
 
     def hold(self, key: str, ttl: float) -> float | None:
         """Claim ``key`` like :meth:`claim` for a caller in this process, with no owner to build.
@@ -229,8 +228,7 @@ class MemoryDedupStore:
 
     def complete(self, key: str, owner: str, ttl: float) -> None:
         """Remember ``key`` as handled for ``ttl`` seconds (unless someone else holds it now)."""
-        held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
-        self._done(_stored_key(key), None, held, self._now() + ttl)
+        self._done(_stored_key(key), None, _stored_key(owner), self._now() + ttl)
 
     def finish(self, key: str, token: object, ttl: float) -> None:
         """:meth:`complete` the claim whose ``token`` :meth:`hold` returned."""
@@ -271,8 +269,7 @@ class MemoryDedupStore:
 
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s claim; a claim held by another owner, or a done key, stays."""
-        held = owner if len(owner) <= _KEY_CHARS and owner.isascii() else _digest(owner)
-        self._forget(_stored_key(key), None, held)
+        self._forget(_stored_key(key), None, _stored_key(owner))
 
     def drop(self, key: str, token: object) -> None:
         """:meth:`release` the claim whose ``token`` :meth:`hold` returned."""
