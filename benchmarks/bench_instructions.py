@@ -1,0 +1,157 @@
+"""Instructions per request of bench_core's variants under valgrind: a figure the load cannot move.
+
+    .venv/bin/python benchmarks/bench_instructions.py [--requests 2000] [--base DIR] [VARIANT ...]
+
+Each variant runs in a fresh interpreter under ``valgrind --tool=callgrind --cache-sim=no`` with
+``PYTHONHASHSEED=0``, twice: once handling ``--requests`` requests after the warm-up, once the
+warm-up alone; the difference divided by ``--requests`` is what one request costs, set-up,
+imports and warm-up excluded. Variants (``bench_core.py``'s, built by its functions):
+
+- ``core``: ``Request.build`` + ``Dispatcher.handle``, deduplication off, distinct events;
+- ``core-dedup``: the same events with the in-memory store on;
+- ``raw``: the core with a handler that reads the raw dict, the same bytes each time;
+- ``floor``: ``benchmarks/_floor.py``'s fastest correct implementation of the unavoidable work,
+  over the same distinct events;
+- ``floor-dedup``: the floor with a ``set`` of event ids.
+
+``--base DIR`` puts another tree first on ``PYTHONPATH`` (``git archive REV | tar -x -C DIR``)
+and counts the core variants there too, with the same interpreter: a before/after in one run.
+``--child`` is the worker's own mode. Ratios are printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("core", "core-dedup", "raw", "floor", "floor-dedup")
+WARMUP = 50
+_TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
+
+
+def child(variant: str, total: int, run: int) -> None:
+    """Build ``total`` distinct requests, warm up, then handle ``run`` more of them."""
+    sys.path.append(str(ROOT))  # appended: a base tree given first on PYTHONPATH wins
+    from benchmarks import _floor, bench_core
+    import lark_events_core
+    from lark_events_core import MemoryDedupStore
+
+    print(f"lark_events_core from {Path(lark_events_core.__file__).parent}", file=sys.stderr)
+
+    requests = [bench_core.sample_request(f"{i:032x}") for i in range(WARMUP + total)]
+    fast_outer = _floor.msgspec_outer() or _floor.stdlib_outer
+    fast_read = _floor.typed_reader() or _floor.dict_reader
+    one: Callable[[], Any]
+    if variant == "core":
+        one, seen = bench_core.ours(requests)
+    elif variant == "core-dedup":
+        store = MemoryDedupStore(max_entries=10_000_000, max_bytes=2**40)
+        one, seen = bench_core.ours(requests, store)
+    elif variant == "raw":
+        one, seen = bench_core.ours_raw(*requests[0])
+    elif variant == "floor":
+        one, seen = bench_core.floor(requests, fast_outer, fast_read)
+    else:
+        one, seen = bench_core.floor(requests, fast_outer, fast_read, dedup=True)
+    for _ in range(WARMUP + run):
+        one()
+    if len(seen) != WARMUP + run:  # every request must have reached the handler
+        raise SystemExit(f"{variant}: {len(seen)} handled of {WARMUP + run}")
+
+
+def count(variant: str, total: int, run: int, base: Path | None) -> int:
+    """Instructions of one child run under callgrind."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    path = [str(base)] if base is not None else []
+    env["PYTHONPATH"] = os.pathsep.join([*path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--cache-sim=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            "--child",
+            variant,
+            "--requests",
+            str(total),
+            "--run",
+            str(run),
+        ]
+        done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+        if base is not None and f"lark_events_core from {base}" not in done.stderr:
+            raise SystemExit(f"the child did not import lark_events_core from {base}")
+        found = _TOTALS.search(out.read_bytes())
+    if found is None:
+        raise SystemExit("callgrind wrote no totals")
+    return int(found.group(1))
+
+
+def per_request(variant: str, requests: int, base: Path | None) -> float:
+    """Instructions per request: ``requests`` handled minus none, divided."""
+    return (count(variant, requests, requests, base) - count(variant, requests, 0, base)) / requests
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Count each variant (and each core variant on ``--base``), then print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("variants", nargs="*", help=f"of {', '.join(VARIANTS)} (default: all)")
+    parser.add_argument("--requests", type=int, default=2000, help="requests counted")
+    parser.add_argument("--base", type=Path, help="a tree to count the core variants on too")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.requests, args.run)
+        return 0
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
+    variants = args.variants or list(VARIANTS)
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+
+    print(
+        f"python {sys.version.split()[0]}, PYTHONHASHSEED=0, valgrind --tool=callgrind "
+        f"--cache-sim=no; {args.requests} requests minus none, after {WARMUP} of warm-up"
+    )
+    counts: dict[str, float] = {}
+    for variant in variants:
+        trees: list[tuple[str, Path | None]] = [(variant, None)]
+        if args.base is not None and not variant.startswith("floor"):
+            trees.insert(0, (f"{variant} (base)", args.base.resolve()))
+        for label, tree in trees:
+            counts[label] = per_request(variant, args.requests, tree)
+            print(f"  {label:20s} {counts[label]:10,.0f} instructions per request", flush=True)
+
+    print("ratios (same run):")
+    floor = counts.get("floor")
+    for label in ("core (base)", "core", "raw (base)", "raw"):
+        if floor and label in counts:
+            print(f"  {label + ' / floor':28s} {counts[label] / floor:6.3f}x (target <= 1.3x)")
+    for suffix in (" (base)", ""):
+        core, dedup = counts.get("core" + suffix), counts.get("core-dedup" + suffix)
+        if core and dedup:
+            print(f"  {'dedup overhead' + suffix:28s} {dedup / core - 1:+7.2%} (target < 5%)")
+    floor_dedup = counts.get("floor-dedup")
+    if floor and floor_dedup:
+        print(f"  {'the floor set':28s} {floor_dedup / floor - 1:+7.2%}")
+    if "core (base)" in counts and "core" in counts:
+        print(f"  {'core / core (base)':28s} {counts['core'] / counts['core (base)'] - 1:+7.2%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
