@@ -41,8 +41,8 @@ _TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 def child(variant: str, total: int, run: int) -> None:
     """Build ``total`` distinct requests, warm up, then handle ``run`` more of them."""
     sys.path.append(str(ROOT))  # appended: a base tree given first on PYTHONPATH wins
-    from benchmarks import _floor, bench_core
     import lark_events_core
+    from benchmarks import _floor, bench_core
     from lark_events_core import MemoryDedupStore
 
     print(f"lark_events_core from {Path(lark_events_core.__file__).parent}", file=sys.stderr)
