@@ -10,11 +10,21 @@ import msgspec
 from . import _json
 from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
-__all__ = ["JSON_CONTENT_TYPE", "CaseInsensitiveHeaders", "Headers", "Request", "Response"]
+__all__ = [
+    "JSON_CONTENT_TYPE",
+    "CaseInsensitiveHeaders",
+    "Headers",
+    "LarkHeaders",
+    "Request",
+    "Response",
+]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", JSON_CONTENT_TYPE),)
 _MISSING: Any = object()
+
+#: What :meth:`Headers.lark_headers` returns: signature, timestamp, nonce and request id.
+LarkHeaders = tuple[str | None, str | None, str | None, str | None]
 
 
 # The names the core looks up on every request, lower-case → as clients spell them.
@@ -22,6 +32,9 @@ _TITLED: dict[str, str] = {
     name.lower(): name
     for name in (HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_NONCE, "X-Tt-Logid", "X-Request-Id")
 }
+_SIGNATURE = HEADER_SIGNATURE.lower()
+_TIMESTAMP = HEADER_TIMESTAMP.lower()
+_NONCE = HEADER_NONCE.lower()
 
 
 class Headers(Mapping[str, str]):
@@ -88,6 +101,41 @@ class Headers(Mapping[str, str]):
             raise KeyError(key.lower())
         return value
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that looks headers up its own way and does not say how to read the four
+        # the core needs reads them through its get(): the fast path below reads _items.
+        if "get" in cls.__dict__ and "lark_headers" not in cls.__dict__:
+            cls.lark_headers = Headers.lark_headers_by_get  # type: ignore[method-assign]
+
+    def lark_headers(self) -> LarkHeaders:
+        """The signature, timestamp, nonce and request id (``X-Tt-Logid``, then
+        ``X-Request-Id``) in one call: the headers the core reads on every request."""
+        get = self._items.get
+        if self._titled:
+            return (
+                get(HEADER_SIGNATURE),
+                get(HEADER_TIMESTAMP),
+                get(HEADER_NONCE),
+                get("X-Tt-Logid") or get("X-Request-Id"),
+            )
+        return (
+            get(_SIGNATURE),
+            get(_TIMESTAMP),
+            get(_NONCE),
+            get("x-tt-logid") or get("x-request-id"),
+        )
+
+    def lark_headers_by_get(self) -> LarkHeaders:
+        """:meth:`lark_headers` through :meth:`get`: what a subclass with its own ``get`` uses."""
+        get = self.get
+        return (
+            get(_SIGNATURE),
+            get(_TIMESTAMP),
+            get(_NONCE),
+            get("x-tt-logid") or get("x-request-id"),
+        )
+
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
 
@@ -119,6 +167,16 @@ class CaseInsensitiveHeaders(Headers):
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._raw.get(key, default)
+
+    def lark_headers(self) -> LarkHeaders:
+        """The four headers of :meth:`Headers.lark_headers`, from the framework's mapping."""
+        get = self._raw.get
+        return (
+            get(_SIGNATURE),
+            get(_TIMESTAMP),
+            get(_NONCE),
+            get("x-tt-logid") or get("x-request-id"),
+        )
 
     def __getitem__(self, key: str) -> str:
         return self._raw[key]
@@ -167,9 +225,7 @@ class Request(msgspec.Struct, frozen=True):
     @property
     def request_id(self) -> str | None:
         """The platform's request id: ``X-Tt-Logid``, then ``X-Request-Id``."""
-        get = self.headers.get
-        value: str | None = get("x-tt-logid") or get("x-request-id")
-        return value
+        return self.headers.lark_headers()[3]
 
     def __repr__(self) -> str:
         return f"Request(method={self.method!r}, path={self.path!r}, body=<{len(self.body)} bytes>)"

@@ -15,7 +15,6 @@ import msgspec
 
 from . import _json
 from ._secrets import Secret, matches_any
-from .crypto import AESCipher
 from .envelope import CALLBACK_TYPES, Envelope, classify, decode_plaintext, parse_object
 from .errors import (
     AuthenticationError,
@@ -29,7 +28,7 @@ from .events._model import hiding_repr
 from .events.base import Kind
 from .http import Request
 from .settings import SecretInput, Settings
-from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, matching_secret
+from .signature import matching_secret
 
 __all__ = [
     "EncryptKeyMissing",
@@ -76,11 +75,6 @@ class ParsedRequest(msgspec.Struct, frozen=True):
     __repr__ = hiding_repr("plaintext")
 
 
-# Lower-case header names: every Headers implementation looks these up without lower().
-_SIGNATURE = HEADER_SIGNATURE.lower()
-_TIMESTAMP = HEADER_TIMESTAMP.lower()
-_NONCE = HEADER_NONCE.lower()
-
 _UNSIGNED = Signed()  # frozen: one for every unsigned request
 
 
@@ -98,34 +92,38 @@ def verify_signature(request: Request, settings: Settings, *, card_endpoint: boo
     Returns which secret matched. A request without signature headers is returned as unsigned;
     whether it may be unsigned is decided after classification (URL verification is unsigned).
     """
-    get = request.headers.get
-    signature = get(_SIGNATURE)
-    timestamp = get(_TIMESTAMP)
-    nonce = get(_NONCE)
+    signature, timestamp, nonce, _ = request.headers.lark_headers()
+    return _check_signature(signature, timestamp, nonce, request.body, settings, card_endpoint)
+
+
+def _check_signature(
+    signature: str | None,
+    timestamp: str | None,
+    nonce: str | None,
+    body: bytes,
+    settings: Settings,
+    card_endpoint: bool,
+) -> Signed:
+    """:func:`verify_signature` of headers already read (:func:`parse_request` reads them once)."""
     if signature is None or timestamp is None or nonce is None:
         return _UNSIGNED
-    if not settings.encrypt_keys and not (card_endpoint and settings.verification_tokens):
+    keys = settings.encrypt_keys
+    if not keys and not (card_endpoint and settings.verification_tokens):
         return _UNSIGNED  # nothing to check against (PROTOCOL.md §4: no key, no signature)
-    secret = matching_secret(signature, timestamp, nonce, request.body, settings.encrypt_keys)
+    secret = matching_secret(signature, timestamp, nonce, body, keys)
     tolerance = settings.timestamp_tolerance
     if secret is not None:
         if tolerance is not None:
             _check_timestamp(timestamp, tolerance)
         return Signed("event", secret)
     if card_endpoint:
-        secret = matching_secret(
-            signature,
-            timestamp,
-            nonce,
-            request.body,
-            settings.verification_tokens,
-            legacy_card=True,
-        )
+        tokens = settings.verification_tokens
+        secret = matching_secret(signature, timestamp, nonce, body, tokens, legacy_card=True)
         if secret is not None:
             if tolerance is not None:
                 _check_timestamp(timestamp, tolerance)
             return Signed("card", secret)
-        if not settings.verification_tokens:
+        if not tokens:
             # A legacy card is signed with the verification token, which is not configured:
             # its signature cannot be checked (§5). Only a legacy card may pass like this.
             return Signed("unchecked")
@@ -180,12 +178,12 @@ def _decrypt(
     pairs = settings.ciphers
     if not pairs:
         raise EncryptKeyMissing("an encrypted request arrived but no encrypt_key is configured")
-    ciphers: list[AESCipher] | tuple[AESCipher] = (
-        (pairs[0][1],)  # one key: the one to use whether it signed the request or not
-        if len(pairs) == 1
-        else [c for k, c in pairs if k is signed.secret] or [c for _, c in pairs]
-    )
-    for cipher in ciphers:
+    # With several keys (rotation), the one that signed the request, or each in turn when none
+    # did (URL verification is unsigned). One key: that one, whether it signed or not.
+    secret = signed.secret
+    if len(pairs) > 1 and any(key is secret for key, _ in pairs):
+        pairs = tuple(pair for pair in pairs if pair[0] is secret)
+    for _, cipher in pairs:
         try:
             if isinstance(encrypted, str):
                 plaintext = cipher.decrypt(encrypted)
@@ -239,8 +237,9 @@ def parse_request(
 ) -> ParsedRequest:
     """Run the whole pipeline up to (not including) dispatch. Raises on any failure."""
     check_size_and_method(request, settings)
-    signed = verify_signature(request, settings, card_endpoint=card_endpoint)
     body = request.body
+    signature, timestamp, nonce, request_id = request.headers.lark_headers()
+    signed = _check_signature(signature, timestamp, nonce, body, settings, card_endpoint)
     # With an Encrypt Key, msgspec decodes the outer JSON and the base64 in one pass; anything
     # that pass does not accept takes the general path, which names it.
     # A v2 plaintext is decoded and classified in one msgspec pass (decode_plaintext); anything
@@ -261,7 +260,7 @@ def parse_request(
         envelope = classify(decoded, card_endpoint=card_endpoint, callback_types=callback_types)
     _require_signature(envelope, settings, signed)
     check_token(envelope, settings)
-    return ParsedRequest(envelope, plaintext, request.request_id)
+    return ParsedRequest(envelope, plaintext, request_id)
 
 
 def challenge_body(envelope: Envelope) -> bytes:

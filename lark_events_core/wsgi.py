@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from .dispatcher import Dispatcher
 from .errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
-from .http import Headers, Request, Response
+from .http import Headers, LarkHeaders, Request, Response
 
 __all__ = [
     "EnvironHeaders",
@@ -94,6 +94,10 @@ def _environ_key(name: str) -> str:
     return key
 
 
+# The types an environ value may have for the fast path of EnvironHeaders.lark_headers.
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
 class EnvironHeaders(Headers):
     """The request headers of a WSGI ``environ``, read on demand instead of copied.
 
@@ -118,6 +122,24 @@ class EnvironHeaders(Headers):
             raise KeyError(key)
         result: str = value
         return result
+
+    def lark_headers(self) -> LarkHeaders:
+        """The four headers of :meth:`Headers.lark_headers`, read from the environ's keys."""
+        get = self._environ.get
+        signature = get("HTTP_X_LARK_SIGNATURE")
+        timestamp = get("HTTP_X_LARK_REQUEST_TIMESTAMP")
+        nonce = get("HTTP_X_LARK_REQUEST_NONCE")
+        request_id = get("HTTP_X_TT_LOGID") or get("HTTP_X_REQUEST_ID")
+        ok = _STR_OR_NONE
+        if not (
+            type(signature) in ok
+            and type(timestamp) in ok
+            and type(nonce) in ok
+            and type(request_id) in ok
+        ):
+            return self.lark_headers_by_get()  # a value that is not a str: as get() sees it
+        # An empty value counts as absent, as in get().
+        return signature or None, timestamp or None, nonce or None, request_id or None
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None

@@ -187,3 +187,63 @@ def test_case_insensitive_view_reads_the_framework_mapping_without_copying() -> 
     raw["X-Tt-Logid"] = "later"  # a view: what the framework holds now
     assert Request("POST", headers, b"").request_id == "later"
     assert "later" not in repr(headers)
+
+
+_LARK = {
+    "X-Lark-Signature": "sig",
+    "X-Lark-Request-Timestamp": "1700000000",
+    "X-Lark-Request-Nonce": "nonce",
+    "X-Request-Id": "rid",
+    "User-Agent": "Go-http-client/1.1",
+}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _LARK,  # title case
+        {name.lower(): value for name, value in _LARK.items()},  # lower case
+        {name.upper(): value for name, value in _LARK.items()},  # neither: lower-cased
+        list(_LARK.items()),
+        [(name.lower(), value) for name, value in _LARK.items()],  # ASGI
+    ],
+)
+def test_lark_headers_are_the_four_lookups_the_core_makes(raw: object) -> None:
+    headers = Headers(raw)  # type: ignore[arg-type]
+    get = headers.get
+    expected = (
+        get("x-lark-signature"),
+        get("x-lark-request-timestamp"),
+        get("x-lark-request-nonce"),
+        Request("POST", headers, b"").request_id,
+    )
+    assert expected == ("sig", "1700000000", "nonce", "rid")
+    assert headers.lark_headers() == expected
+    assert Headers({"X-Tt-Logid": "log", "X-Request-Id": "rid"}).lark_headers()[3] == "log"
+    assert Headers({"x-tt-logid": "", "x-request-id": "rid"}).lark_headers()[3] == "rid"
+    assert Headers().lark_headers() == (None, None, None, None)
+
+
+def test_a_headers_subclass_with_its_own_get_is_read_through_it() -> None:
+    class Upper(Headers):
+        """Looks every name up upper-cased in a dict of its own."""
+
+        def __init__(self, raw: dict[str, str]) -> None:
+            super().__init__()
+            self.raw = raw
+
+        def get(self, key: str, default: object = None) -> object:
+            return self.raw.get(key.upper(), default)
+
+    headers = Upper({"X-LARK-SIGNATURE": "sig", "X-TT-LOGID": "log"})
+    assert headers.lark_headers() == ("sig", None, None, "log")
+    assert Request("POST", headers, b"").request_id == "log"
+
+
+def test_case_insensitive_view_reads_the_lark_headers_from_the_framework_mapping() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    raw = CIMultiDict({name.upper(): value for name, value in _LARK.items()})
+    raw.add("x-lark-signature", "second")
+    headers = CaseInsensitiveHeaders(CIMultiDictProxy(raw))
+    assert headers.lark_headers() == ("sig", "1700000000", "nonce", "rid")

@@ -246,6 +246,44 @@ def test_headers_from_environ_maps_names_and_case() -> None:
     assert Request.build("POST", headers, b"").request_id == "log-1"
 
 
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {
+                "HTTP_X_LARK_SIGNATURE": "sig",
+                "HTTP_X_LARK_REQUEST_TIMESTAMP": "1700000000",
+                "HTTP_X_LARK_REQUEST_NONCE": "nonce",
+                "HTTP_X_TT_LOGID": "log",
+                "HTTP_X_REQUEST_ID": "rid",
+            },
+            ("sig", "1700000000", "nonce", "log"),
+        ),
+        (  # an empty value is absent; an empty X-Tt-Logid gives way to X-Request-Id
+            {"HTTP_X_LARK_SIGNATURE": "", "HTTP_X_TT_LOGID": "", "HTTP_X_REQUEST_ID": "rid"},
+            (None, None, None, "rid"),
+        ),
+        (  # a value that is not a str (a broken server or middleware) is absent too
+            {"HTTP_X_LARK_SIGNATURE": b"sig", "HTTP_X_TT_LOGID": 7, "HTTP_X_REQUEST_ID": "rid"},
+            (None, None, None, "rid"),
+        ),
+        ({}, (None, None, None, None)),
+    ],
+)
+def test_environ_lark_headers_are_what_get_returns(
+    environ: dict[str, Any], expected: tuple[str | None, ...]
+) -> None:
+    headers = headers_from_environ(environ)
+    assert headers.lark_headers() == expected
+    get = headers.get
+    assert expected[:3] == (
+        get("x-lark-signature"),
+        get("x-lark-request-timestamp"),
+        get("x-lark-request-nonce"),
+    )
+    assert Request("POST", headers, b"").request_id == expected[3]
+
+
 def test_read_bounded_stops_after_the_limit() -> None:
     stream = _Big()
     assert read_bounded(stream, 100) is None
