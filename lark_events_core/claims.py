@@ -75,12 +75,12 @@ class Claims:
 
     __slots__ = (
         "_async_store",
-        "_local",
         "by_message_id",
         "callbacks",
         "claim_ttl",
         "done_ttl",
         "inline",
+        "local",
         "observer",
         "on_error",
         "store",
@@ -112,8 +112,8 @@ class Claims:
         # not deferred claims with hold() and settles with finish()/drop(), its token (a float
         # hold() makes) compared by identity, so no owner string is built. A deferred call may be
         # settled by another process (CeleryExecutor) from a copy of its token: it takes an owner
-        # compared by value.
-        self._local: MemoryDedupStore | None = store if type(store) is MemoryDedupStore else None
+        # compared by value. The dispatcher holds and finishes with it itself on its hot path.
+        self.local: MemoryDedupStore | None = store if type(store) is MemoryDedupStore else None
 
     def key(self, event: Event[Any]) -> str | None:
         """The deduplication key of ``event``, or ``None`` when it is not deduplicated."""
@@ -140,7 +140,7 @@ class Claims:
         key = call.dedup_key
         if key is None or store is None:
             return None
-        local = self._local
+        local = self.local
         owner: str | float | None
         try:
             if local is not None and not call.handler.deferred:
@@ -209,7 +209,7 @@ class Claims:
         key = call.dedup_key
         if owner is None or store is None or key is None:
             return
-        local = self._local
+        local = self.local
         try:
             if local is not None and not call.handler.deferred:  # claimed with hold()
                 if ok:

@@ -417,8 +417,23 @@ class Dispatcher(Registrar):
         # One frame, one exit: the observer (read once) is told the answer, whichever it is.
         observer = self.observer
         handler = call.handler
-        # The ``is not None`` test skips a call on the hot path; claim() checks it too.
-        response = None if call.dedup_key is None else self.claims.claim(call)
+        claims = self.claims
+        key = call.dedup_key
+        # The in-memory store (claims.local) is held and finished here, as Claims.claim() and
+        # Claims.settle() would, without their two frames: the hot path of deduplication.
+        local = None if key is None or handler.deferred else claims.local
+        response = None
+        if local is not None:
+            try:
+                token = local.hold(key, claims.claim_ttl)  # type: ignore[arg-type]
+            except Exception:
+                response = claims.failed(call, "claim")
+            else:
+                if token is None:
+                    response = claims.duplicate(call)
+                call.owner = token
+        elif key is not None:
+            response = claims.claim(call)
         if response is not None:
             pass
         elif handler.deferred:
@@ -429,11 +444,19 @@ class Dispatcher(Registrar):
             try:
                 result = invoke(call, self.slow_handler_warning, observer)
             except Exception as exc:
-                self.claims.settle(call, ok=False)
+                claims.settle(call, ok=False)
                 response = self.finish(call, error=exc)
             else:
-                if call.owner is not None:
-                    self.claims.settle(call, ok=True)
+                owner = call.owner
+                if owner is None:
+                    pass
+                elif local is not None:
+                    try:
+                        local.finish(key, owner, claims.done_ttl)  # type: ignore[arg-type]
+                    except Exception:
+                        claims.failed(call, "complete")
+                else:
+                    claims.settle(call, ok=True)
                 response = self.finish(call, result) if handler.callback else SUCCESS
         return response if observer is None else self._observed(call, response, observer)
 
@@ -485,8 +508,19 @@ class Dispatcher(Registrar):
         observer = self.observer
         claims = self.claims
         handler = call.handler
+        key = call.dedup_key
+        local = None if key is None or handler.deferred else claims.local  # as in run()
         response = None
-        if call.dedup_key is not None:
+        if local is not None:
+            try:
+                token = local.hold(key, claims.claim_ttl)  # type: ignore[arg-type]
+            except Exception:
+                response = claims.failed(call, "claim")
+            else:
+                if token is None:
+                    response = claims.duplicate(call)
+                call.owner = token
+        elif key is not None:
             response = claims.claim(call) if claims.inline else await claims.aclaim(call)
         if response is not None:
             pass
@@ -501,11 +535,18 @@ class Dispatcher(Registrar):
                 await claims.asettle(call, ok=False)
                 response = self.finish(call, error=exc)
             else:
-                if call.owner is not None:
-                    if claims.inline:
-                        claims.settle(call, ok=True)
-                    else:
-                        await claims.asettle(call, ok=True)
+                owner = call.owner
+                if owner is None:
+                    pass
+                elif local is not None:
+                    try:
+                        local.finish(key, owner, claims.done_ttl)  # type: ignore[arg-type]
+                    except Exception:
+                        claims.failed(call, "complete")
+                elif claims.inline:
+                    claims.settle(call, ok=True)
+                else:
+                    await claims.asettle(call, ok=True)
                 response = self.finish(call, result) if handler.callback else SUCCESS
         return response if observer is None else self._observed(call, response, observer)
 

@@ -251,3 +251,81 @@ def test_a_deferred_claim_keeps_an_owner_a_copy_of_the_call_can_settle() -> None
     copy.owner = "".join([step.owner[:1], step.owner[1:]])  # equal, not the same object
     d.claims.settle(copy, ok=False)  # released: the retry is handled
     assert d.claims.claim(copy) is None
+
+
+def _broken(*args: Any) -> Any:
+    raise OSError("store broken")
+
+
+@modes
+def test_the_memory_store_failing_to_hold_takes_the_store_error_policy(
+    send: Mode, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The dispatcher holds claims on the in-memory store itself: its errors take the same policy.
+    monkeypatch.setattr(MemoryDedupStore, "hold", _broken)
+    d = dispatcher()
+    calls: list[int] = []
+    d.register(MESSAGE, lambda e: calls.append(1))
+    with caplog.at_level(logging.ERROR, "lark_events"):
+        assert send(d, event_request(event_id="ev-hold")).status == 200
+    assert calls == [1]
+    assert "deduplication store failed to claim (event_id=ev-hold)" in caplog.text
+    retry = dispatcher(on_store_error="retry")
+    retry.register(MESSAGE, lambda e: calls.append(2))
+    assert send(retry, event_request(event_id="ev-hold")).status == 503
+    assert calls == [1]
+
+
+@modes
+def test_the_memory_store_failing_to_finish_is_logged_and_answered_200(
+    send: Mode, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(MemoryDedupStore, "finish", _broken)
+    d = dispatcher()
+    calls: list[int] = []
+    d.register(MESSAGE, lambda e: calls.append(1))
+    with caplog.at_level(logging.ERROR, "lark_events"):
+        assert send(d, event_request(event_id="ev-finish")).status == 200
+    assert calls == [1]
+    assert "deduplication store failed to complete (event_id=ev-finish)" in caplog.text
+
+
+@modes
+def test_an_event_handled_on_the_memory_store_is_done_for_every_later_claim(send: Mode) -> None:
+    d = dispatcher()
+    calls: list[str | None] = []
+    d.register(MESSAGE, lambda e: calls.append(e.event_id))
+    assert send(d, event_request(event_id="ev-done")).status == 200
+    step = d.prepare(event_request(event_id="ev-done"))
+    assert not isinstance(step, Response)
+    assert step.dedup_key is not None
+    store = d.dedup
+    assert isinstance(store, MemoryDedupStore)
+    assert store.hold(step.dedup_key, 60) is None  # done, not merely claimed: nobody takes it
+    assert not store.claim(step.dedup_key, "another-process", 60)
+    assert calls == ["ev-done"]
+
+
+@modes
+def test_a_memory_store_subclass_is_called_through_its_own_methods(send: Mode) -> None:
+    class Counting(MemoryDedupStore):
+        """Counts the claims made through claim() and complete()."""
+
+        claims = 0
+        completes = 0
+
+        def claim(self, key: str, owner: str, ttl: float) -> bool:
+            Counting.claims += 1
+            return super().claim(key, owner, ttl)
+
+        def complete(self, key: str, owner: str, ttl: float) -> None:
+            Counting.completes += 1
+            super().complete(key, owner, ttl)
+
+    d = dispatcher(dedup=Counting())
+    calls: list[int] = []
+    d.register(MESSAGE, lambda e: calls.append(1))
+    assert send(d, event_request(event_id="ev-sub")).status == 200
+    assert send(d, event_request(event_id="ev-sub")).status == 200
+    assert calls == [1]
+    assert (Counting.claims, Counting.completes) == (2, 1)
