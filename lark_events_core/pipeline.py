@@ -180,9 +180,9 @@ def _decrypt(
         raise EncryptKeyMissing("an encrypted request arrived but no encrypt_key is configured")
     # With several keys (rotation), the one that signed the request, or each in turn when none
     # did (URL verification is unsigned). One key: that one, whether it signed or not.
-    secret = signed.secret
-    if len(pairs) > 1 and any(key is secret for key, _ in pairs):
-        pairs = tuple(pair for pair in pairs if pair[0] is secret)
+    if len(pairs) > 1:
+        secret = signed.secret
+        pairs = tuple(pair for pair in pairs if pair[0] is secret) or pairs
     for _, cipher in pairs:
         try:
             if isinstance(encrypted, str):
