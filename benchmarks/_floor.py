@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import json
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -92,10 +94,12 @@ def crypto_floor(
     outer: Callable[[bytes], bytes] | None = None,
     read: Reader | None = None,
     dedup: bool = True,
+    claims: bool = False,
 ) -> Callable[[Callable[[str], Any], bytes], str | None]:
     """``check(get_header, body)``: the text of a new valid event, ``None`` for a duplicate;
     raises ``ValueError`` for anything invalid. By default the fastest way available (msgspec
-    for the outer JSON and the plaintext when installed); ``dedup=False`` skips the id set."""
+    for the outer JSON and the plaintext when installed); ``dedup=False`` skips the id set;
+    ``claims=True`` replaces the set by :func:`claim_floor`'s claims."""
     decryptor = Cipher(
         algorithms.AES(hashlib.sha256(encrypt_key.encode()).digest()), modes.CBC(bytes(16))
     ).decryptor()  # cached: the IV is fed as the first block, whose output is discarded
@@ -104,6 +108,8 @@ def crypto_floor(
     content_text = _text_decoder()
     compare = hmac.compare_digest
     seen: set[str] = set()
+    entries, lock, take_over = claim_floor()
+    now = time.monotonic
 
     def check(get: Callable[[str], Any], body: bytes) -> str | None:
         ts, nonce = get("X-Lark-Request-Timestamp") or "", get("X-Lark-Request-Nonce") or ""
@@ -118,6 +124,23 @@ def crypto_floor(
         sent_token, app_id, event_id, content = read(out[16:-pad])
         if not compare(sent_token, token):
             raise ValueError("token")
+        if claims:  # the claims of claim_floor(), inline
+            stored: str | bytes = f"lark:{app_id}:{event_id}"
+            if len(stored) > 64 or not stored.isascii():
+                stored = _digest(f"lark:{app_id}:{event_id}")
+            claim = -(now() + CLAIM_TTL)
+            found = entries.setdefault(stored, claim)  # atomic: a new key needs no lock
+            if found is not claim and not take_over(stored, claim):
+                return None
+            text = content_text(content)  # the handler
+            expiry = now() + DONE_TTL
+            lock.acquire()  # a completion must not overwrite a takeover
+            try:
+                if entries.get(stored) is claim:
+                    entries[stored] = expiry
+            finally:
+                lock.release()
+            return text
         if dedup:
             key = f"lark:{app_id}:{event_id}"
             if key in seen:
@@ -126,6 +149,46 @@ def crypto_floor(
         return content_text(content)
 
     return check
+
+
+CLAIM_TTL = 600.0
+DONE_TTL = 7.2 * 3600
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def claim_floor() -> tuple[
+    dict[str | bytes, float], threading.Lock, Callable[[str | bytes, float], bool]
+]:
+    """The least a store with the in-memory store's promises must do, without its bounds.
+
+    A delivery claims its key until it completes (a second delivery meanwhile is a duplicate); a
+    claim whose owner never completes expires after ``CLAIM_TTL`` and can be taken over;
+    completing marks the key done for ``DONE_TTL``, unless another delivery took the claim over;
+    a key is kept in a fixed size whatever its length (a digest beyond 64 ASCII characters);
+    threads share it. Done the fastest correct way under the GIL: a new key is claimed by one
+    ``dict.setdefault`` (atomic) without the lock; only a key already there (a duplicate or a
+    takeover) and the completion (which must not overwrite a takeover) take it. No entry bound,
+    no generations, no release on failure: what ``MemoryDedupStore`` costs above this is what
+    its bounds and its API add.
+
+    Returns the entries (key -> done expiry, or claim expiry negated), the lock, and
+    ``take_over(key, claim)``: whether an expired claim of ``key`` was taken over by ``claim``.
+    """
+    entries: dict[str | bytes, float] = {}
+    lock = threading.Lock()
+    now = time.monotonic
+
+    def take_over(key: str | bytes, claim: float) -> bool:
+        with lock:
+            if abs(entries[key]) > now():
+                return False  # live: a duplicate
+            entries[key] = claim
+            return True
+
+    return entries, lock, take_over
 
 
 def _text_decoder() -> Callable[[str], str]:
