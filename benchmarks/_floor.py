@@ -95,11 +95,13 @@ def crypto_floor(
     read: Reader | None = None,
     dedup: bool = True,
     claims: bool = False,
+    bounded: bool = False,
 ) -> Callable[[Callable[[str], Any], bytes], str | None]:
     """``check(get_header, body)``: the text of a new valid event, ``None`` for a duplicate;
     raises ``ValueError`` for anything invalid. By default the fastest way available (msgspec
     for the outer JSON and the plaintext when installed); ``dedup=False`` skips the id set;
-    ``claims=True`` replaces the set by :func:`claim_floor`'s claims."""
+    ``claims=True`` replaces the set by :func:`claim_floor`'s claims, ``bounded=True`` by
+    :func:`bounded_claims`' (the same with an entry bound)."""
     decryptor = Cipher(
         algorithms.AES(hashlib.sha256(encrypt_key.encode()).digest()), modes.CBC(bytes(16))
     ).decryptor()  # cached: the IV is fed as the first block, whose output is discarded
@@ -110,6 +112,7 @@ def crypto_floor(
     seen: set[str] = set()
     entries, lock, take_over = claim_floor()
     now = time.monotonic
+    hold, finish = bounded_claims()
 
     def check(get: Callable[[str], Any], body: bytes) -> str | None:
         ts, nonce = get("X-Lark-Request-Timestamp") or "", get("X-Lark-Request-Nonce") or ""
@@ -124,6 +127,14 @@ def crypto_floor(
         sent_token, app_id, event_id, content = read(out[16:-pad])
         if not compare(sent_token, token):
             raise ValueError("token")
+        if bounded:
+            key = f"lark:{app_id}:{event_id}"
+            claimed = hold(key)
+            if claimed is None:
+                return None
+            text = content_text(content)  # the handler
+            finish(claimed)
+            return text
         if claims:  # the claims of claim_floor(), inline
             stored: str | bytes = f"lark:{app_id}:{event_id}"
             if len(stored) > 64 or not stored.isascii():
@@ -189,6 +200,70 @@ def claim_floor() -> tuple[
             return True
 
     return entries, lock, take_over
+
+
+#: ``hold(key)``: the claim (its stored key and token), or ``None`` for a duplicate;
+#: ``finish(claim)``: mark it done.
+Claim = tuple[str | bytes, float]
+BoundedClaims = tuple[Callable[[str], "Claim | None"], Callable[[Claim], None]]
+
+
+def bounded_claims(max_entries: int = 10_000_000) -> BoundedClaims:
+    """:func:`claim_floor`'s claims with an entry bound: what a store bounded in memory must do.
+
+    Entries are a fixed size (a key of at most 64 ASCII characters or a 16-byte digest, and a
+    float), so an entry bound is a byte bound. The cheapest bounded eviction is two generations
+    (``MemoryDedupStore``'s): new keys go to the current dict; when it holds half the bound it
+    becomes the previous one and the older previous one is dropped. For the bound to hold,
+    counting an entry and adding it must be one step: the claim takes the lock, like the
+    completion. Two functions, as a store's API needs (the unbounded floor is inline).
+    """
+    half = max(1, max_entries // 2)
+    state: list[Any] = [{}, {}, half]  # current, previous, room left in current
+    lock = threading.Lock()
+    now = time.monotonic
+
+    def hold(key: str) -> Claim | None:
+        stored: str | bytes = key
+        if len(key) > 64 or not key.isascii():
+            stored = _digest(key)
+        claim = -(now() + CLAIM_TTL)
+        lock.acquire()
+        try:
+            current = state[0]
+            found = current.setdefault(stored, claim)
+            if found is claim:
+                older = state[1].get(stored)
+                if older is not None and abs(older) > now():
+                    del current[stored]  # live in the previous generation
+                    return None
+                room = state[2] - 1
+                if room <= 0:  # rotate: the previous generation is dropped whole
+                    state[:] = [{}, current, half]
+                else:
+                    state[2] = room
+                return stored, claim
+            if abs(found) > now():
+                return None  # claimed or done
+            current[stored] = claim  # expired: taken over
+            return stored, claim
+        finally:
+            lock.release()
+
+    def finish(held: Claim) -> None:
+        stored, claim = held
+        expiry = now() + DONE_TTL
+        lock.acquire()
+        try:
+            current = state[0]
+            if current.get(stored) is claim:
+                current[stored] = expiry
+            elif state[1].get(stored) is claim:  # rotated meanwhile: in the previous one
+                state[1][stored] = expiry
+        finally:
+            lock.release()
+
+    return hold, finish
 
 
 def _text_decoder() -> Callable[[str], str]:

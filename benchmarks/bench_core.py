@@ -18,7 +18,8 @@
    ``set`` of event ids against the floor on the same events without it (the least a
    deduplication check can cost), and with the claims of ``_floor.claim_floor`` (the least a
    store with the in-memory store's promises can cost: claimed while handled, done after,
-   expiry and takeover, a fixed size per key, threads; no bounds). Comparing with the same
+   expiry and takeover, a fixed size per key, threads; no bounds), and with those claims
+   bounded (``_floor.bounded_claims``). Comparing with the same
    events keeps what new bytes cost (cold caches) out of the deduplication figure.
    The variants run in interleaved rounds; each figure is the median round of this thread's CPU
    time (``time.thread_time``: steadier than wall time when other work shares the machine).
@@ -182,12 +183,19 @@ def floor(
     read: _floor.Reader,
     dedup: bool = False,
     claims: bool = False,
+    bounded: bool = False,
 ) -> Variant:
     """The unavoidable work (``benchmarks/_floor.py``) over ``requests`` in turn (one request: the
     same bytes each time); with ``dedup``, a set of event ids too; with ``claims``, the claims of
-    ``_floor.claim_floor`` instead."""
+    ``_floor.claim_floor`` instead; with ``bounded``, ``_floor.bounded_claims``'."""
     check = _floor.crypto_floor(
-        ENCRYPT_KEY, VERIFICATION_TOKEN, outer=outer, read=read, dedup=dedup, claims=claims
+        ENCRYPT_KEY,
+        VERIFICATION_TOKEN,
+        outer=outer,
+        read=read,
+        dedup=dedup,
+        claims=claims,
+        bounded=bounded,
     )
     seen: list[Any] = []
     it = itertools.cycle(requests) if len(requests) == 1 else iter(requests)
@@ -302,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     built["floor, distinct events"] = floor(list(distinct), fast_outer, fast_read)
     built["floor + dedup set"] = floor(list(distinct), fast_outer, fast_read, dedup=True)
     built["floor + claims"] = floor(list(distinct), fast_outer, fast_read, claims=True)
+    built["floor + bounded claims"] = floor(list(distinct), fast_outer, fast_read, bounded=True)
     # Every variant must really accept the request and run the handler.
     for name, (fn, seen) in built.items():
         response = fn()
@@ -353,9 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     dedup = results["core, in-memory dedup"] / results["core, distinct events"] - 1
     floor_dedup = results["floor + dedup set"] / results["floor, distinct events"] - 1
     floor_claims = results["floor + claims"] / results["floor, distinct events"] - 1
+    bounded = results["floor + bounded claims"] / results["floor, distinct events"] - 1
     print(
         f"  in-memory dedup overhead          {dedup:+7.1%} (target < 5%; the floor's set: "
-        f"{floor_dedup:+.1%}, the floor's claims: {floor_claims:+.1%})"
+        f"{floor_dedup:+.1%}, its claims: {floor_claims:+.1%}, bounded: {bounded:+.1%})"
     )
     print(
         f"  core, in-memory dedup / core      {results['core, in-memory dedup'] / core - 1:+7.1%}"

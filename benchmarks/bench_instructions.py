@@ -15,7 +15,9 @@ imports and warm-up excluded. Variants (``bench_core.py``'s, built by its functi
 - ``floor-dedup``: the floor with a ``set`` of event ids;
 - ``floor-claims``: the floor with the claims of ``_floor.claim_floor`` instead: the least a store
   with the in-memory store's promises (claimed while handled, done after, expiry, takeover,
-  a fixed size per key, threads) must do, without its bounds.
+  a fixed size per key, threads) must do, without its bounds;
+- ``floor-bounded``: the floor with ``_floor.bounded_claims``: those claims with an entry bound
+  (two generations, the claim under the lock), behind a two-function API.
 
 ``--base DIR`` puts another tree first on ``PYTHONPATH`` (``git archive REV | tar -x -C DIR``)
 and counts the core variants there too, with the same interpreter: a before/after in one run.
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("core", "core-dedup", "raw", "floor", "floor-dedup", "floor-claims")
+VARIANTS = ("core", "core-dedup", "raw", "floor", "floor-dedup", "floor-claims", "floor-bounded")
 WARMUP = 50
 _TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 
@@ -65,8 +67,10 @@ def child(variant: str, total: int, run: int) -> None:
         one, seen = bench_core.floor(requests, fast_outer, fast_read)
     elif variant == "floor-dedup":
         one, seen = bench_core.floor(requests, fast_outer, fast_read, dedup=True)
-    else:
+    elif variant == "floor-claims":
         one, seen = bench_core.floor(requests, fast_outer, fast_read, claims=True)
+    else:
+        one, seen = bench_core.floor(requests, fast_outer, fast_read, bounded=True)
     for _ in range(WARMUP + run):
         one()
     if len(seen) != WARMUP + run:  # every request must have reached the handler
@@ -153,13 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     floor_dedup = counts.get("floor-dedup")
     if floor and floor_dedup:
         print(f"  {'the floor set':28s} {floor_dedup / floor - 1:+7.2%}")
-    floor_claims = counts.get("floor-claims")
-    if floor and floor_claims:
-        print(f"  {'the floor claims':28s} {floor_claims / floor - 1:+7.2%}")
-        core, dedup = counts.get("core"), counts.get("core-dedup")
-        if core and dedup:
-            added = (dedup - core) - (floor_claims - floor)
-            print(f"  {'the store above them':28s} {added:+10,.0f} instructions per request")
+    core, dedup = counts.get("core"), counts.get("core-dedup")
+    for variant, label in (("floor-claims", "claims"), ("floor-bounded", "bounded claims")):
+        claims = counts.get(variant)
+        if floor and claims:
+            print(f"  {'the floor ' + label:28s} {claims / floor - 1:+7.2%}")
+            if core and dedup:
+                added = (dedup - core) - (claims - floor)
+                print(f"  {'  the store above them':28s} {added:+10,.0f} instructions per request")
     if "core (base)" in counts and "core" in counts:
         print(f"  {'core / core (base)':28s} {counts['core'] / counts['core (base)'] - 1:+7.2%}")
     return 0
