@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -41,6 +41,8 @@ _PADDING = tuple(bytes([n]) * n for n in range(17))
 
 #: ``read(plaintext) -> (token, app_id, event_id, content)``: the fields the floor needs.
 Reader = Callable[[bytes], tuple[str, str, str, str]]
+#: :func:`crypto_floor`'s deduplication: a set of ids (``True``), none, or a store's claims.
+Dedup = bool | Literal["claims", "bounded"]
 
 
 def stdlib_outer(body: bytes) -> bytes:
@@ -93,14 +95,12 @@ def crypto_floor(
     *,
     outer: Callable[[bytes], bytes] | None = None,
     read: Reader | None = None,
-    dedup: bool = True,
-    claims: bool = False,
-    bounded: bool = False,
+    dedup: Dedup = True,
 ) -> Callable[[Callable[[str], Any], bytes], str | None]:
     """``check(get_header, body)``: the text of a new valid event, ``None`` for a duplicate;
     raises ``ValueError`` for anything invalid. By default the fastest way available (msgspec
-    for the outer JSON and the plaintext when installed); ``dedup=False`` skips the id set;
-    ``claims=True`` replaces the set by :func:`claim_floor`'s claims, ``bounded=True`` by
+    for the outer JSON and the plaintext when installed). ``dedup``: ``True``, a set of event
+    ids; ``False``, none; ``"claims"``, :func:`claim_floor`'s claims instead; ``"bounded"``,
     :func:`bounded_claims`' (the same with an entry bound)."""
     decryptor = Cipher(
         algorithms.AES(hashlib.sha256(encrypt_key.encode()).digest()), modes.CBC(bytes(16))
@@ -109,6 +109,7 @@ def crypto_floor(
     read = read or typed_reader() or dict_reader
     content_text = _text_decoder()
     compare = hmac.compare_digest
+    use_set, claims, bounded = dedup is True, dedup == "claims", dedup == "bounded"
     seen: set[str] = set()
     entries, lock, take_over = claim_floor()
     now = time.monotonic
@@ -136,9 +137,8 @@ def crypto_floor(
             finish(claimed)
             return text
         if claims:  # the claims of claim_floor(), inline
-            stored: str | bytes = f"lark:{app_id}:{event_id}"
-            if len(stored) > 64 or not stored.isascii():
-                stored = _digest(f"lark:{app_id}:{event_id}")
+            key = f"lark:{app_id}:{event_id}"
+            stored = key if len(key) <= 64 and key.isascii() else _digest(key)
             claim = -(now() + CLAIM_TTL)
             found = entries.setdefault(stored, claim)  # atomic: a new key needs no lock
             if found is not claim and not take_over(stored, claim):
@@ -152,7 +152,7 @@ def crypto_floor(
             finally:
                 lock.release()
             return text
-        if dedup:
+        if use_set:
             key = f"lark:{app_id}:{event_id}"
             if key in seen:
                 return None

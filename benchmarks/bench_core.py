@@ -19,8 +19,8 @@
    deduplication check can cost), and with the claims of ``_floor.claim_floor`` (the least a
    store with the in-memory store's promises can cost: claimed while handled, done after,
    expiry and takeover, a fixed size per key, threads; no bounds), and with those claims
-   bounded (``_floor.bounded_claims``). Comparing with the same
-   events keeps what new bytes cost (cold caches) out of the deduplication figure.
+   bounded (``_floor.bounded_claims``). Comparing with the same events keeps what new bytes
+   cost (cold caches) out of the deduplication figure.
    The variants run in interleaved rounds; each figure is the median round of this thread's CPU
    time (``time.thread_time``: steadier than wall time when other work shares the machine).
 2. Import time and peak RSS of ``import lark_events_core`` in a fresh interpreter (several runs,
@@ -181,21 +181,12 @@ def floor(
     requests: list[tuple[dict[str, str], bytes]],
     outer: Callable[[bytes], bytes],
     read: _floor.Reader,
-    dedup: bool = False,
-    claims: bool = False,
-    bounded: bool = False,
+    dedup: _floor.Dedup = False,
 ) -> Variant:
     """The unavoidable work (``benchmarks/_floor.py``) over ``requests`` in turn (one request: the
-    same bytes each time); with ``dedup``, a set of event ids too; with ``claims``, the claims of
-    ``_floor.claim_floor`` instead; with ``bounded``, ``_floor.bounded_claims``'."""
+    same bytes each time), with ``dedup`` as :func:`_floor.crypto_floor` takes it."""
     check = _floor.crypto_floor(
-        ENCRYPT_KEY,
-        VERIFICATION_TOKEN,
-        outer=outer,
-        read=read,
-        dedup=dedup,
-        claims=claims,
-        bounded=bounded,
+        ENCRYPT_KEY, VERIFICATION_TOKEN, outer=outer, read=read, dedup=dedup
     )
     seen: list[Any] = []
     it = itertools.cycle(requests) if len(requests) == 1 else iter(requests)
@@ -309,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         built["floor, msgspec typed"] = floor([(headers, body)], fast_outer, fast_read)
     built["floor, distinct events"] = floor(list(distinct), fast_outer, fast_read)
     built["floor + dedup set"] = floor(list(distinct), fast_outer, fast_read, dedup=True)
-    built["floor + claims"] = floor(list(distinct), fast_outer, fast_read, claims=True)
-    built["floor + bounded claims"] = floor(list(distinct), fast_outer, fast_read, bounded=True)
+    built["floor + claims"] = floor(list(distinct), fast_outer, fast_read, dedup="claims")
+    built["floor + bounded claims"] = floor(list(distinct), fast_outer, fast_read, dedup="bounded")
     # Every variant must really accept the request and run the handler.
     for name, (fn, seen) in built.items():
         response = fn()

@@ -35,11 +35,19 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmarks._floor import Dedup
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("core", "core-dedup", "raw", "floor", "floor-dedup", "floor-claims", "floor-bounded")
 WARMUP = 50
+_FLOOR_DEDUP: dict[str, Dedup] = {
+    "floor-dedup": True,
+    "floor-claims": "claims",
+    "floor-bounded": "bounded",
+}
 _TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 
@@ -65,12 +73,9 @@ def child(variant: str, total: int, run: int) -> None:
         one, seen = bench_core.ours_raw(*requests[0])
     elif variant == "floor":
         one, seen = bench_core.floor(requests, fast_outer, fast_read)
-    elif variant == "floor-dedup":
-        one, seen = bench_core.floor(requests, fast_outer, fast_read, dedup=True)
-    elif variant == "floor-claims":
-        one, seen = bench_core.floor(requests, fast_outer, fast_read, claims=True)
-    else:
-        one, seen = bench_core.floor(requests, fast_outer, fast_read, bounded=True)
+    else:  # floor-dedup, floor-claims, floor-bounded
+        dedup = _FLOOR_DEDUP[variant]
+        one, seen = bench_core.floor(requests, fast_outer, fast_read, dedup=dedup)
     for _ in range(WARMUP + run):
         one()
     if len(seen) != WARMUP + run:  # every request must have reached the handler
