@@ -268,12 +268,13 @@ class Dispatcher(Registrar):
         """Authenticate and classify ``request``: a final response, or a handler call to make."""
         if self._insecure_unwarned:
             self.warn_if_insecure()
+        registry = self._registry
+        # The registry's frozen set as it is cached (rebuilt by the property after a
+        # registration): no property call per request.
+        callback_types = registry._callback_frozen or registry.callback_types
         try:
             parsed = parse_request(
-                request,
-                self.settings,
-                card_endpoint=card,
-                callback_types=self._registry.callback_types,
+                request, self.settings, card_endpoint=card, callback_types=callback_types
             )
         except RequestError as exc:
             logger.info(
@@ -305,7 +306,8 @@ class Dispatcher(Registrar):
         ``card`` classifies like the card endpoint (a flat legacy card body is a callback).
         A body that is not a Lark event is a 400 response.
         """
-        callback_types = self._registry.callback_types
+        registry = self._registry
+        callback_types = registry._callback_frozen or registry.callback_types  # as in prepare()
         try:
             envelope = decode_plaintext(plaintext, callback_types) or classify(
                 parse_object(plaintext), card_endpoint=card, callback_types=callback_types

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from lark_events_core import CallbackResponse, Card, Toast, UrlPreview
+from lark_events_core import CallbackResponse, Card, Event, HandlerCall, Kind, Toast, UrlPreview
 from lark_events_core.results import result_to_body
 from lark_events_core.testing import make_event
 from tests.core.helpers import TOKEN, body_of, dispatcher, signed
@@ -142,3 +143,25 @@ def test_custom_callback_type() -> None:
     d.on("custom.callback", lambda e: Toast("c"), callback=True)
     response = d.handle(signed(make_event("custom.callback", {}, token=TOKEN)))
     assert body_of(response) == {"toast": {"type": "info", "content": "c"}}
+
+
+def test_a_callback_type_registered_after_requests_is_one_from_the_next_request() -> None:
+    # The dispatcher reads the registry's cached set of callback types on every request: a
+    # registration must reach the requests after it (classified as a callback: not deduplicated).
+    d = dispatcher()
+    d.on("early.callback", lambda e: Toast("e"), callback=True)
+    early = make_event("early.callback", {}, token=TOKEN, event_id="cb-early")
+    assert body_of(d.handle(signed(early))) == {"toast": {"type": "info", "content": "e"}}
+    kinds: list[Kind] = []
+
+    def late(event: Event[Any]) -> Toast:
+        kinds.append(event.kind)
+        return Toast("l")
+
+    d.on("late.callback", late, callback=True)
+    payload = make_event("late.callback", {}, token=TOKEN, event_id="cb-late")
+    for _ in range(2):
+        assert body_of(d.handle(signed(payload))) == {"toast": {"type": "info", "content": "l"}}
+    call = d.prepare_plaintext(json.dumps(payload).encode())
+    assert isinstance(call, HandlerCall)
+    assert [*kinds, call.event.kind] == [Kind.CALLBACK] * 3
