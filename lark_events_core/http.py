@@ -214,13 +214,13 @@ class Request(msgspec.Struct, frozen=True):
     ) -> Request:
         """Build a request from any header mapping or sequence of pairs."""
         # Any Headers is kept as it is: a view (CaseInsensitiveHeaders, a WSGI environ's) stays one.
-        # A dict (the common case) is never one: no isinstance, a Python-level ABC check.
-        hdrs = (
-            headers
-            if type(headers) is not dict and isinstance(headers, Headers)
-            else Headers(headers)
-        )
-        return cls(method.upper(), hdrs, body, path)
+        # A dict (the common case) is never one. Others are looked for in their class's MRO, not
+        # by isinstance: Headers is a Mapping, and isinstance would take ABCMeta's Python-level
+        # __instancecheck__ (three times the cost).
+        kind = type(headers)
+        if kind is not dict and Headers in kind.__mro__:
+            return cls(method.upper(), headers, body, path)  # type: ignore[arg-type]
+        return cls(method.upper(), Headers(headers), body, path)
 
     @property
     def request_id(self) -> str | None:

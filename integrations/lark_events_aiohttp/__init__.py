@@ -101,9 +101,10 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
                 reply = _web_response(_error(PayloadTooLarge()))
                 reply.force_close()  # the rest of the body is never read
                 return reply
-            # A view over aiohttp's case-insensitive headers, not a copy of all of them.
+            # A view over aiohttp's case-insensitive headers, not a copy of all of them; the
+            # Request made directly (as the Flask and Django views do): nothing to normalise.
             headers = CaseInsensitiveHeaders(request.headers)
-            core_request = Request.build("POST", headers, body, request.path)
+            core_request = Request("POST", headers, body, request.path)
             return _web_response(await dispatcher.handle_async(core_request, card=card))
         except (ClientPayloadError, HttpProcessingError, ConnectionError, IncompleteReadError):
             logger.info("request body ended early or was malformed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -143,6 +144,26 @@ def test_request_builds_from_mappings_pairs_and_headers(raw: object) -> None:
     assert req.method == "POST"
     assert req.path == "/hook"
     assert req.headers.get("x-request-id") == "r"
+
+
+def test_request_build_keeps_any_headers_object_and_copies_other_mappings() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    class Custom(Headers):  # a subclass with its own get(): kept, read through its get()
+        def get(self, key: str, default: Any = None) -> Any:
+            return "custom" if key.lower() == "x-request-id" else default
+
+    view = CaseInsensitiveHeaders(CIMultiDictProxy(CIMultiDict([("X-Request-Id", "v")])))
+    plain = Headers({"X-Request-Id": "h"})
+    custom = Custom({})
+    for headers, request_id in ((view, "v"), (plain, "h"), (custom, "custom")):
+        req = Request.build("POST", headers, b"")
+        assert req.headers is headers
+        assert req.request_id == request_id
+    proxy = CIMultiDictProxy(CIMultiDict([("X-Request-Id", "p")]))  # a Mapping, not a Headers
+    copied = Request.build("POST", proxy, b"").headers
+    assert type(copied) is Headers
+    assert copied.get("x-request-id") == "p"
 
 
 def test_request_builds_without_headers() -> None:
