@@ -41,10 +41,17 @@ def result_to_body(result: object) -> dict[str, Any]:
     ``None`` → ``{}``; a mapping is copied; a builder is asked for its dict. Anything else is a
     programming error (``TypeError``), answered as a handler failure.
     """
+    # What isinstance(result, SupportsToDict) checks (a ``to_dict`` attribute that is not
+    # None), without it: a runtime-checkable Protocol's isinstance costs 3-6 us, on every
+    # callback's answer. A plain dict (the common case) has no ``to_dict``.
     if result is None:
         return {}
-    if isinstance(result, SupportsToDict):
-        return result.to_dict()
+    if type(result) is dict:
+        return dict(result)
+    to_dict = getattr(result, "to_dict", None)
+    if to_dict is not None:
+        body: dict[str, Any] = to_dict()
+        return body
     if isinstance(result, Mapping):
         return dict(result)
     raise TypeError(f"a callback handler returned {type(result).__name__}, not a dict or builder")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from lark_events_core import CallbackResponse, Card, Event, HandlerCall, Kind, Toast, UrlPreview
-from lark_events_core.results import result_to_body
+from lark_events_core.results import SupportsToDict, result_to_body
 from lark_events_core.testing import make_event
 from tests.core.helpers import TOKEN, body_of, dispatcher, signed
 
@@ -85,6 +86,35 @@ def test_url_preview_inline_and_card() -> None:
 )
 def test_result_to_body(result: Any, body: dict[str, Any]) -> None:
     assert result_to_body(result) == body
+
+
+class _Builder:
+    def to_dict(self) -> dict[str, Any]:
+        return {"built": True}
+
+
+class _BuilderDict(dict):  # type: ignore[type-arg]
+    def to_dict(self) -> dict[str, Any]:
+        return {"built": True}
+
+
+class _NotABuilder:
+    to_dict = None  # None: not a builder (as isinstance with the SupportsToDict Protocol says)
+
+
+def test_results_are_taken_as_the_protocol_and_mapping_checks_say() -> None:
+    # result_to_body checks what isinstance(result, SupportsToDict) and Mapping would, inline.
+    plain = {"toast": {"type": "info", "content": "d"}}
+    copied = result_to_body(plain)
+    assert copied == plain
+    assert copied is not plain  # a copy: the handler's dict is not held by the response
+    assert result_to_body(MappingProxyType({"a": 1})) == {"a": 1}  # any Mapping, copied
+    for builder in (_Builder(), _BuilderDict(ignored=True)):
+        assert isinstance(builder, SupportsToDict)
+        assert result_to_body(builder) == {"built": True}  # to_dict first, even on a dict
+    assert not isinstance(_NotABuilder(), SupportsToDict)
+    with pytest.raises(TypeError):
+        result_to_body(_NotABuilder())
 
 
 @pytest.mark.parametrize("result", ["text", 5, ["list"], object()])
