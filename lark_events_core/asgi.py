@@ -18,12 +18,12 @@ default, ``--lifespan auto``): with ``--lifespan off`` nothing drains at shutdow
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from .dispatcher import Dispatcher
 from .errors import MethodNotAllowed, PayloadTooLarge, RequestError
-from .http import Request, Response
+from .http import Headers, LarkHeaders, Request, Response
 
 __all__ = ["ASGIApp", "Receive", "Scope", "Send", "route_path"]
 
@@ -40,6 +40,71 @@ _INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
 
 def _error(exc: RequestError) -> Response:
     return Response.json(exc.status, {"msg": exc.public_message})
+
+
+class _ASGIHeaders(Headers):
+    """The request headers of an ASGI scope, read on demand instead of decoded and copied.
+
+    Holds the scope's names and values as bytes, the first of repeated names kept; a name is
+    looked up lower-cased and a value decoded as latin-1 only when asked for. The core reads a
+    handful of headers per request, so this is cheaper than converting all of them. Made by
+    ``_asgi_headers()``, which takes it only when every name is lower-case ASCII, as servers send
+    them (uvicorn, hypercorn, daphne); other names take the general :class:`Headers`.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: dict[bytes, bytes]) -> None:
+        self._raw = raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self._raw.get(key.lower().encode("ascii"))
+        except (AttributeError, UnicodeEncodeError):  # not a str, or not a header name
+            return default
+        return default if value is None else value.decode("latin-1")
+
+    def lark_headers(self) -> LarkHeaders:
+        """The four headers of :meth:`Headers.lark_headers`, decoded from the scope's bytes."""
+        get = self._raw.get
+        signature = get(b"x-lark-signature")
+        timestamp = get(b"x-lark-request-timestamp")
+        nonce = get(b"x-lark-request-nonce")
+        request_id = get(b"x-tt-logid") or get(b"x-request-id")
+        return (
+            None if signature is None else signature.decode("latin-1"),
+            None if timestamp is None else timestamp.decode("latin-1"),
+            None if nonce is None else nonce.decode("latin-1"),
+            None if request_id is None else request_id.decode("latin-1"),
+        )
+
+    def __getitem__(self, key: str) -> str:
+        value: str | None = self.get(key)
+        if value is None:
+            raise KeyError(key.lower())
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.decode("ascii") for name in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"_ASGIHeaders({sorted(self)!r})"
+
+
+def _asgi_headers(raw: Iterable[Sequence[bytes]]) -> Headers:
+    """The headers of an ASGI scope (``scope["headers"]``) as the core reads them."""
+    pairs = raw if type(raw) is list else list(raw)
+    kept = dict(reversed(pairs))  # in reverse: the first of repeated names wins
+    names = b"\0".join(kept)  # checked at once in C: bytes check case in ASCII
+    if names.islower() and names.isascii():  # no two names can then differ only in case
+        return _ASGIHeaders(kept)
+    return Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in pairs])
 
 
 def route_path(scope: Scope) -> str:
@@ -97,13 +162,13 @@ class ASGIApp:
         if scope["method"] != "POST":
             await _send(send, _error(MethodNotAllowed()), (b"allow", b"POST"))
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = _asgi_headers(scope["headers"])
         try:
             body = await self._read_body(headers, receive)
             if body is None:
                 await _send(send, _error(PayloadTooLarge()), (b"connection", b"close"))
                 return
-            request = Request.build("POST", headers, body, path)
+            request = Request("POST", headers, body, path)
             response = await self.dispatcher.handle_async(request, card=card)
         except _Disconnected:
             return
@@ -112,14 +177,12 @@ class ASGIApp:
             response = _INTERNAL_ERROR
         await _send(send, response)
 
-    async def _read_body(self, headers: list[tuple[str, str]], receive: Receive) -> bytes | None:
+    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
         """The body, or ``None`` as soon as it is known to exceed the limit."""
         limit = self._limit
-        for name, value in headers:
-            if name.lower() == "content-length":
-                if value.strip().isdigit() and int(value) > limit:
-                    return None
-                break
+        length = headers.get("content-length")
+        if length is not None and length.strip().isdigit() and int(length) > limit:
+            return None
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -155,8 +218,18 @@ class _Disconnected(Exception):
     """The client went away before the body was complete: nothing to answer."""
 
 
+def _encoded(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+# The core's default response headers, encoded once (nearly every answer has them).
+_JSON_HEADERS = Response(200, b"").headers
+_ENCODED_JSON_HEADERS = tuple(_encoded(_JSON_HEADERS))
+
+
 async def _send(send: Send, response: Response, *extra: tuple[bytes, bytes]) -> None:
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    given = response.headers
+    headers = [*_ENCODED_JSON_HEADERS] if given is _JSON_HEADERS else _encoded(given)
     headers.append((b"content-length", str(len(response.body)).encode("ascii")))
     headers.extend(extra)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
