@@ -1,4 +1,4 @@
-"""The ASGI app's view over ``scope["headers"]``: what the general ``Headers`` would read, sooner."""
+"""The ASGI app's view over ``scope["headers"]``: what the general ``Headers`` reads, sooner."""
 
 from __future__ import annotations
 
@@ -33,12 +33,8 @@ def test_lower_case_names_get_the_view_and_read_like_the_general_mapping() -> No
     ]
     view = _asgi_headers(raw)
     assert type(view) is _ASGIHeaders
-    assert view.lark_headers() == general(raw).lark_headers() == (
-        "first",
-        "1700000000",
-        None,
-        "café",
-    )
+    expected = ("first", "1700000000", None, "café")
+    assert view.lark_headers() == general(raw).lark_headers() == expected
     assert view.get("X-Lark-Signature") == view["x-lark-signature"] == "first"
     assert view.get("Content-Length") == "12"
     assert view.get("missing") is None
