@@ -23,7 +23,6 @@ adapters: >= 0.9).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # appended: a base tree given first on PYTHONPATH wins
     sys.path.append(str(ROOT))
 
-from benchmarks import _floor  # noqa: E402
+from benchmarks import _cli, _floor  # noqa: E402
 from benchmarks.bench_core import ENCRYPT_KEY, VERIFICATION_TOKEN, sample_request  # noqa: E402
 
 Message = MutableMapping[str, Any]
@@ -153,13 +152,8 @@ async def run(requests: int, rounds: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both modes and print each median, then the ratio."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=3000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
-    args = parser.parse_args(argv)
-    import lark_events_core
-
-    print(f"lark_events_core from {Path(lark_events_core.__file__).parent}")
+    args = _cli.rounds_parser(__doc__, requests=3000).parse_args(argv)
+    _cli.print_tree()
     results = asyncio.run(run(args.requests, args.rounds))
     print(f"process CPU per request, median of {args.rounds} rounds x {args.requests} requests")
     for name, us in results.items():

@@ -22,7 +22,6 @@ threads: the guard's worker counts) and wall time per request. Ratios against ``
 
 from __future__ import annotations
 
-import argparse
 import functools
 import statistics
 import sys
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # appended: a base tree given first on PYTHONPATH wins
     sys.path.append(str(ROOT))
 
+from benchmarks import _cli  # noqa: E402
 from benchmarks.bench_core import ENCRYPT_KEY, VERIFICATION_TOKEN, sample_request  # noqa: E402
 from lark_events_core import Dispatcher, Event, Request, Toast  # noqa: E402
 from lark_events_core.testing import make_event, sign_event  # noqa: E402
@@ -127,13 +127,8 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the variants and print each median, then the ratios to ``event``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=5000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
-    args = parser.parse_args(argv)
-    import lark_events_core
-
-    print(f"lark_events_core from {Path(lark_events_core.__file__).parent}")
+    args = _cli.rounds_parser(__doc__, requests=5000).parse_args(argv)
+    _cli.print_tree()
     fns, made = variants()
     try:
         results = measure(fns, args.requests, args.rounds)
