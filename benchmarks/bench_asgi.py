@@ -47,6 +47,7 @@ _NAMES = {
     "X-Lark-Request-Timestamp": b"x-lark-request-timestamp",
     "X-Lark-Request-Nonce": b"x-lark-request-nonce",
 }
+_WANTED = frozenset(_NAMES.values())
 
 
 def raw_requests(count: int) -> list[RawRequest]:
@@ -89,9 +90,6 @@ def floor_app() -> App:
         await send(body)
 
     return app
-
-
-_WANTED = frozenset(_NAMES.values())
 
 
 def lark_app() -> tuple[App, Any]:

@@ -23,7 +23,8 @@ from typing import Any
 
 from .dispatcher import Dispatcher
 from .errors import MethodNotAllowed, PayloadTooLarge, RequestError
-from .http import Headers, LarkHeaders, Request, Response
+from .http import _JSON_HEADERS, Headers, LarkHeaders, Request, Response
+from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
 __all__ = ["ASGIApp", "Receive", "Scope", "Send", "route_path"]
 
@@ -40,6 +41,12 @@ _INTERNAL_ERROR = Response(500, b'{"msg":"internal error"}')
 
 def _error(exc: RequestError) -> Response:
     return Response.json(exc.status, {"msg": exc.public_message})
+
+
+# The names the core reads on every request, as an ASGI server passes them.
+_SIGNATURE = HEADER_SIGNATURE.lower().encode("ascii")
+_TIMESTAMP = HEADER_TIMESTAMP.lower().encode("ascii")
+_NONCE = HEADER_NONCE.lower().encode("ascii")
 
 
 class _ASGIHeaders(Headers):
@@ -67,9 +74,9 @@ class _ASGIHeaders(Headers):
     def lark_headers(self) -> LarkHeaders:
         """The four headers of :meth:`Headers.lark_headers`, decoded from the scope's bytes."""
         get = self._raw.get
-        signature = get(b"x-lark-signature")
-        timestamp = get(b"x-lark-request-timestamp")
-        nonce = get(b"x-lark-request-nonce")
+        signature = get(_SIGNATURE)
+        timestamp = get(_TIMESTAMP)
+        nonce = get(_NONCE)
         request_id = get(b"x-tt-logid") or get(b"x-request-id")
         return (
             None if signature is None else signature.decode("latin-1"),
@@ -78,14 +85,7 @@ class _ASGIHeaders(Headers):
             None if request_id is None else request_id.decode("latin-1"),
         )
 
-    def __getitem__(self, key: str) -> str:
-        value: str | None = self.get(key)
-        if value is None:
-            raise KeyError(key.lower())
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key) is not None
+    # __getitem__ and __contains__ are Headers' own, through get().
 
     def __iter__(self) -> Iterator[str]:
         return (name.decode("ascii") for name in self._raw)
@@ -223,7 +223,6 @@ def _encoded(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
 
 
 # The core's default response headers, encoded once (nearly every answer has them).
-_JSON_HEADERS = Response(200, b"").headers
 _ENCODED_JSON_HEADERS = tuple(_encoded(_JSON_HEADERS))
 
 
