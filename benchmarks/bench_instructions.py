@@ -21,6 +21,9 @@ imports and warm-up excluded. Variants (``bench_core.py``'s, built by its functi
 
 ``--base DIR`` puts another tree first on ``PYTHONPATH`` (``git archive REV | tar -x -C DIR``)
 and counts the core variants there too, with the same interpreter: a before/after in one run.
+``--breakdown`` counts ``core`` and ``floor`` alone and says where the core's instructions above
+the floor go: each function's own instructions (``callgrind_annotate --inclusive=no``) per request,
+the core's minus the floor's, grouped by what the function does (:data:`CATEGORIES`).
 ``--child`` is the worker's own mode. Ratios are printed last.
 """
 
@@ -33,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +53,27 @@ _FLOOR_DEDUP: dict[str, Dedup] = {
     "floor-bounded": "bounded",
 }
 _TOTALS = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
+#: A line of ``callgrind_annotate``: "1,234 (0.5%)  file:function [object]".
+_FUNCTION = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.+?)(?: \[.*\])?$", re.MULTILINE)
+TOP = 15
+#: ``--breakdown``'s categories: a function's name holding one of the patterns (CPython's and
+#: msgspec's names), the first that matches.
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the interpreter running Python code", ("_PyEval_EvalFrameDefault",)),
+    (
+        "Python frames made and cleared",
+        ("_PyFrame_", "initialize_locals", "_PyEvalFramePushAndInit", "_PyThreadState_PopFrame"),
+    ),
+    ("msgspec decoding and its Structs", ("json_", "Struct_", "ms_")),
+    (
+        "objects allocated and freed",
+        ("obmalloc.c", "_Py_NewReference", "GenericAlloc", "_PyObject_GC_New", "dealloc"),
+    ),
+    (
+        "header names (join, encode, case checks)",
+        ("istitle", "islower", "bytes_lower", "_PyUnicode_JoinArray", "AsEncodedString"),
+    ),
+)
 
 
 def child(variant: str, total: int, run: int) -> None:
@@ -82,8 +107,8 @@ def child(variant: str, total: int, run: int) -> None:
         raise SystemExit(f"{variant}: {len(seen)} handled of {WARMUP + run}")
 
 
-def count(variant: str, total: int, run: int, base: Path | None) -> int:
-    """Instructions of one child run under callgrind."""
+def count(variant: str, total: int, run: int, base: Path | None, keep: Path | None = None) -> int:
+    """Instructions of one child run under callgrind; its output file copied to ``keep``."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     path = [str(base)] if base is not None else []
     env["PYTHONPATH"] = os.pathsep.join([*path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -107,6 +132,8 @@ def count(variant: str, total: int, run: int, base: Path | None) -> int:
         if base is not None and f"lark_events_core from {base}" not in done.stderr:
             raise SystemExit(f"the child did not import lark_events_core from {base}")
         found = _TOTALS.search(out.read_bytes())
+        if keep is not None:
+            shutil.copyfile(out, keep)
     if found is None:
         raise SystemExit("callgrind wrote no totals")
     return int(found.group(1))
@@ -117,12 +144,68 @@ def per_request(variant: str, requests: int, base: Path | None) -> float:
     return (count(variant, requests, requests, base) - count(variant, requests, 0, base)) / requests
 
 
+def by_function(path: Path) -> Counter[str]:
+    """Instructions spent in each function itself (not its callees), from callgrind_annotate."""
+    shown = subprocess.run(
+        ["callgrind_annotate", "--inclusive=no", "--threshold=100", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    costs: Counter[str] = Counter()
+    for found in _FUNCTION.finditer(shown):
+        name = found.group(2)
+        if name != "PROGRAM TOTALS":
+            # "dir/file.c:function'2" (a recursion level) counts as the function itself.
+            costs[name.rsplit("/", 1)[-1].split("'")[0]] += int(found.group(1).replace(",", ""))
+    return costs
+
+
+def category(function: str) -> str:
+    """The first of :data:`CATEGORIES` whose patterns ``function`` holds, else "other"."""
+    for name, patterns in CATEGORIES:
+        if any(pattern in function for pattern in patterns):
+            return name
+    return "other"
+
+
+def breakdown(requests: int) -> None:
+    """Where the core's instructions above the floor go: per request, by category of function."""
+    per: dict[str, Counter[str]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in ("core", "floor"):
+            files = [Path(tmp) / f"{variant}.{run}" for run in (requests, 0)]
+            for run, keep in zip((requests, 0), files, strict=True):
+                count(variant, requests, run, None, keep)
+            handled, none = (by_function(file) for file in files)
+            handled.subtract(none)
+            per[variant] = handled
+    core, floor = per["core"], per["floor"]
+    functions = sorted(set(core) | set(floor))
+    extra = {name: (core[name] - floor[name]) / requests for name in functions}
+    print("the core above the floor, by what the functions do (per request, instructions):")
+    totals = dict.fromkeys([name for name, _ in CATEGORIES] + ["other"], 0.0)
+    for name in functions:
+        totals[category(name)] += extra[name]
+    for name, _ in (*CATEGORIES, ("other", ())):
+        print(f"  {name:44s} {totals[name]:+10,.0f}")
+    print(f"  {'all':44s} {sum(totals.values()):+10,.0f}")
+    print("the functions that add the most:")
+    for name in sorted(functions, key=lambda function: -extra[function])[:TOP]:
+        print(f"  {name[:60]:60s} {extra[name]:+8,.0f}  ({category(name)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Count each variant (and each core variant on ``--base``), then print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("variants", nargs="*", help=f"of {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--requests", type=int, default=2000, help="requests counted")
     parser.add_argument("--base", type=Path, help="a tree to count the core variants on too")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="instead: where the core's instructions above the floor go, by function",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -136,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
+    if args.breakdown:
+        print(f"python {sys.version.split()[0]}, PYTHONHASHSEED=0; {args.requests} requests")
+        breakdown(args.requests)
+        return 0
 
     print(
         f"python {sys.version.split()[0]}, PYTHONHASHSEED=0, valgrind --tool=callgrind "
