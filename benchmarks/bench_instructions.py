@@ -8,6 +8,9 @@ warm-up alone; the difference divided by ``--requests`` is what one request cost
 imports and warm-up excluded. Variants (``bench_core.py``'s, built by its functions):
 
 - ``core``: ``Request.build`` + ``Dispatcher.handle``, deduplication off, distinct events;
+- ``core-environ``: the same core as the Flask and Django adapters drive it: the headers in a
+  WSGI ``environ`` read through ``EnvironHeaders`` and the ``Request`` made directly, so no
+  ``Request.build`` and no check of a dict's header names (the aiohttp adapter's view is alike);
 - ``core-dedup``: the same events with the in-memory store on;
 - ``raw``: the core with a handler that reads the raw dict, the same bytes each time;
 - ``floor``: ``benchmarks/_floor.py``'s fastest correct implementation of the unavoidable work,
@@ -21,9 +24,10 @@ imports and warm-up excluded. Variants (``bench_core.py``'s, built by its functi
 
 ``--base DIR`` puts another tree first on ``PYTHONPATH`` (``git archive REV | tar -x -C DIR``)
 and counts the core variants there too, with the same interpreter: a before/after in one run.
-``--breakdown`` counts ``core`` and ``floor`` alone and says where the core's instructions above
-the floor go: each function's own instructions (``callgrind_annotate --inclusive=no``) per request,
-the core's minus the floor's, grouped by what the function does (:data:`CATEGORIES`).
+``--breakdown [VARIANT]`` counts ``core`` (or ``core-environ``, ``core-dedup``: the variants over
+the floor's distinct events) and ``floor`` alone and says where the core's instructions above
+the floor go: each function's own instructions (``callgrind_annotate --inclusive=no``) per
+request, the core's minus the floor's, grouped by what the function does (:data:`CATEGORIES`).
 ``--child`` is the worker's own mode. Ratios are printed last.
 """
 
@@ -45,8 +49,19 @@ if TYPE_CHECKING:
     from benchmarks._floor import Dedup
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("core", "core-dedup", "raw", "floor", "floor-dedup", "floor-claims", "floor-bounded")
+VARIANTS = (
+    "core",
+    "core-environ",
+    "core-dedup",
+    "raw",
+    "floor",
+    "floor-dedup",
+    "floor-claims",
+    "floor-bounded",
+)
 WARMUP = 50
+#: The variants ``--breakdown`` can set against the floor: the core over the same distinct events.
+BREAKDOWN = ("core", "core-environ", "core-dedup")
 _FLOOR_DEDUP: dict[str, Dedup] = {
     "floor-dedup": True,
     "floor-claims": "claims",
@@ -93,6 +108,8 @@ def child(variant: str, total: int, run: int) -> None:
     one: Callable[[], Any]
     if variant == "core":
         one, seen = bench_core.ours(requests)
+    elif variant == "core-environ":
+        one, seen = bench_core.ours_environ(requests)
     elif variant == "core-dedup":
         store = MemoryDedupStore(max_entries=10_000_000, max_bytes=2**40)
         one, seen = bench_core.ours(requests, store)
@@ -177,19 +194,20 @@ def category(function: str) -> str:
     return "other"
 
 
-def breakdown(requests: int) -> None:
-    """Where the core's instructions above the floor go: per request, by category of function."""
+def breakdown(requests: int, ours: str = "core") -> None:
+    """Where the instructions of ``ours`` (a core variant) above the floor go: per request, by
+    category of function."""
     per: dict[str, Counter[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for variant in ("core", "floor"):
+        for variant in (ours, "floor"):
             per_request(variant, requests, None, Path(tmp))
             handled = by_function(Path(tmp) / f"{variant}.{requests}")
             handled.subtract(by_function(Path(tmp) / f"{variant}.0"))
             per[variant] = handled
-    core, floor = per["core"], per["floor"]
+    core, floor = per[ours], per["floor"]
     functions = sorted(set(core) | set(floor))
     extra = {name: (core[name] - floor[name]) / requests for name in functions}
-    print("the core above the floor, by what the functions do (per request, instructions):")
+    print(f"{ours} above the floor, by what the functions do (per request, instructions):")
     totals = dict.fromkeys([name for name, _ in CATEGORIES] + ["other"], 0.0)
     for name in functions:
         totals[category(name)] += extra[name]
@@ -210,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--breakdown",
         action="store_true",
-        help="instead: where the core's instructions above the floor go, by function",
+        help="instead: where the instructions of the core (or the one core variant given) "
+        "above the floor go, by function",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
@@ -226,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     if args.breakdown:
+        ours = args.variants or ["core"]
+        if len(ours) > 1 or ours[0] not in BREAKDOWN:
+            parser.error(f"--breakdown takes one variant at most, of {', '.join(BREAKDOWN)}")
         print(f"python {sys.version.split()[0]}, PYTHONHASHSEED=0; {args.requests} requests")
-        breakdown(args.requests)
+        breakdown(args.requests, ours[0])
         return 0
 
     print(
@@ -245,9 +267,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print("ratios (same run):")
     floor = counts.get("floor")
-    for label in ("core (base)", "core", "raw (base)", "raw"):
-        if floor and label in counts:
-            print(f"  {label + ' / floor':28s} {counts[label] / floor:6.3f}x (target <= 1.3x)")
+    for variant in ("core", "core-environ", "raw"):
+        for label in (f"{variant} (base)", variant):
+            if floor and label in counts:
+                ratio = counts[label] / floor
+                print(f"  {label + ' / floor':28s} {ratio:6.3f}x (target <= 1.3x)")
     for suffix in (" (base)", ""):
         core, dedup = counts.get("core" + suffix), counts.get("core-dedup" + suffix)
         if core and dedup:
