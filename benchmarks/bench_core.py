@@ -56,7 +56,7 @@ from typing import Any
 
 from lark_events_core import Dispatcher, Event, MemoryDedupStore, Request, _json
 from lark_events_core.testing import make_event, sign_event
-from lark_events_core.wsgi import headers_from_environ
+from lark_events_core.wsgi import _environ_key, headers_from_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks._floor`` importable
@@ -115,10 +115,16 @@ def sample_request(
 
 
 def ours(
-    requests: list[tuple[dict[str, str], bytes]], store: MemoryDedupStore | None = None
+    requests: list[tuple[dict[str, str], bytes]],
+    store: MemoryDedupStore | None = None,
+    *,
+    environ: bool = False,
 ) -> Variant:
-    """Our core as an adapter drives it, over ``requests`` in turn (one request: the same bytes
-    each time); deduplication off unless ``store`` is given (then every request must be new)."""
+    """Our core over ``requests`` in turn (one request: the same bytes each time), each built by
+    ``Request.build`` from its headers' ``dict``; deduplication off unless ``store`` is given
+    (then every request must be new). With ``environ``, as the Flask and Django adapters drive
+    it: each request's headers in a WSGI ``environ`` (built beforehand, as the server builds it),
+    read through ``EnvironHeaders``, the :class:`Request` made directly."""
     dispatcher = Dispatcher(
         ENCRYPT_KEY, VERIFICATION_TOKEN, dedup=False if store is None else store
     )
@@ -129,43 +135,28 @@ def ours(
     def handler(event: Event[Any]) -> None:
         seen.append(event.event.message.text)
 
+    if environ:
+        requests = [(wsgi_environ(headers), body) for headers, body in requests]
     it = itertools.cycle(requests) if len(requests) == 1 else iter(requests)
 
     def one() -> Any:
         headers, body = next(it)
         return dispatcher.handle(Request.build("POST", headers, body, "/webhook/event"))
 
-    return one, seen
-
-
-def ours_environ(requests: list[tuple[dict[str, str], bytes]]) -> Variant:
-    """Our core as the Flask and Django adapters drive it: each request's headers in a WSGI
-    ``environ`` (built beforehand, as the server builds it), read through ``EnvironHeaders``, the
-    :class:`Request` made directly; deduplication off (one request: the same bytes each time)."""
-    dispatcher = Dispatcher(ENCRYPT_KEY, VERIFICATION_TOKEN, dedup=False)
-    seen: list[Any] = []
-
-    @dispatcher.on("im.message.receive_v1")
-    def handler(event: Event[Any]) -> None:
-        seen.append(event.event.message.text)
-
-    prepared = [(wsgi_environ(headers), body) for headers, body in requests]
-    it = itertools.cycle(prepared) if len(prepared) == 1 else iter(prepared)
-
-    def one() -> Any:
+    def one_environ() -> Any:
         environ, body = next(it)
         headers = headers_from_environ(environ)
         return dispatcher.handle(Request("POST", headers, body, environ["PATH_INFO"]))
 
-    return one, seen
+    return one_environ if environ else one, seen
 
 
 def wsgi_environ(headers: dict[str, str]) -> dict[str, str]:
-    """The part of a WSGI ``environ`` a server builds from a POST's path and headers."""
+    """The part of a WSGI ``environ`` a server builds from a POST's path and headers (the names
+    as ``EnvironHeaders`` looks them up)."""
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/webhook/event"}
     for name, value in headers.items():
-        key = name.upper().replace("-", "_")
-        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+        environ[_environ_key(name)] = value
     return environ
 
 
@@ -322,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     fast_read = typed or _floor.dict_reader
     built: dict[str, Variant] = {
         "lark-events core": ours([(headers, body)]),
-        "core, adapters' headers": ours_environ([(headers, body)]),
+        "core, adapters' headers": ours([(headers, body)], environ=True),
         "core, raw dict handler": ours_raw(headers, body),
         "core, distinct events": ours(distinct),
         "core, in-memory dedup": ours(list(distinct), store),

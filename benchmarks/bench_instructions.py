@@ -109,7 +109,7 @@ def child(variant: str, total: int, run: int) -> None:
     if variant == "core":
         one, seen = bench_core.ours(requests)
     elif variant == "core-environ":
-        one, seen = bench_core.ours_environ(requests)
+        one, seen = bench_core.ours(requests, environ=True)
     elif variant == "core-dedup":
         store = MemoryDedupStore(max_entries=10_000_000, max_bytes=2**40)
         one, seen = bench_core.ours(requests, store)
