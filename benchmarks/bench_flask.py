@@ -217,6 +217,8 @@ def _environ(req: Any) -> dict[str, Any]:
     """A WSGI environ as gunicorn builds it for one benchmark request."""
     import io
 
+    from lark_events_core.wsgi import _environ_key
+
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": PATH,
@@ -237,11 +239,7 @@ def _environ(req: Any) -> dict[str, Any]:
         "CONTENT_LENGTH": str(len(req.body)),
     }
     for name, value in req.headers.items():
-        key = name.upper().replace("-", "_")
-        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            environ[key] = value
-        else:
-            environ["HTTP_" + key] = value
+        environ[_environ_key(name)] = value  # the key EnvironHeaders looks the name up by
     return environ
 
 
