@@ -93,6 +93,8 @@ def make_handler(dispatcher: Dispatcher, *, card: bool = False) -> AiohttpHandle
             length = request.content_length
             if length is None:  # chunked: read at most limit + 1 bytes
                 body = await _read_body(request, limit)
+            elif length == 0:  # aiohttp's empty stream raises on readexactly(0)
+                body = b""
             elif length <= limit:
                 body = await request.content.readexactly(length)
             else:

@@ -20,7 +20,7 @@ import requests
 from lark_events_core import Dispatcher, Event, Request
 from lark_events_core.testing import make_event, make_legacy_card, sign_event, sign_legacy_card
 from lark_events_core.wsgi import WSGIApp, headers_from_environ, read_bounded
-from tests.support.vectors import receiver
+from tests.support.vectors import core_answer, receiver
 
 KEY = "wsgi_key"
 TOKEN = "wsgi_token"
@@ -344,6 +344,7 @@ def test_request_vector_over_wsgiref(
     assert headers["Content-Type"] == JSON_CT
     if "expect_json" in request_vector:
         assert body == request_vector["expect_json"]
+    assert (status, body) == core_answer(request_vector)  # the message too
     handled = request_vector["name"] in ("v2-event-ok", "v2-event-lowercase-headers")
     assert len(calls) == (1 if handled else 0)
 

@@ -22,6 +22,7 @@ from lark_events_core.testing import (
     sign_event,
     sign_legacy_card,
 )
+from tests.support.vectors import core_answer
 
 KEY = "aiohttp_test_key"
 TOKEN = "aiohttp_test_token"
@@ -97,6 +98,7 @@ def test_request_vector_through_aiohttp(
     assert isinstance(payload, dict)
     if "expect_json" in request_vector:
         assert payload == request_vector["expect_json"]
+    assert (status, payload) == core_answer(request_vector)  # the message too
     handled = status == 200 and request_vector["name"].startswith(
         ("v2-event-ok", "v2-event-lowercase")
     )
@@ -173,6 +175,32 @@ def test_413_is_sent_before_the_body_arrives() -> None:
 async def _chunks(data: bytes, size: int = 100) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length-0", "chunked"])
+def test_an_empty_body_is_the_cores_400_not_an_incomplete_one(
+    chunked: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp's empty stream raises IncompleteReadError on readexactly(0): a Content-Length: 0
+    # body was answered "incomplete body" and logged as one that ended early.
+    dispatcher, calls = recording_dispatcher()
+
+    async def body(client: TestClient[web.Request, web.Application]) -> None:
+        resp = await client.post("/webhook/event", data=_chunks(b"") if chunked else b"")
+        sent = resp.request_info.headers
+        if chunked:
+            assert sent.get("Transfer-Encoding") == "chunked"
+        else:
+            assert sent.get("Content-Length") == "0"
+        assert resp.status == 400
+        assert resp.headers["Content-Type"] == JSON
+        assert await resp.json() == {"msg": "empty body"}
+
+    with caplog.at_level("INFO", logger="lark_events"):
+        run_with_client(app_with(dispatcher), body)
+    assert calls == []
+    assert "ended early" not in caplog.text
+    assert "empty body" in caplog.text
 
 
 def test_chunked_body_over_the_limit_is_a_json_413() -> None:

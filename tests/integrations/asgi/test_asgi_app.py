@@ -13,6 +13,7 @@ import pytest
 from lark_events_core import Dispatcher, Event, Toast
 from lark_events_core.asgi import ASGIApp, route_path
 from lark_events_core.testing import make_event, make_legacy_card, sign_event, sign_legacy_card
+from tests.support.vectors import core_answer
 
 KEY = "asgi_test_key"
 TOKEN = "asgi_test_token"
@@ -72,6 +73,7 @@ def test_request_vector_through_asgi(
     assert isinstance(payload, dict)
     if "expect_json" in request_vector:
         assert payload == request_vector["expect_json"]
+    assert (resp.status_code, payload) == core_answer(request_vector)  # the message too
     handled = resp.status_code == 200 and request_vector["name"].startswith(
         ("v2-event-ok", "v2-event-lowercase")
     )

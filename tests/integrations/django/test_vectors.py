@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.http import HttpResponse
 
+from tests.support.vectors import core_answer
+
 from .client import apost, post
 from .handlers import CALLS
 
@@ -21,6 +23,7 @@ def _check(response: HttpResponse, vector: dict[str, Any]) -> None:
     assert isinstance(body, dict)
     if "expect_json" in vector:
         assert body == vector["expect_json"]
+    assert (response.status_code, body) == core_answer(vector)  # the message too
     expected = 1 if vector["name"] in HANDLED else 0
     assert [c[0] for c in CALLS] == ["im.message.receive_v1"] * expected
 

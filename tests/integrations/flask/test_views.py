@@ -17,6 +17,7 @@ from lark_events_core.testing import (
     sign_event,
     sign_legacy_card,
 )
+from tests.support.vectors import core_answer
 
 from .conftest import KEY, TOKEN
 
@@ -48,6 +49,7 @@ def test_request_vector_gets_the_expected_answer(
     assert isinstance(body, dict)
     if "expect_json" in request_vector:
         assert body == request_vector["expect_json"]
+    assert (response.status_code, body) == core_answer(request_vector)  # the message too
     handled = request_vector["name"] in ("v2-event-ok", "v2-event-lowercase-headers")
     assert len(calls) == (1 if handled else 0)
     if handled:
