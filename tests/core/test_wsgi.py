@@ -349,6 +349,33 @@ def test_request_vector_over_wsgiref(
     assert len(calls) == (1 if handled else 0)
 
 
+def test_a_repeated_signature_is_joined_by_the_server_and_refused(
+    vector_server: tuple[str, list[Any]],
+) -> None:
+    # A WSGI server joins repeated headers with a comma (PEP 3333 leaves it to the server), so
+    # one valid signature and a second never match: 401, where ASGI and aiohttp read the first.
+    base, calls = vector_server
+    config = receiver()
+    signed = sign_event(
+        make_event(
+            "im.message.receive_v1", {}, token=config["verification_token"], event_id="wsgi-rep"
+        ),
+        encrypt_key=config["encrypt_key"],
+    )
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", "/webhook/event")
+    for name, value in signed.headers.items():
+        conn.putheader(name, value)
+    conn.putheader("X-Lark-Signature", "0" * 64)
+    conn.putheader("Content-Length", str(len(signed.body)))
+    conn.endheaders(signed.body)
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())) == (401, {"msg": "signature mismatch"})
+    conn.close()
+    assert calls == []
+
+
 def test_wrong_method_and_path_over_wsgiref(vector_server: tuple[str, list[Any]]) -> None:
     base, _ = vector_server
     assert _http(f"{base}/webhook/event", None, {}, method="GET")[0] == 405
