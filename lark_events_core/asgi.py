@@ -24,6 +24,7 @@ from typing import Any
 from .dispatcher import Dispatcher
 from .errors import MethodNotAllowed, PayloadTooLarge, RequestError
 from .http import _JSON_HEADERS, Headers, LarkHeaders, Request, Response
+from .shutdown import watch_server
 from .signature import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 
 __all__ = ["ASGIApp", "Receive", "Scope", "Send", "route_path"]
@@ -201,6 +202,7 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                watch_server()  # under gunicorn's UvicornWorker: drain within graceful_timeout
                 self.dispatcher.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -7,7 +7,9 @@ margin, in which every event that still cannot run is logged and handed to ``on_
 
 The window is read from the server itself: in a gunicorn worker, the SIGTERM handler is a bound
 method of the worker, whose ``cfg.graceful_timeout`` is the setting in force (command line, config
-file or ``GUNICORN_CMD_ARGS``). Servers that never kill their workers (uvicorn, aiohttp's runner)
+file or ``GUNICORN_CMD_ARGS``). In gunicorn's aiohttp worker it is the event loop's handler
+(:func:`watch_loop`); in uvicorn's gunicorn worker it is uvicorn's ``Server``, whose config
+notifies the worker. Servers that never kill their workers (uvicorn, aiohttp's runner)
 have no window: the budget is the configured timeout, by default :data:`DEFAULT_SHUTDOWN_TIMEOUT`.
 """
 
@@ -19,13 +21,17 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT",
     "drain_budget",
     "in_gunicorn_master",
     "server_window",
+    "watch_loop",
     "watch_server",
 ]
 
@@ -36,10 +42,22 @@ _state: dict[str, Any] = {"window": None, "sigterm_at": None, "watched": False}
 _lock = threading.Lock()
 
 
+def _is_gunicorn_worker(owner: object) -> bool:
+    # A gunicorn worker or a subclass of one (aiohttp's GunicornWebWorker lives in aiohttp.worker).
+    return owner is not None and any(
+        c.__module__.startswith("gunicorn.") for c in type(owner).__mro__
+    )
+
+
 def _gunicorn_window(handler: object) -> float | None:
     owner = getattr(handler, "__self__", None)
-    if owner is None or not type(owner).__module__.startswith("gunicorn."):
-        return None
+    if not _is_gunicorn_worker(owner):
+        # uvicorn's Server, run by gunicorn's UvicornWorker: the worker is the one its config
+        # notifies (``callback_notify``, the worker's bound method); plain uvicorn sets none.
+        notify = getattr(getattr(owner, "config", None), "callback_notify", None)
+        owner = getattr(notify, "__self__", None)
+        if not _is_gunicorn_worker(owner):
+            return None
     value = getattr(getattr(owner, "cfg", None), "graceful_timeout", None)
     return float(value) if isinstance(value, int | float) and value >= 0 else None
 
@@ -70,6 +88,42 @@ def watch_server() -> None:
         signal.signal(signal.SIGTERM, noted)
         signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: requests go on
         server = type(getattr(previous, "__self__", None)).__module__
+        _state.update(window=window, watched=True, server=server)
+
+
+def watch_loop(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """:func:`watch_server` where the server's SIGTERM handler is the event loop's.
+
+    gunicorn's aiohttp worker (``-k aiohttp.GunicornWebWorker``) handles SIGTERM through
+    ``loop.add_signal_handler``, so :func:`watch_server` sees only asyncio's placeholder. Call this
+    from a coroutine on that loop (aiohttp's ``on_startup``): when the loop's SIGTERM callback is a
+    gunicorn worker's, its window is noted and the loop's handler is replaced by one that notes
+    the time, then calls the worker's. asyncio's Unix loops keep their handlers in a private
+    ``_signal_handlers`` dict; a loop without it (uvloop) leaves the window unknown, as before.
+    """
+    if loop is None:
+        import asyncio  # here: WSGI servers import this module too, and never need asyncio
+
+        loop = asyncio.get_running_loop()
+    with _lock:
+        if _state["watched"]:
+            return
+        handlers = getattr(loop, "_signal_handlers", None)
+        handle = handlers.get(signal.SIGTERM) if isinstance(handlers, dict) else None
+        callback = getattr(handle, "_callback", None)
+        window = _gunicorn_window(callback)
+        if window is None or not callable(callback):
+            return
+        server_callback: Callable[..., Any] = callback
+        args = tuple(getattr(handle, "_args", ()) or ())
+
+        def noted(*given: Any) -> Any:
+            if _state["sigterm_at"] is None:
+                _state["sigterm_at"] = time.monotonic()
+            return server_callback(*given)
+
+        loop.add_signal_handler(signal.SIGTERM, noted, *args)  # replaces the worker's, as it was
+        server = type(getattr(callback, "__self__", None)).__module__
         _state.update(window=window, watched=True, server=server)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from lark_events_core import Dispatcher, Request, Response, _extras
 from lark_events_core.errors import BadRequest, MethodNotAllowed, PayloadTooLarge, RequestError
 from lark_events_core.http import CaseInsensitiveHeaders
+from lark_events_core.shutdown import watch_loop
 
 try:
     from aiohttp import ClientPayloadError, web
@@ -159,6 +160,7 @@ def setup(
         add_routes(app, disp, metrics_path=metrics_path, health_path=health_path)
 
     async def start(app: web.Application) -> None:
+        watch_loop()  # in gunicorn's aiohttp worker, the drain then ends within graceful_timeout
         app[DISPATCHER_KEY].start()
 
     async def drain(app: web.Application) -> None:

@@ -34,6 +34,7 @@ from lark_events_core import Dispatcher
 from lark_events_core.asgi import Message, Receive, Scope, Send, route_path
 from lark_events_core.errors import PayloadTooLarge
 from lark_events_core.http import JSON_CONTENT_TYPE
+from lark_events_core.shutdown import watch_server
 
 from . import conf
 
@@ -103,6 +104,7 @@ class LarkEventsASGIMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                watch_server()  # under gunicorn's UvicornWorker: drain within graceful_timeout
                 for dispatcher in self._targets():
                     dispatcher.start()
                 await send({"type": "lifespan.startup.complete"})

@@ -62,6 +62,103 @@ def test_dispatcher_close_follows_the_window(gunicorn_worker: None) -> None:
     assert disp._executors.budget(None) == 9.0
 
 
+class _LoopWorker(_Worker):
+    """Stands for gunicorn's aiohttp worker: a subclass from outside gunicorn whose SIGTERM
+    handler is the event loop's (``loop.add_signal_handler``), as in aiohttp.worker."""
+
+    def __init__(self) -> None:
+        self.exits: list[int] = []
+
+    def handle_exit(self, signum: int, frame: Any) -> None:
+        self.exits.append(signum)
+
+
+_LoopWorker.__module__ = "aiohttp.worker"
+
+
+def test_a_worker_handling_sigterm_on_the_loop_has_its_window_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lark_events_core import shutdown
+
+    monkeypatch.setattr(shutdown, "_state", {"window": None, "sigterm_at": None, "watched": False})
+    worker = _LoopWorker()
+
+    async def main() -> tuple[float | None, float, float]:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, worker.handle_exit, signal.SIGTERM, None)
+        try:
+            assert server_window() is None  # signal.getsignal() shows only asyncio's placeholder
+            shutdown.watch_loop()
+            window, before = server_window(), drain_budget()
+            signal.raise_signal(signal.SIGTERM)
+            for _ in range(100):  # the loop runs the handler on its next pass
+                if worker.exits:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            return window, before, drain_budget()
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    window, before, after = asyncio.run(main())
+    assert window == 10.0
+    assert before == 9.0
+    assert worker.exits == [signal.SIGTERM]  # the worker's own handler still ran
+    assert 0.0 < after <= 9.0 - 0.2  # the time since SIGTERM counts against the window
+
+
+def test_watch_loop_leaves_a_plain_loop_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lark_events_core import shutdown
+
+    monkeypatch.setattr(shutdown, "_state", {"window": None, "sigterm_at": None, "watched": False})
+    calls: list[int] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, calls.append, signal.SIGTERM)
+        try:
+            shutdown.watch_loop()
+            assert server_window() is None
+            assert drain_budget() == DEFAULT_SHUTDOWN_TIMEOUT
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    asyncio.run(main())
+    bare = asyncio.new_event_loop()
+    try:
+        shutdown.watch_loop(bare)  # no handler at all: nothing to read
+    finally:
+        bare.close()
+    assert server_window() is None
+
+
+class _UvicornServer:
+    """Stands for uvicorn's ``Server``: its bound ``handle_exit`` is the SIGTERM handler, and under
+    gunicorn's UvicornWorker its config notifies the worker (``callback_notify``)."""
+
+    def __init__(self, worker: object | None) -> None:
+        notify = getattr(worker, "handle_exit", None)
+        self.config = type("Config", (), {"callback_notify": notify})()
+
+    def handle_exit(self, signum: int, frame: Any) -> None:
+        pass
+
+
+_UvicornServer.__module__ = "uvicorn.server"
+
+
+@pytest.mark.parametrize("under_gunicorn", [True, False], ids=["UvicornWorker", "plain-uvicorn"])
+def test_uvicorn_under_gunicorn_has_the_workers_window(under_gunicorn: bool) -> None:
+    server = _UvicornServer(_Worker() if under_gunicorn else None)
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)
+    try:
+        assert server_window() == (10.0 if under_gunicorn else None)
+        assert drain_budget() == (9.0 if under_gunicorn else DEFAULT_SHUTDOWN_TIMEOUT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _blocking_dispatcher(release: threading.Event, **options: Any) -> Any:
     disp = dispatcher(defer=True, **options)
     started = threading.Event()

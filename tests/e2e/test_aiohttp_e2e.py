@@ -26,7 +26,14 @@ from lark_events_core.testing import (
     sign_event,
     sign_legacy_card,
 )
-from tests.support.servers import ROOT, Server, handled_count, run_server, text_message_request
+from tests.support.servers import (
+    ROOT,
+    VENV_BIN,
+    Server,
+    handled_count,
+    run_server,
+    text_message_request,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -282,3 +289,22 @@ def test_the_sample_also_runs_under_aiohttps_command_line() -> None:
         resp = post(srv, req.body, req.headers)
         assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
         assert handled_count(srv, "im.message.receive_v1", event_id) == 1
+
+
+def test_the_sample_also_runs_under_gunicorns_aiohttp_worker() -> None:
+    argv = [str(VENV_BIN / "gunicorn"), "-k", "aiohttp.GunicornWebWorker", "-w", "2"]
+    argv += ["-b", "127.0.0.1:{port}", "sample_projects.aiohttp_echo.app:create_app()"]
+    with run_server(argv, env=ENV, cwd=ROOT) as srv:
+        ids = [uuid.uuid4().hex for _ in range(4)]
+        for event_id in ids:
+            req = message_request(event_id)
+            resp = post(srv, req.body, req.headers)
+            assert (resp.status_code, resp.json()) == (200, {"msg": "success"})
+        assert post(srv, b"", {}).json() == {"msg": "empty body"}
+        assert all(handled_count(srv, "im.message.receive_v1", i) == 1 for i in ids)
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=30) == 0
+    log = srv.log()
+    assert "Traceback" not in log
+    assert KEY not in log
+    assert TOKEN not in log

@@ -1,8 +1,9 @@
 """Shutdown keeps acknowledged work: real servers as processes, real SIGTERM and SIGKILL.
 
 Every server (gunicorn sync and gthread workers, uvicorn with the generic ASGI app and with
-django_echo's ASGI entry point, aiohttp's runner) acknowledges slow deferred events, gets SIGTERM,
-and must run them all before it exits; where the work cannot fit the server's graceful window,
+django_echo's ASGI entry point, aiohttp's runner, and gunicorn running uvicorn's worker with both
+and aiohttp's worker) acknowledges slow deferred events, gets SIGTERM, and must run them all
+before it exits; where the work cannot fit the server's graceful window,
 each event left is logged at ERROR with its id and handed to ``on_give_up``. With the SQLite
 journal, a server killed with SIGKILL mid-work is restarted and every event runs exactly once.
 """
@@ -36,13 +37,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 APP = "tests.e2e.shutdown.apps"
 SAMPLE = ROOT / "sample_projects" / "django_echo"
+UVICORN_WORKER = "uvicorn.workers.UvicornWorker"
 DJANGO_ENV = {
     "DJANGO_SETTINGS_MODULE": "tests.e2e.shutdown.django_settings",
     "PYTHONPATH": str(ROOT),
 }
 
 
-def gunicorn(graceful: int, *worker: str) -> list[str]:
+def gunicorn(graceful: int, *worker: str, app: str = f"{APP}:flask_app") -> list[str]:
     return [
         str(VENV_BIN / "gunicorn"),
         "-w",
@@ -52,7 +54,7 @@ def gunicorn(graceful: int, *worker: str) -> list[str]:
         "127.0.0.1:{port}",
         "--graceful-timeout",
         str(graceful),
-        f"{APP}:flask_app",
+        app,
     ]
 
 
@@ -72,6 +74,18 @@ SERVERS: dict[str, tuple[Callable[[int], list[str]], dict[str, str]]] = {
         DJANGO_ENV,
     ),
     "aiohttp": (lambda g: [sys.executable, "-m", APP], {}),
+    # gunicorn's worker classes that handle SIGTERM their own way (uvicorn's Server, aiohttp's loop)
+    "gunicorn-uvicorn": (lambda g: gunicorn(g, "-k", UVICORN_WORKER, app=f"{APP}:asgi_app"), {}),
+    "gunicorn-uvicorn-django": (
+        lambda g: gunicorn(
+            g, "-k", UVICORN_WORKER, "--chdir", str(SAMPLE), app="echo_project.asgi:application"
+        ),
+        DJANGO_ENV,
+    ),
+    "gunicorn-aiohttp": (
+        lambda g: gunicorn(g, "-k", "aiohttp.GunicornWebWorker", app=f"{APP}:aiohttp_app"),
+        {},
+    ),
 }
 
 
