@@ -1,9 +1,9 @@
 """Shutdown keeps acknowledged work: real servers as processes, real SIGTERM and SIGKILL.
 
-Every server (gunicorn sync and gthread workers, uvicorn with the generic ASGI app and with
-django_echo's ASGI entry point, aiohttp's runner, and gunicorn running uvicorn's worker with both
-and aiohttp's worker) acknowledges slow deferred events, gets SIGTERM, and must run them all
-before it exits; where the work cannot fit the server's graceful window,
+Every server (gunicorn sync and gthread workers; uvicorn with the generic ASGI app, alone and with
+``--workers 2``, and with django_echo's ASGI entry point; aiohttp's runner; gunicorn running
+uvicorn's worker with both, and aiohttp's worker) acknowledges slow deferred events, gets SIGTERM,
+and must run them all before it exits; where the work cannot fit the server's graceful window,
 each event left is logged at ERROR with its id and handed to ``on_give_up``. With the SQLite
 journal, a server killed with SIGKILL mid-work is restarted and every event runs exactly once.
 """
@@ -67,6 +67,7 @@ SERVERS: dict[str, tuple[Callable[[int], list[str]], dict[str, str]]] = {
     "gunicorn-sync": (lambda g: gunicorn(g), {}),
     "gunicorn-gthread": (lambda g: gunicorn(g, "-k", "gthread", "--threads", "4"), {}),
     "uvicorn-asgi": (lambda g: uvicorn(f"{APP}:asgi_app"), {}),
+    "uvicorn-2-workers": (lambda g: uvicorn("--workers", "2", f"{APP}:asgi_app"), {}),
     "uvicorn-django": (
         lambda g: uvicorn(
             "--app-dir", "sample_projects/django_echo", "echo_project.asgi:application"
