@@ -93,11 +93,12 @@ class Executor(Protocol):
 class _Task:
     """One queued callable; ``job`` is set for deferred jobs, which are reported if abandoned."""
 
-    __slots__ = ("dropped", "fn", "job", "started")
+    __slots__ = ("dropped", "fn", "job", "reported", "started")
 
     def __init__(self, fn: Callable[[], Any], job: DeferredJob | None) -> None:
         self.fn = fn
         self.job = job
+        self.reported = False  # abandoned and reported by a close(): never reported again
         self.started = False
         self.dropped = False
 
@@ -244,17 +245,19 @@ class ThreadExecutor:
             finally:
                 self._waiting -= 1
             threads = self._threads
-            left = [t for t in self._jobs if not t.dropped]
+            # A second close() (two exit hooks) reports only what the first did not.
+            left = [t for t in self._jobs if not t.dropped and not t.reported]
             for task in left:
                 task.dropped = not task.started
+                task.reported = True
         for _ in range(threads):
             self._queue.put(None)  # idle threads exit; busy ones after their job
-        if not drained:
+        if not drained and left:
             logger.error(
                 "%s: %d background job(s) still queued or running after %.1fs at shutdown; "
                 "each is reported below",
                 self.name,
-                self._pending,
+                len(left),
                 timeout or 0.0,
             )
             for task in left:

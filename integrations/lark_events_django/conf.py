@@ -204,6 +204,7 @@ def get_dispatcher() -> Dispatcher:
     with _lock:
         if _dispatcher is None:
             _dispatcher = build_dispatcher()
+            _register_exit_drain()
         return _dispatcher
 
 
@@ -260,13 +261,28 @@ def unregister(event_type: str) -> None:
     reset()
 
 
-@atexit.register
 def close_at_exit() -> None:
     """On process exit (gunicorn worker, uvicorn, runserver), drain the dispatcher's background
-    work; Django has no shutdown signal of its own."""
+    work; Django has no shutdown signal of its own. Registered with ``atexit`` when the first
+    dispatcher is built."""
     found = _dispatcher
     if found is not None:
         found.close()
+
+
+_exit_hook: list[bool] = []
+
+
+def _register_exit_drain() -> None:
+    # atexit runs hooks last-registered-first. The executors module registers its own exit drain
+    # (which waits but does not cut retry back-offs short) when first imported, which is often
+    # after this module: importing it before registering makes close_at_exit() run first, as
+    # lark_events_core.wsgi.close_at_exit() does. Called under _lock.
+    if not _exit_hook:
+        from lark_events_core import executors  # noqa: F401
+
+        atexit.register(close_at_exit)
+        _exit_hook.append(True)
 
 
 @receiver(setting_changed)

@@ -207,6 +207,28 @@ def test_events_left_at_shutdown_are_logged_and_given_to_on_give_up(
     assert disp.handle(event_request("im.chat.updated_v1", "queued-0")).status == 200
 
 
+def test_a_second_close_reports_nothing_already_reported(caplog: pytest.LogCaptureFixture) -> None:
+    # Two exit hooks can close one pool (an adapter's and the executors' own): each event left is
+    # still one ERROR line and one on_give_up (found with Django under gunicorn: twice before).
+    given: list[str | None] = []
+    release = threading.Event()
+    disp, started = _blocking_dispatcher(release, on_give_up=lambda e, _: given.append(e.event_id))
+    pool = disp._executors._threads
+    assert disp.handle(event_request(event_id="running")).status == 200
+    assert started.wait(5)
+    assert disp.handle(event_request(event_id="queued")).status == 200
+    with caplog.at_level(logging.ERROR, "lark_events"):
+        assert pool is not None
+        assert pool.close(0.2) is False
+        assert pool.close(0.2) is False  # the running one still runs: nothing new to report
+    release.set()
+    lines = messages(caplog, logging.ERROR)
+    assert sorted(given) == ["queued", "running"]
+    for event_id in ("running", "queued"):
+        assert sum(f"event_id={event_id}," in line for line in lines) == 1
+    assert sum("still queued or running" in line for line in lines) == 1
+
+
 def test_slow_warning_counts_the_handler_not_its_wait_for_a_thread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

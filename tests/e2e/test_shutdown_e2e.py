@@ -1,9 +1,10 @@
 """Shutdown keeps acknowledged work: real servers as processes, real SIGTERM and SIGKILL.
 
-Every server (gunicorn sync and gthread workers; uvicorn with the generic ASGI app, alone and with
-``--workers 2``, and with django_echo's ASGI entry point; aiohttp's runner; gunicorn running
-uvicorn's worker with both, and aiohttp's worker) acknowledges slow deferred events, gets SIGTERM,
-and must run them all before it exits; where the work cannot fit the server's graceful window,
+Every server (gunicorn sync and gthread workers, with Flask and with django_echo's WSGI entry
+point; uvicorn with the generic ASGI app, alone and with ``--workers 2``, and with django_echo's
+ASGI entry point; aiohttp's runner; gunicorn running uvicorn's worker with both, and aiohttp's
+worker) acknowledges slow deferred events, gets SIGTERM, and must run them all before it exits;
+where the work cannot fit the server's graceful window,
 each event left is logged at ERROR with its id and handed to ``on_give_up``. With the SQLite
 journal, a server killed with SIGKILL mid-work is restarted and every event runs exactly once.
 """
@@ -81,6 +82,10 @@ SERVERS: dict[str, tuple[Callable[[int], list[str]], dict[str, str]]] = {
         lambda g: gunicorn(
             g, "-k", UVICORN_WORKER, "--chdir", str(SAMPLE), app="echo_project.asgi:application"
         ),
+        DJANGO_ENV,
+    ),
+    "gunicorn-django": (
+        lambda g: gunicorn(g, "-k", "gthread", "--chdir", str(SAMPLE), app="echo_project.wsgi"),
         DJANGO_ENV,
     ),
     "gunicorn-aiohttp": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import lark_events_django
@@ -115,6 +116,26 @@ def test_on_after_the_dispatcher_is_built_registers_at_once() -> None:
     finally:
         conf.unregister("contact.user.created_v3")
     assert "contact.user.created_v3" not in lark_events_django.get_dispatcher().event_types
+
+
+def test_the_exit_drain_is_registered_once_to_run_before_the_executors_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # atexit runs last-registered-first: registered after lark_events_core.executors is imported,
+    # close_at_exit() (which cuts retry back-offs short) runs before that module's exit drain.
+    registered: list[tuple[Any, bool]] = []
+
+    def register(fn: Any) -> Any:
+        registered.append((fn, "lark_events_core.executors" in sys.modules))
+        return fn
+
+    monkeypatch.setattr(conf.atexit, "register", register)
+    monkeypatch.setattr(conf, "_exit_hook", [])
+    conf.reset()
+    lark_events_django.get_dispatcher()
+    conf.reset()
+    lark_events_django.get_dispatcher()  # built again: not registered again
+    assert registered == [(conf.close_at_exit, True)]
 
 
 def test_the_default_dispatcher_is_closed_at_process_exit(monkeypatch: pytest.MonkeyPatch) -> None:
