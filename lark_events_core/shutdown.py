@@ -20,7 +20,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,6 +61,23 @@ def _gunicorn_window(handler: object) -> float | None:
     return float(value) if isinstance(value, int | float) and value >= 0 else None
 
 
+def _noting_sigterm(server_handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``server_handler``, called after the time of the first SIGTERM is noted."""
+
+    def noted(*given: Any) -> Any:
+        if _state["sigterm_at"] is None:
+            _state["sigterm_at"] = time.monotonic()
+        return server_handler(*given)
+
+    return noted
+
+
+def _watching(window: float, server_handler: object) -> None:
+    # Called under _lock once the server's handler is wrapped: the window and whose it is.
+    server = type(getattr(server_handler, "__self__", None)).__module__
+    _state.update(window=window, watched=True, server=server)
+
+
 def watch_server() -> None:
     """Note the server's graceful window and, from now on, when SIGTERM arrives.
 
@@ -78,17 +94,9 @@ def watch_server() -> None:
         window = _gunicorn_window(previous)
         if window is None or not callable(previous):
             return
-        server_handler: Callable[[int, FrameType | None], Any] = previous
-
-        def noted(signum: int, frame: FrameType | None) -> Any:
-            if _state["sigterm_at"] is None:
-                _state["sigterm_at"] = time.monotonic()
-            return server_handler(signum, frame)
-
-        signal.signal(signal.SIGTERM, noted)
+        signal.signal(signal.SIGTERM, _noting_sigterm(previous))
         signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: requests go on
-        server = type(getattr(previous, "__self__", None)).__module__
-        _state.update(window=window, watched=True, server=server)
+        _watching(window, previous)
 
 
 def watch_loop(loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -114,17 +122,10 @@ def watch_loop(loop: asyncio.AbstractEventLoop | None = None) -> None:
         window = _gunicorn_window(callback)
         if window is None or not callable(callback):
             return
-        server_callback: Callable[..., Any] = callback
         args = tuple(getattr(handle, "_args", ()) or ())
-
-        def noted(*given: Any) -> Any:
-            if _state["sigterm_at"] is None:
-                _state["sigterm_at"] = time.monotonic()
-            return server_callback(*given)
-
-        loop.add_signal_handler(signal.SIGTERM, noted, *args)  # replaces the worker's, as it was
-        server = type(getattr(callback, "__self__", None)).__module__
-        _state.update(window=window, watched=True, server=server)
+        # Replaces the worker's handler, called as it was.
+        loop.add_signal_handler(signal.SIGTERM, _noting_sigterm(callback), *args)
+        _watching(window, callback)
 
 
 def in_gunicorn_master() -> bool:

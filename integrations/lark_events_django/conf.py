@@ -270,7 +270,7 @@ def close_at_exit() -> None:
         found.close()
 
 
-_exit_hook: list[bool] = []
+_exit_hook = False
 
 
 def _register_exit_drain() -> None:
@@ -278,11 +278,12 @@ def _register_exit_drain() -> None:
     # (which waits but does not cut retry back-offs short) when first imported, which is often
     # after this module: importing it before registering makes close_at_exit() run first, as
     # lark_events_core.wsgi.close_at_exit() does. Called under _lock.
+    global _exit_hook
     if not _exit_hook:
         from lark_events_core import executors  # noqa: F401
 
         atexit.register(close_at_exit)
-        _exit_hook.append(True)
+        _exit_hook = True
 
 
 @receiver(setting_changed)

@@ -130,7 +130,7 @@ def test_the_exit_drain_is_registered_once_to_run_before_the_executors_own(
         return fn
 
     monkeypatch.setattr(conf.atexit, "register", register)
-    monkeypatch.setattr(conf, "_exit_hook", [])
+    monkeypatch.setattr(conf, "_exit_hook", False)
     conf.reset()
     lark_events_django.get_dispatcher()
     conf.reset()
